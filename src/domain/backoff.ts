@@ -1,0 +1,11 @@
+/** Restart delay after the n-th consecutive crash: the first restart is immediate, then 1 s, 2 s, 4 s … capped. */
+export function restartDelayMs(consecutiveCrashes: number, baseMs = 1000, capMs = 60_000): number {
+  if (consecutiveCrashes <= 1) return 0;
+  return Math.min(capMs, baseMs * 2 ** (consecutiveCrashes - 2));
+}
+
+/** A crash loop is declared after this many crashes without a stable run in between. */
+export const CRASH_LOOP_THRESHOLD = 3;
+
+/** A task that ran this long without dying resets the crash counter. */
+export const STABLE_RUN_MS = 30_000;

@@ -1,0 +1,114 @@
+import { InvalidDefinitionError } from './errors.js';
+
+/** A service definition as the servicectl API receives it (structure already checked by the schema). */
+export interface DefinitionInput {
+  'container-tag'?: string;
+  image?: string;
+  'memory-reservation': number;
+  'memory-limit': number;
+  'container-port': number;
+  environment: readonly { name: string; value: string }[];
+  replicas?: number;
+  command?: readonly string[];
+}
+
+/** What a revision runs. Immutable once stored. */
+export interface ServiceDefinition {
+  /** `image` when given; otherwise `container-tag` in the service's own repository (resolved at deploy time). */
+  readonly image: string | null;
+  readonly containerTag: string | null;
+  readonly memoryReservationMiB: number;
+  readonly memoryLimitMiB: number;
+  readonly containerPort: number;
+  readonly environment: readonly { readonly name: string; readonly value: string }[];
+  readonly replicas: number;
+  readonly command: readonly string[] | null;
+}
+
+export const MIN_MEMORY_MIB = 6; // the engine refuses limits below 6 MiB
+export const MAX_MEMORY_MIB = 1024 * 1024;
+export const MAX_REPLICAS = 64;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+// Docker's reference grammar, loosely: lowercase path components, optional registry host:port, tag, digest.
+const IMAGE_REF =
+  /^(?:[A-Za-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+/** Variables berth sets itself; a definition may not override them. */
+export const RESERVED_ENV = new Set(['CONTEXT_ROOT']);
+
+export function parseDefinition(input: DefinitionInput): ServiceDefinition {
+  const tag = input['container-tag'] ?? null;
+  const image = input.image ?? null;
+  if (tag === null && image === null) {
+    throw new InvalidDefinitionError("A definition needs 'container-tag' (or 'image')");
+  }
+  if (tag !== null && !TAG.test(tag)) {
+    throw new InvalidDefinitionError(
+      `'container-tag' must be a Docker tag: letters, digits, '_', '.', '-', at most 128 characters`,
+    );
+  }
+  if (image !== null && (image.length > 512 || !IMAGE_REF.test(image))) {
+    throw new InvalidDefinitionError(`'image' must be an image reference such as 'nginx:1.25' or 'registry:5000/team/app:v2'`);
+  }
+  const reservation = memory('memory-reservation', input['memory-reservation']);
+  const limit = memory('memory-limit', input['memory-limit']);
+  if (reservation > limit) {
+    throw new InvalidDefinitionError(
+      `'memory-reservation' (${reservation} MiB) may not be greater than 'memory-limit' (${limit} MiB)`,
+    );
+  }
+  const port = input['container-port'];
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InvalidDefinitionError(`'container-port' must be an integer between 1 and 65535`);
+  }
+  const replicas = input.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) {
+    throw new InvalidDefinitionError(`'replicas' must be an integer between 1 and ${MAX_REPLICAS}`);
+  }
+  return {
+    image,
+    containerTag: image === null ? tag : null,
+    memoryReservationMiB: reservation,
+    memoryLimitMiB: limit,
+    containerPort: port,
+    environment: environment(input.environment),
+    replicas,
+    command: input.command && input.command.length > 0 ? [...input.command] : null,
+  };
+}
+
+function memory(key: string, value: number): number {
+  if (!Number.isInteger(value) || value < MIN_MEMORY_MIB || value > MAX_MEMORY_MIB) {
+    throw new InvalidDefinitionError(`'${key}' must be an integer number of MiB between ${MIN_MEMORY_MIB} and ${MAX_MEMORY_MIB}`);
+  }
+  return value;
+}
+
+function environment(entries: DefinitionInput['environment']): ServiceDefinition['environment'] {
+  const seen = new Set<string>();
+  const result: { name: string; value: string }[] = [];
+  for (const { name, value } of entries) {
+    if (!ENV_NAME.test(name)) {
+      throw new InvalidDefinitionError(
+        `Environment variable name '${name.slice(0, 64)}' is not valid: use letters, digits and '_', not starting with a digit`,
+      );
+    }
+    if (value.includes('\0')) {
+      throw new InvalidDefinitionError(`Environment variable '${name}' contains a NUL character`);
+    }
+    if (seen.has(name)) {
+      throw new InvalidDefinitionError(`Environment variable '${name}' is given twice`);
+    }
+    seen.add(name);
+    // Old clients set CONTEXT_ROOT themselves (the seed's example does); berth sets the right value anyway.
+    if (RESERVED_ENV.has(name)) continue;
+    result.push({ name, value });
+  }
+  return result;
+}
+
+/** The image reference the engine runs for a revision. */
+export function imageReference(definition: ServiceDefinition, repositoryUri: string): string {
+  return definition.image ?? `${repositoryUri}:${definition.containerTag ?? 'latest'}`;
+}

@@ -1,0 +1,149 @@
+/**
+ * The error catalogue. Domain errors know nothing of HTTP transports, but each
+ * carries the status the API edge maps it to, and a stable code that clients
+ * (the SDK, the CLI) switch on. Codes are documented in docs/errors.md and a
+ * test fails when one is missing there.
+ */
+export abstract class BerthError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class TokenInvalidError extends BerthError {
+  readonly code = 'BERTH_TOKEN_INVALID';
+  readonly status = 403;
+  constructor() {
+    super('Token validation failed');
+  }
+}
+
+export class AdminRequiredError extends BerthError {
+  readonly code = 'BERTH_ADMIN_REQUIRED';
+  readonly status = 403;
+  constructor() {
+    super('This endpoint needs the admin token');
+  }
+}
+
+export class TooManyAuthFailuresError extends BerthError {
+  readonly code = 'BERTH_AUTH_RATE_LIMITED';
+  readonly status = 429;
+  constructor(readonly retryAfterSeconds: number) {
+    super(`Too many failed authentication attempts; retry in ${retryAfterSeconds} s`);
+  }
+}
+
+/** servicectl answers 405 for a bad or taken name on create; kept for compatibility. */
+export class InvalidServiceNameError extends BerthError {
+  readonly code = 'BERTH_INVALID_SERVICE_NAME';
+  readonly status = 405;
+}
+
+export class ServiceExistsError extends BerthError {
+  readonly code = 'BERTH_SERVICE_EXISTS';
+  readonly status = 405;
+  constructor(name: string) {
+    super(`Service '${name}' already exists`);
+  }
+}
+
+export class InvalidProjectNameError extends BerthError {
+  readonly code = 'BERTH_INVALID_PROJECT_NAME';
+  readonly status = 400;
+}
+
+export class ProjectExistsError extends BerthError {
+  readonly code = 'BERTH_PROJECT_EXISTS';
+  readonly status = 409;
+  constructor(name: string) {
+    super(`Project '${name}' already exists`);
+  }
+}
+
+export class InvalidDefinitionError extends BerthError {
+  readonly code = 'BERTH_INVALID_DEFINITION';
+  readonly status = 400;
+}
+
+export class InvalidHealthCheckError extends BerthError {
+  readonly code = 'BERTH_INVALID_HEALTH_CHECK';
+  readonly status = 400;
+}
+
+export class BadRequestError extends BerthError {
+  readonly code = 'BERTH_BAD_REQUEST';
+  readonly status = 400;
+}
+
+export class PayloadTooLargeError extends BerthError {
+  readonly code = 'BERTH_PAYLOAD_TOO_LARGE';
+  readonly status = 413;
+}
+
+export class UnsupportedMediaTypeError extends BerthError {
+  readonly code = 'BERTH_UNSUPPORTED_MEDIA_TYPE';
+  readonly status = 415;
+}
+
+export class ServiceNotFoundError extends BerthError {
+  readonly code = 'BERTH_SERVICE_NOT_FOUND';
+  readonly status = 404;
+  constructor(name: string) {
+    super(`Service '${name}' not found`);
+  }
+}
+
+export class DeploymentNotFoundError extends BerthError {
+  readonly code = 'BERTH_DEPLOYMENT_NOT_FOUND';
+  readonly status = 404;
+  constructor(id: number) {
+    super(`Deployment ${id} not found`);
+  }
+}
+
+export class RouteNotFoundError extends BerthError {
+  readonly code = 'BERTH_ROUTE_NOT_FOUND';
+  readonly status = 404;
+  constructor(method: string, url: string) {
+    super(`No route for ${method} ${url}`);
+  }
+}
+
+export class MethodNotAllowedError extends BerthError {
+  readonly code = 'BERTH_METHOD_NOT_ALLOWED';
+  readonly status = 405;
+}
+
+export class ServiceDeletingError extends BerthError {
+  readonly code = 'BERTH_SERVICE_DELETING';
+  readonly status = 409;
+  constructor(name: string) {
+    super(`Service '${name}' is being deleted`);
+  }
+}
+
+export class FeatureUnavailableError extends BerthError {
+  readonly code = 'BERTH_NOT_IMPLEMENTED';
+  readonly status = 501;
+}
+
+/** Raised by adapters when the engine, nginx or the registry cannot do what was asked. */
+export class RuntimeUnavailableError extends BerthError {
+  readonly code = 'BERTH_RUNTIME_UNAVAILABLE';
+  readonly status = 503;
+}
+
+export class ConfigError extends BerthError {
+  readonly code = 'BERTH_CONFIG_INVALID';
+  readonly status = 400;
+}
+
+export class InternalError extends BerthError {
+  readonly code = 'BERTH_INTERNAL';
+  readonly status = 500;
+}

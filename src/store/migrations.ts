@@ -1,0 +1,106 @@
+/**
+ * Numbered schema migrations. Each runs in one transaction together with the
+ * bump of `user_version`, so a crash leaves the schema at one version or the
+ * next, never between. Never edit a released migration; add one.
+ * Times are integer milliseconds since the epoch.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+      CREATE TABLE projects (
+        name TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+        secret_hash BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE services (
+        id INTEGER PRIMARY KEY,
+        project TEXT NOT NULL REFERENCES projects(name),
+        name TEXT NOT NULL,
+        health_check TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('INACTIVE', 'ACTIVE', 'DRAINING')),
+        current_revision INTEGER,
+        crash_count INTEGER NOT NULL DEFAULT 0,
+        last_crash_at INTEGER,
+        last_exit TEXT,
+        steady INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        UNIQUE (project, name)
+      );
+
+      CREATE TABLE revisions (
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('PENDING', 'ACTIVE', 'INACTIVE', 'FAILED')),
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (service_id, number)
+      );
+
+      CREATE TABLE deployments (
+        id INTEGER PRIMARY KEY,
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        revision INTEGER NOT NULL,
+        previous_revision INTEGER,
+        step TEXT NOT NULL,
+        reason TEXT,
+        step_started_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+      CREATE INDEX deployments_open ON deployments(service_id) WHERE finished_at IS NULL;
+
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        deployment_id INTEGER,
+        created_at INTEGER NOT NULL,
+        message TEXT NOT NULL
+      );
+      CREATE INDEX events_by_service ON events(service_id, id);
+
+      CREATE TABLE task_logs (
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        task_name TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        stopped_at INTEGER NOT NULL,
+        exit_code INTEGER,
+        lines TEXT NOT NULL,
+        PRIMARY KEY (service_id, task_name)
+      );
+
+      CREATE TABLE registry_credentials (
+        user TEXT PRIMARY KEY,
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        secret_hash BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT
+      );
+    `,
+  },
+];
