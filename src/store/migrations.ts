@@ -58,6 +58,8 @@ export const MIGRATIONS: readonly Migration[] = [
         previous_revision INTEGER,
         step TEXT NOT NULL,
         reason TEXT,
+        -- the terminal step a rollback ends in: failed, cancelled or superseded
+        rollback_to TEXT,
         step_started_at INTEGER NOT NULL,
         created_at INTEGER NOT NULL,
         finished_at INTEGER

@@ -1,0 +1,54 @@
+import type { DeploymentStep, RollbackCause } from './deployment.js';
+import type { ServiceDefinition } from './definition.js';
+import type { HealthCheck } from './health-check.js';
+
+export type ServiceStatus = 'INACTIVE' | 'ACTIVE' | 'DRAINING';
+export type RevisionStatus = 'PENDING' | 'ACTIVE' | 'INACTIVE' | 'FAILED';
+
+export interface Service {
+  readonly id: number;
+  readonly project: string;
+  readonly name: string;
+  readonly healthCheck: HealthCheck;
+  readonly status: ServiceStatus;
+  /** The revision that serves (or last served); null until a deployment first succeeds. */
+  readonly currentRevision: number | null;
+  readonly crashCount: number;
+  readonly lastCrashAt: number | null;
+  readonly lastExit: string | null;
+  readonly steady: boolean;
+  readonly createdAt: number;
+}
+
+export interface Revision {
+  readonly serviceId: number;
+  readonly number: number;
+  readonly definition: ServiceDefinition;
+  readonly status: RevisionStatus;
+  readonly createdAt: number;
+}
+
+export interface Deployment {
+  readonly id: number;
+  readonly serviceId: number;
+  readonly revision: number;
+  readonly previousRevision: number | null;
+  readonly step: DeploymentStep;
+  readonly reason: string | null;
+  readonly rollbackTo: RollbackCause | null;
+  readonly stepStartedAt: number;
+  readonly createdAt: number;
+  readonly finishedAt: number | null;
+}
+
+export interface ServiceEvent {
+  readonly id: number;
+  readonly createdAt: number;
+  readonly message: string;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

@@ -1,0 +1,15 @@
+import type { ServiceDefinition } from '../domain/definition.js';
+import type { RegistryAuth } from '../runtime/container-runtime.js';
+
+export interface ImageToRun {
+  readonly reference: string;
+  /** Credentials for the engine's pull; null for images it can pull anonymously or has. */
+  readonly auth: RegistryAuth | null;
+  /** Tags in the service's repository are mutable, so they are pulled on every deployment. */
+  readonly alwaysPull: boolean;
+}
+
+/** Resolves what a revision runs: its `image`, or its `container-tag` in the service's repository. */
+export interface ImageSource {
+  resolve(project: string, service: string, definition: ServiceDefinition): Promise<ImageToRun>;
+}

@@ -1,0 +1,304 @@
+import type { Clock, Service } from '../domain/model.js';
+import { contextRoot } from '../domain/names.js';
+import type { Gateway, Route } from '../gateway/gateway.js';
+import type { ContainerRuntime, EventSubscription } from '../runtime/container-runtime.js';
+import type { Store } from '../store/store.js';
+import { BackgroundWork } from './background-work.js';
+import type { HealthMonitor, MonitoredTask } from './health-monitor.js';
+import type { ImageSource } from './image-source.js';
+import { isAlive, LABEL, readLabels, type LabelledContainer } from './labels.js';
+import { ServiceReconciler, type PassContext } from './service-reconciler.js';
+import { TaskOps } from './task-ops.js';
+
+export interface ReconcilerOptions {
+  readonly instance: string;
+  /** Memory berth may reserve on the engine; null: the engine's total memory. */
+  readonly capacityMiB: number | null;
+  readonly healthTimeoutMs: number;
+  readonly drainMs: number;
+  readonly stopGraceMs: number;
+  /** Full pass interval when nothing is happening. */
+  readonly idlePeriodMs: number;
+  /** Pass interval while a deployment or a stop is in progress. */
+  readonly busyPeriodMs: number;
+  readonly logLinesKept: number;
+  readonly logMaxBytes: number;
+  readonly concurrency: number;
+}
+
+export const DEFAULT_RECONCILER_OPTIONS: Omit<ReconcilerOptions, 'instance' | 'capacityMiB'> = {
+  healthTimeoutMs: 60_000,
+  drainMs: 2_000,
+  stopGraceMs: 10_000,
+  idlePeriodMs: 10_000,
+  busyPeriodMs: 250,
+  logLinesKept: 300,
+  logMaxBytes: 10 * 1024 * 1024,
+  concurrency: 8,
+};
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface ReconcilerDeps {
+  readonly store: Store;
+  readonly runtime: ContainerRuntime;
+  readonly gateway: Gateway;
+  readonly health: HealthMonitor;
+  readonly images: ImageSource;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Called once a deleted service's containers are all gone, before its rows are deleted. */
+  readonly onServiceRemoved?: (service: Service) => Promise<void>;
+}
+
+const EVENT_RESUBSCRIBE_MS = 1_000;
+
+/**
+ * The level-triggered loop: desired state from the store, observed state from
+ * the engine (containers found by label), one pass at a time. Engine events and
+ * API writes ask for a pass at once; a periodic pass catches everything else.
+ */
+export class Reconciler {
+  private readonly tasks: TaskOps;
+  private readonly services: ServiceReconciler;
+  private readonly work: BackgroundWork;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private eventsLoop: Promise<void> | null = null;
+  private subscription: EventSubscription | null = null;
+  private kicked = false;
+  private wake: (() => void) | null = null;
+  private nextWake = Number.POSITIVE_INFINITY;
+  private lastRoutes = '';
+  private routesPushedAt = 0;
+  private capacity: number | null;
+  private passes = 0;
+  private readonly passListeners = new Set<() => void>();
+
+  constructor(
+    private readonly deps: ReconcilerDeps,
+    private readonly options: ReconcilerOptions,
+  ) {
+    this.capacity = options.capacityMiB;
+    this.work = new BackgroundWork(() => this.kick());
+    this.tasks = new TaskOps(deps.runtime, deps.store, deps.clock, options);
+    this.services = new ServiceReconciler(
+      deps.store,
+      deps.runtime,
+      this.tasks,
+      deps.health,
+      deps.images,
+      this.work,
+      deps.clock,
+      options,
+      deps.onServiceRemoved ?? (async () => {}),
+    );
+    deps.health.onChange(() => this.kick());
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.runLoop();
+    this.eventsLoop = this.watchEvents();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.subscription?.close();
+    this.wake?.();
+    await Promise.all([this.loop, this.eventsLoop]);
+  }
+
+  /** Asks for a pass as soon as the current one ends. */
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /** Resolves after the next complete pass (tests and the API's read-your-write use this). */
+  async settle(): Promise<void> {
+    const target = this.passes + 2;
+    this.kick();
+    await new Promise<void>((resolve) => {
+      const listener = (): void => {
+        if (this.passes >= target || !this.running) {
+          this.passListeners.delete(listener);
+          resolve();
+        }
+      };
+      this.passListeners.add(listener);
+    });
+  }
+
+  /** Observed containers grouped by service; the task observer shares this view. */
+  async observe(): Promise<Map<number, LabelledContainer[]>> {
+    const containers = await this.deps.runtime.list({ [LABEL.instance]: this.options.instance });
+    const byService = new Map<number, LabelledContainer[]>();
+    for (const container of containers) {
+      const labelled = readLabels(container);
+      if (!labelled) continue;
+      const list = byService.get(labelled.serviceId) ?? [];
+      list.push(labelled);
+      byService.set(labelled.serviceId, list);
+    }
+    return byService;
+  }
+
+  isStopping(containerId: string): boolean {
+    return this.tasks.isStopping(containerId);
+  }
+
+  private async runLoop(): Promise<void> {
+    while (this.running) {
+      this.kicked = false;
+      this.nextWake = Number.POSITIVE_INFINITY;
+      let busy = false;
+      try {
+        busy = await this.pass();
+      } catch (error) {
+        this.deps.logger.error(`reconcile pass failed: ${(error as Error).stack ?? String(error)}`);
+        busy = true;
+      }
+      this.passes++;
+      for (const listener of [...this.passListeners]) listener();
+      if (!this.running || this.kicked) continue;
+      const period = busy ? this.options.busyPeriodMs : this.options.idlePeriodMs;
+      const delay = Math.max(0, Math.min(period, this.nextWake - this.deps.clock.now()));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  /** One full pass over every service. Returns true while something is in progress. */
+  private async pass(): Promise<boolean> {
+    const changesBefore = this.tasks.changes;
+    const observed = await this.observe();
+    const services = this.deps.store.services.listAll();
+    const known = new Set(services.map((s) => s.id));
+    for (const [serviceId, containers] of observed) {
+      if (known.has(serviceId)) continue;
+      for (const c of containers) await this.tasks.removeOrphan(c.container.id);
+    }
+    let reserved: number | null = null;
+    const ctx: PassContext = {
+      reservedMiB: async () => (reserved ??= await this.reservedMiB()),
+      reserve: (mib) => {
+        reserved = (reserved ?? 0) + mib;
+      },
+      capacityMiB: async () => (this.capacity ??= Math.floor((await this.deps.runtime.memoryCapacityBytes()) / 1024 / 1024)),
+      routesPushedAt: () => this.routesPushedAt,
+      wakeAt: (time) => {
+        this.nextWake = Math.min(this.nextWake, time);
+      },
+    };
+    await forEachLimited(services, this.options.concurrency, async (service) => {
+      try {
+        await this.services.reconcile(service, observed.get(service.id) ?? [], ctx);
+      } catch (error) {
+        this.deps.logger.error(`reconciling ${service.project}/${service.name} failed: ${(error as Error).stack ?? String(error)}`);
+      }
+    });
+    // Look again only when the pass changed containers, so the monitor learns of new tasks at once.
+    const changed = this.tasks.changes !== changesBefore;
+    const now = changed ? await this.observe() : observed;
+    await this.publish(this.deps.store.services.listAll(), now);
+    return changed || this.isBusy(now);
+  }
+
+  private isBusy(observed: Map<number, LabelledContainer[]>): boolean {
+    for (const service of this.deps.store.services.listAll()) {
+      if (service.status === 'DRAINING' || this.deps.store.deployments.open(service.id).length > 0) return true;
+      const containers = observed.get(service.id) ?? [];
+      if (containers.some((c) => !isAlive(c.container) || this.tasks.isStopping(c.container.id))) return true;
+      if (containers.some((c) => this.deps.health.health(c.task).state === 'initial')) return true;
+    }
+    return false;
+  }
+
+  /** Tells the health monitor what to probe, and the gateway which healthy targets serve each service. */
+  private async publish(services: readonly Service[], observed: Map<number, LabelledContainer[]>): Promise<void> {
+    const monitored: MonitoredTask[] = [];
+    const routes: Route[] = [];
+    for (const service of services) {
+      if (service.status === 'DRAINING') continue;
+      const root = contextRoot(service.project, service.name);
+      const containers = (observed.get(service.id) ?? []).filter((c) => c.container.state === 'running' && c.container.ip);
+      const deployment = this.deps.store.deployments.open(service.id)[0];
+      const targets = [];
+      for (const c of containers) {
+        const revision = this.deps.store.revisions.get(service.id, c.revision);
+        if (!revision || this.tasks.isStopping(c.container.id)) continue;
+        const port = revision.definition.containerPort;
+        const isCurrent = c.revision === service.currentRevision;
+        if (isCurrent || c.revision === deployment?.revision) {
+          monitored.push({
+            task: c.task,
+            host: c.container.ip as string,
+            port,
+            path: joinPath(root, service.healthCheck.relPath),
+            check: service.healthCheck,
+          });
+        }
+        if (isCurrent && this.deps.health.health(c.task).state === 'healthy') {
+          targets.push({ host: c.container.ip as string, port });
+        }
+      }
+      routes.push({ prefix: root, targets });
+    }
+    this.deps.health.watch(monitored);
+    const table = JSON.stringify(routes);
+    if (table !== this.lastRoutes) {
+      await this.deps.gateway.setRoutes(routes);
+      this.lastRoutes = table;
+    }
+    this.routesPushedAt = this.deps.clock.now();
+  }
+
+  private async reservedMiB(): Promise<number> {
+    const containers = await this.deps.runtime.list({ [LABEL.managed]: 'true' });
+    return containers
+      .filter(isAlive)
+      .reduce((sum, c) => sum + (Number(c.labels[LABEL.reservation]) || 0), 0);
+  }
+
+  private async watchEvents(): Promise<void> {
+    while (this.running) {
+      try {
+        this.subscription = this.deps.runtime.subscribe({ [LABEL.instance]: this.options.instance }, () => this.kick());
+        await this.subscription.ended;
+      } catch (error) {
+        this.deps.logger.warn(`engine event stream ended: ${(error as Error).message}`);
+      }
+      if (!this.running) return;
+      // The stream ends when the engine restarts: catch up on what happened meanwhile.
+      this.kick();
+      await new Promise((resolve) => setTimeout(resolve, EVENT_RESUBSCRIBE_MS));
+    }
+  }
+}
+
+export function joinPath(root: string, relPath: string): string {
+  return relPath === '/' ? `${root}/` : `${root}${relPath.startsWith('/') ? '' : '/'}${relPath}`;
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}

@@ -1,0 +1,324 @@
+import { CRASH_LOOP_THRESHOLD, restartDelayMs, STABLE_RUN_MS } from '../domain/backoff.js';
+import { canRollBack, type RollbackCause } from '../domain/deployment.js';
+import { stoppedTasks } from '../domain/messages.js';
+import type { Clock, Deployment, Service } from '../domain/model.js';
+import { checkPlacement } from '../domain/placement.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { Store } from '../store/store.js';
+import type { BackgroundWork } from './background-work.js';
+import type { HealthMonitor } from './health-monitor.js';
+import type { ImageSource } from './image-source.js';
+import { isAlive, type LabelledContainer } from './labels.js';
+import type { TaskOps } from './task-ops.js';
+
+export interface ServiceReconcilerOptions {
+  readonly healthTimeoutMs: number;
+  readonly drainMs: number;
+}
+
+/** What one pass shares between services. */
+export interface PassContext {
+  /** MiB reserved on the engine, counting placements made earlier in this pass. */
+  reservedMiB(): Promise<number>;
+  reserve(mib: number): void;
+  capacityMiB(): Promise<number>;
+  /** When the gateway last received a table computed after the given time. */
+  routesPushedAt(): number;
+  /** Asks for another pass at the given time (backoff, deadlines). */
+  wakeAt(time: number): void;
+}
+
+/**
+ * Brings one service one step closer to its desired state. Level-triggered:
+ * everything it decides comes from the store and the containers it is given.
+ */
+export class ServiceReconciler {
+  constructor(
+    private readonly store: Store,
+    private readonly runtime: ContainerRuntime,
+    private readonly tasks: TaskOps,
+    private readonly health: HealthMonitor,
+    private readonly images: ImageSource,
+    private readonly work: BackgroundWork,
+    private readonly clock: Clock,
+    private readonly options: ServiceReconcilerOptions,
+    private readonly onServiceRemoved: (service: Service) => Promise<void>,
+  ) {}
+
+  async reconcile(initial: Service, containers: readonly LabelledContainer[], ctx: PassContext): Promise<void> {
+    let service = initial;
+    const open = this.store.deployments.open(service.id);
+    let deployment = open[0] ?? null;
+    if (deployment && open.length > 1 && canRollBack(deployment.step)) {
+      deployment = this.rollBack(service, deployment, 'superseded', `superseded by revision ${open[open.length - 1]?.revision}`);
+    }
+    const alive = await this.reapExited(service, deployment, containers);
+    if (service.status === 'DRAINING') {
+      await this.removeService(service, alive);
+      return;
+    }
+    let remaining = alive;
+    if (deployment) {
+      const removed = await this.drive(service, deployment, alive, ctx);
+      remaining = alive.filter((t) => !removed.has(t.container.id));
+      service = this.store.services.byId(service.id) ?? service;
+      deployment = this.store.deployments.open(service.id)[0] ?? null;
+    }
+    await this.maintain(service, deployment, remaining, ctx);
+  }
+
+  /** Revisions whose exits are crashes: the one serving, and a deployment's before it serves. */
+  private wantedRevisions(service: Service, deployment: Deployment | null): Set<number> {
+    const wanted = new Set<number>();
+    if (service.currentRevision !== null) wanted.add(service.currentRevision);
+    if (deployment && (deployment.step === 'starting' || deployment.step === 'health-wait')) wanted.add(deployment.revision);
+    return wanted;
+  }
+
+  private async reapExited(
+    service: Service,
+    deployment: Deployment | null,
+    containers: readonly LabelledContainer[],
+  ): Promise<LabelledContainer[]> {
+    const wanted = this.wantedRevisions(service, deployment);
+    const alive: LabelledContainer[] = [];
+    for (const task of containers) {
+      if (isAlive(task.container)) {
+        alive.push(task);
+        continue;
+      }
+      if (task.container.state === 'removing') continue;
+      const crashed = service.status !== 'DRAINING' && wanted.has(task.revision);
+      const message = await this.tasks.reap(service, task, crashed, deployment?.id ?? null);
+      // A crash of the serving revision counts toward its backoff; a new revision's crash fails its deployment.
+      if (message && task.revision === service.currentRevision) {
+        this.store.services.recordCrash(service.id, this.clock.now(), message);
+      }
+    }
+    return alive;
+  }
+
+  private async removeService(service: Service, alive: readonly LabelledContainer[]): Promise<void> {
+    await this.stopAll(service, alive, null);
+    if (alive.length > 0) return;
+    await this.onServiceRemoved(service);
+    this.store.services.delete(service.id);
+  }
+
+  private async stopAll(service: Service, tasks: readonly LabelledContainer[], deploymentId: number | null): Promise<void> {
+    const signalled: string[] = [];
+    for (const task of tasks) {
+      if (await this.tasks.stop(task)) signalled.push(task.task);
+    }
+    if (signalled.length > 0) this.store.events.add(service.id, stoppedTasks(signalled), deploymentId);
+  }
+
+  private rollBack(service: Service, deployment: Deployment, cause: RollbackCause, reason: string): Deployment {
+    return this.store.deployments.rollBack(deployment, cause, reason);
+  }
+
+  /** Advances a deployment by at most one step; returns the containers it removed. */
+  private async drive(
+    service: Service,
+    d: Deployment,
+    alive: readonly LabelledContainer[],
+    ctx: PassContext,
+  ): Promise<Set<string>> {
+    const removed = new Set<string>();
+    const revision = this.store.revisions.get(service.id, d.revision);
+    if (!revision) throw new Error(`Deployment ${d.id} names revision ${d.revision}, which does not exist`);
+    const definition = revision.definition;
+    const mine = alive.filter((t) => t.revision === d.revision);
+    const now = this.clock.now();
+    switch (d.step) {
+      case 'pending': {
+        const reserved = await ctx.reservedMiB();
+        const placement = checkPlacement({
+          replicas: definition.replicas,
+          reservationMiB: definition.memoryReservationMiB,
+          reservedMiB: reserved,
+          capacityMiB: await ctx.capacityMiB(),
+        });
+        if (!placement.fits) {
+          this.rollBack(service, d, 'failed', placement.reason);
+          return removed;
+        }
+        const image = await this.images.resolve(service.project, service.name, definition);
+        const key = `image:${d.id}`;
+        const state = this.work.ensure(key, async () => {
+          if (image.alwaysPull || !(await this.runtime.hasImage(image.reference))) {
+            await this.runtime.pullImage(image.reference, image.auth);
+          }
+        });
+        if (state.status === 'running') return removed;
+        this.work.forget(key);
+        if (state.status === 'failed') {
+          this.rollBack(service, d, 'failed', `image ${image.reference} is not available: ${state.error.message}`);
+          return removed;
+        }
+        ctx.reserve(definition.replicas * definition.memoryReservationMiB);
+        this.store.transaction(() => {
+          this.store.deployments.advance(d, 'starting');
+          this.store.events.add(service.id, `deployment of revision ${d.revision} started`, d.id);
+        });
+        return removed;
+      }
+      case 'starting': {
+        const missing = definition.replicas - mine.length;
+        if (missing > 0) {
+          const image = await this.images.resolve(service.project, service.name, definition);
+          await this.tasks.startTasks(service, d.revision, definition, image.reference, missing, d.id);
+        }
+        this.store.deployments.advance(d, 'health-wait');
+        return removed;
+      }
+      case 'health-wait': {
+        if (mine.length < definition.replicas) {
+          this.rollBack(service, d, 'failed', this.exitReason(service.id, d.revision));
+          return removed;
+        }
+        const states = mine.map((t) => ({ task: t, health: this.health.health(t.task) }));
+        if (states.every((s) => s.task.container.state === 'running' && s.health.state === 'healthy')) {
+          this.store.deployments.advance(d, 'switching');
+          return removed;
+        }
+        const deadline = d.stepStartedAt + this.options.healthTimeoutMs;
+        if (now >= deadline) {
+          const details = states
+            .filter((s) => s.health.state !== 'healthy')
+            .map((s) => `${s.task.task}: ${s.health.description ?? (s.task.container.state === 'running' ? 'no healthy answer yet' : 'not running')}`)
+            .join('; ');
+          this.rollBack(
+            service,
+            d,
+            'failed',
+            `new tasks did not become healthy within ${Math.round(this.options.healthTimeoutMs / 1000)} s (${details})`,
+          );
+          return removed;
+        }
+        ctx.wakeAt(deadline);
+        return removed;
+      }
+      case 'switching': {
+        this.store.transaction(() => {
+          if (d.previousRevision !== null && d.previousRevision !== d.revision) {
+            this.store.revisions.setStatus(service.id, d.previousRevision, 'INACTIVE');
+          }
+          this.store.revisions.setStatus(service.id, d.revision, 'ACTIVE');
+          this.store.services.setCurrentRevision(service.id, d.revision);
+          this.store.services.resetCrashes(service.id);
+          this.store.services.setSteady(service.id, false);
+          this.store.deployments.advance(d, 'draining');
+          this.store.events.add(service.id, `switched traffic to revision ${d.revision}`, d.id);
+        });
+        return removed;
+      }
+      case 'draining': {
+        const until = d.stepStartedAt + this.options.drainMs;
+        if (now >= until && ctx.routesPushedAt() > d.stepStartedAt) {
+          this.store.deployments.advance(d, 'stopping');
+        } else {
+          ctx.wakeAt(until);
+        }
+        return removed;
+      }
+      case 'stopping': {
+        if (alive.some((t) => t.revision !== d.revision)) return removed;
+        this.store.transaction(() => {
+          this.store.deployments.advance(d, 'succeeded');
+          this.store.events.add(service.id, `deployment of revision ${d.revision} finished`, d.id);
+        });
+        return removed;
+      }
+      case 'rolling-back': {
+        for (const task of mine) {
+          await this.tasks.discard(task);
+          removed.add(task.container.id);
+        }
+        const cause = d.rollbackTo ?? 'failed';
+        this.store.transaction(() => {
+          this.store.revisions.setStatus(service.id, d.revision, cause === 'failed' ? 'FAILED' : 'INACTIVE');
+          this.store.deployments.advance(d, cause);
+          this.store.events.add(service.id, rollbackMessage(d, cause), d.id);
+        });
+        return removed;
+      }
+      case 'succeeded':
+      case 'failed':
+      case 'cancelled':
+      case 'superseded':
+        return removed;
+    }
+  }
+
+  private exitReason(serviceId: number, revision: number): string {
+    const last = this.store.taskLogs.list(serviceId, 20).find((l) => l.revision === revision);
+    if (!last) return 'a new task stopped before it became healthy';
+    const tail = last.lines.slice(-3).map((l) => l.message).join(' | ');
+    return `task ${last.taskName} exited with code ${last.exitCode ?? 'unknown'} before it became healthy${tail ? `; last output: ${tail}` : ''}`;
+  }
+
+  /** Keeps the serving revision at its replica count and stops tasks of other revisions. */
+  private async maintain(service: Service, d: Deployment | null, alive: readonly LabelledContainer[], ctx: PassContext): Promise<void> {
+    const current = service.currentRevision;
+    const deploying = d && (d.step === 'pending' || d.step === 'starting' || d.step === 'health-wait' || d.step === 'rolling-back') ? d.revision : null;
+    // Old tasks keep serving in-flight requests until the drain period ends.
+    const draining = d?.step === 'switching' || d?.step === 'draining';
+    const strays = alive.filter((t) => t.revision !== current && t.revision !== deploying);
+    if (!draining) await this.stopAll(service, strays, d?.id ?? null);
+
+    for (const task of alive) {
+      if (task.container.state === 'created' && (task.revision === current || task.revision === deploying)) {
+        await this.runtime.start(task.container.id);
+      }
+    }
+    if (current === null) return;
+    const revision = this.store.revisions.get(service.id, current);
+    if (!revision) return;
+    const replicas = revision.definition.replicas;
+    const serving = alive.filter((t) => t.revision === current && !this.tasks.isStopping(t.container.id));
+    const now = this.clock.now();
+
+    if (serving.length < replicas) {
+      const due = (service.lastCrashAt ?? 0) + restartDelayMs(service.crashCount);
+      if (service.crashCount > 0 && now < due) {
+        ctx.wakeAt(due);
+        return;
+      }
+      const image = await this.images.resolve(service.project, service.name, revision.definition);
+      await this.tasks.startTasks(service, current, revision.definition, image.reference, replicas - serving.length, null);
+      return;
+    }
+    if (serving.length > replicas) {
+      await this.stopAll(service, serving.slice(replicas), null);
+      return;
+    }
+    const healthy = serving.every((t) => t.container.state === 'running' && this.health.health(t.task).state === 'healthy');
+    if (!d && healthy && !service.steady) {
+      this.store.transaction(() => {
+        this.store.services.setSteady(service.id, true);
+        this.store.events.add(service.id, 'reached a steady state');
+      });
+    }
+    if (service.crashCount > 0 && healthy && serving.every((t) => now - t.container.createdAt.getTime() >= STABLE_RUN_MS)) {
+      this.store.services.resetCrashes(service.id);
+    } else if (service.crashCount > 0) {
+      ctx.wakeAt(now + STABLE_RUN_MS);
+    }
+  }
+}
+
+export function isCrashLooping(service: Service): boolean {
+  return service.crashCount >= CRASH_LOOP_THRESHOLD;
+}
+
+function rollbackMessage(d: Deployment, cause: RollbackCause): string {
+  switch (cause) {
+    case 'failed':
+      return `deployment of revision ${d.revision} failed: ${d.reason ?? 'unknown reason'}`;
+    case 'cancelled':
+      return `deployment of revision ${d.revision} cancelled${d.reason ? `: ${d.reason}` : ''}`;
+    case 'superseded':
+      return `deployment of revision ${d.revision} ${d.reason ?? 'superseded by a newer revision'}`;
+  }
+}

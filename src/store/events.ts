@@ -1,0 +1,44 @@
+import type { Clock, ServiceEvent } from '../domain/model.js';
+import type { Db } from './database.js';
+
+/** Events kept per service; older ones are pruned so a crash loop cannot grow the store forever. */
+const KEPT_PER_SERVICE = 500;
+
+export class EventRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  add(serviceId: number, message: string, deploymentId: number | null = null): void {
+    const info = this.db
+      .prepare('INSERT INTO events (service_id, deployment_id, created_at, message) VALUES (?, ?, ?, ?)')
+      .run(serviceId, deploymentId, this.clock.now(), message);
+    const id = Number(info.lastInsertRowid);
+    if (id % 50 === 0) {
+      this.db
+        .prepare(
+          'DELETE FROM events WHERE service_id = ? AND id <= (SELECT id FROM events WHERE service_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+        )
+        .run(serviceId, serviceId, KEPT_PER_SERVICE);
+    }
+  }
+
+  /** Newest first. */
+  list(serviceId: number, limit: number): ServiceEvent[] {
+    return (
+      this.db
+        .prepare('SELECT id, created_at, message FROM events WHERE service_id = ? ORDER BY id DESC LIMIT ?')
+        .all(serviceId, limit) as { id: number; created_at: number; message: string }[]
+    ).map((r) => ({ id: r.id, createdAt: r.created_at, message: r.message }));
+  }
+
+  /** Events after `afterId`, oldest first: what a follower has not seen yet. */
+  since(serviceId: number, afterId: number, limit = 200): ServiceEvent[] {
+    return (
+      this.db
+        .prepare('SELECT id, created_at, message FROM events WHERE service_id = ? AND id > ? ORDER BY id LIMIT ?')
+        .all(serviceId, afterId, limit) as { id: number; created_at: number; message: string }[]
+    ).map((r) => ({ id: r.id, createdAt: r.created_at, message: r.message }));
+  }
+}

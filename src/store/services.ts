@@ -1,0 +1,101 @@
+import { ServiceExistsError } from '../domain/errors.js';
+import type { HealthCheck } from '../domain/health-check.js';
+import type { Clock, Service, ServiceStatus } from '../domain/model.js';
+import type { Db } from './database.js';
+
+interface ServiceRow {
+  id: number;
+  project: string;
+  name: string;
+  health_check: string;
+  status: ServiceStatus;
+  current_revision: number | null;
+  crash_count: number;
+  last_crash_at: number | null;
+  last_exit: string | null;
+  steady: number;
+  created_at: number;
+}
+
+function toService(row: ServiceRow): Service {
+  return {
+    id: row.id,
+    project: row.project,
+    name: row.name,
+    healthCheck: JSON.parse(row.health_check) as HealthCheck,
+    status: row.status,
+    currentRevision: row.current_revision,
+    crashCount: row.crash_count,
+    lastCrashAt: row.last_crash_at,
+    lastExit: row.last_exit,
+    steady: row.steady === 1,
+    createdAt: row.created_at,
+  };
+}
+
+export class ServiceRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  create(project: string, name: string, healthCheck: HealthCheck): Service {
+    return this.db.transaction(() => {
+      if (this.find(project, name)) throw new ServiceExistsError(name);
+      const info = this.db
+        .prepare(
+          "INSERT INTO services (project, name, health_check, status, created_at) VALUES (?, ?, ?, 'INACTIVE', ?)",
+        )
+        .run(project, name, JSON.stringify(healthCheck), this.clock.now());
+      return this.byId(Number(info.lastInsertRowid)) as Service;
+    })();
+  }
+
+  find(project: string, name: string): Service | null {
+    const row = this.db.prepare('SELECT * FROM services WHERE project = ? AND name = ?').get(project, name) as
+      | ServiceRow
+      | undefined;
+    return row ? toService(row) : null;
+  }
+
+  byId(id: number): Service | null {
+    const row = this.db.prepare('SELECT * FROM services WHERE id = ?').get(id) as ServiceRow | undefined;
+    return row ? toService(row) : null;
+  }
+
+  listByProject(project: string): Service[] {
+    return (this.db.prepare('SELECT * FROM services WHERE project = ? ORDER BY name').all(project) as ServiceRow[]).map(
+      toService,
+    );
+  }
+
+  listAll(): Service[] {
+    return (this.db.prepare('SELECT * FROM services ORDER BY id').all() as ServiceRow[]).map(toService);
+  }
+
+  setStatus(id: number, status: ServiceStatus): void {
+    this.db.prepare('UPDATE services SET status = ? WHERE id = ?').run(status, id);
+  }
+
+  setCurrentRevision(id: number, revision: number): void {
+    this.db.prepare("UPDATE services SET current_revision = ?, status = 'ACTIVE' WHERE id = ?").run(revision, id);
+  }
+
+  recordCrash(id: number, at: number, lastExit: string): void {
+    this.db
+      .prepare('UPDATE services SET crash_count = crash_count + 1, last_crash_at = ?, last_exit = ?, steady = 0 WHERE id = ?')
+      .run(at, lastExit, id);
+  }
+
+  resetCrashes(id: number): void {
+    this.db.prepare('UPDATE services SET crash_count = 0 WHERE id = ? AND crash_count > 0').run(id);
+  }
+
+  setSteady(id: number, steady: boolean): void {
+    this.db.prepare('UPDATE services SET steady = ? WHERE id = ?').run(steady ? 1 : 0, id);
+  }
+
+  delete(id: number): void {
+    this.db.prepare('DELETE FROM services WHERE id = ?').run(id);
+  }
+}
