@@ -9,3 +9,7 @@ export const CRASH_LOOP_THRESHOLD = 3;
 
 /** A task that ran this long without dying resets the crash counter. */
 export const STABLE_RUN_MS = 30_000;
+
+export function isCrashLooping(service: { readonly crashCount: number }): boolean {
+  return service.crashCount >= CRASH_LOOP_THRESHOLD;
+}

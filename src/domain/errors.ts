@@ -147,3 +147,9 @@ export class InternalError extends BerthError {
   readonly code = 'BERTH_INTERNAL';
   readonly status = 500;
 }
+
+/** The request conflicts with the resource's current state. */
+export class ConflictError extends BerthError {
+  readonly code = 'BERTH_CONFLICT';
+  readonly status = 409;
+}

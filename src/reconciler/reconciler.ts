@@ -1,7 +1,7 @@
 import type { Clock, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
 import type { Gateway, Route } from '../gateway/gateway.js';
-import type { ContainerRuntime, EventSubscription } from '../runtime/container-runtime.js';
+import type { ContainerRuntime, ContainerSummary, EventSubscription } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background-work.js';
 import type { HealthMonitor, MonitoredTask } from './health-monitor.js';
@@ -78,6 +78,11 @@ export class Reconciler {
   private capacity: number | null;
   private passes = 0;
   private readonly passListeners = new Set<() => void>();
+  /**
+   * Containers the engine reported dead. Its container list can still say
+   * "running" just after the event, so these are inspected instead.
+   */
+  private readonly died = new Set<string>();
 
   constructor(
     private readonly deps: ReconcilerDeps,
@@ -137,7 +142,8 @@ export class Reconciler {
 
   /** Observed containers grouped by service; the task observer shares this view. */
   async observe(): Promise<Map<number, LabelledContainer[]>> {
-    const containers = await this.deps.runtime.list({ [LABEL.instance]: this.options.instance });
+    const listed = await this.deps.runtime.list({ [LABEL.instance]: this.options.instance });
+    const containers = await Promise.all(listed.map((c) => this.confirmState(c)));
     const byService = new Map<number, LabelledContainer[]>();
     for (const container of containers) {
       const labelled = readLabels(container);
@@ -147,6 +153,18 @@ export class Reconciler {
       byService.set(labelled.serviceId, list);
     }
     return byService;
+  }
+
+  private async confirmState(container: ContainerSummary): Promise<ContainerSummary> {
+    if (!this.died.has(container.id)) return container;
+    if (container.state !== 'running') {
+      this.died.delete(container.id);
+      return container;
+    }
+    const details = await this.deps.runtime.inspect(container.id);
+    if (details && details.state === 'running') return container;
+    this.died.delete(container.id);
+    return { ...container, state: details?.state ?? 'exited', ip: null };
   }
 
   isStopping(containerId: string): boolean {
@@ -275,7 +293,10 @@ export class Reconciler {
   private async watchEvents(): Promise<void> {
     while (this.running) {
       try {
-        this.subscription = this.deps.runtime.subscribe({ [LABEL.instance]: this.options.instance }, () => this.kick());
+        this.subscription = this.deps.runtime.subscribe({ [LABEL.instance]: this.options.instance }, (event) => {
+          if (event.action === 'die' || event.action === 'oom') this.died.add(event.containerId);
+          this.kick();
+        });
         await this.subscription.ended;
       } catch (error) {
         this.deps.logger.warn(`engine event stream ended: ${(error as Error).message}`);

@@ -1,4 +1,4 @@
-import { CRASH_LOOP_THRESHOLD, restartDelayMs, STABLE_RUN_MS } from '../domain/backoff.js';
+import { restartDelayMs, STABLE_RUN_MS } from '../domain/backoff.js';
 import { canRollBack, type RollbackCause } from '../domain/deployment.js';
 import { stoppedTasks } from '../domain/messages.js';
 import type { Clock, Deployment, Service } from '../domain/model.js';
@@ -306,10 +306,6 @@ export class ServiceReconciler {
       ctx.wakeAt(now + STABLE_RUN_MS);
     }
   }
-}
-
-export function isCrashLooping(service: Service): boolean {
-  return service.crashCount >= CRASH_LOOP_THRESHOLD;
 }
 
 function rollbackMessage(d: Deployment, cause: RollbackCause): string {

@@ -111,6 +111,9 @@ export class DockerRuntime implements ContainerRuntime {
         // Swap would let a service exceed its hard limit without being killed.
         MemorySwap: spec.memoryLimitBytes,
         RestartPolicy: { Name: 'no' },
+        // A process running as PID 1 ignores SIGTERM unless it installs a handler; the
+        // engine's init forwards it, so graceful stops work for every image.
+        Init: true,
         Privileged: false,
         SecurityOpt: ['no-new-privileges'],
         LogConfig: { Type: 'json-file', Config: { 'max-size': String(spec.logMaxBytes), 'max-file': '1' } },

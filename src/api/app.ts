@@ -1,0 +1,49 @@
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { installErrorHandling } from './error-handler.js';
+import type { ApiDeps } from './ports.js';
+import { projectRoutes } from './routes/projects.js';
+import { serviceRoutes } from './routes/services.js';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface AppOptions {
+  readonly logger?: FastifyServerOptions['logger'];
+  /** Extra route plugins the composition root mounts (e.g. the registry's token endpoint). */
+  readonly plugins?: readonly ((app: FastifyInstance) => Promise<void>)[];
+}
+
+/** Builds the API. No I/O of its own: everything comes in through `deps`. */
+export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: false,
+    ajv: {
+      // Wrong types are errors, not something to coerce; unknown fields are refused, not dropped.
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'berth API', version: '1', description: 'The servicectl Services API and berth’s extensions' },
+      components: {
+        securitySchemes: {
+          token: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ token: [] }, { bearer: [] }],
+    },
+  });
+  installErrorHandling(app);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  await app.register(projectRoutes(deps));
+  await app.register(serviceRoutes(deps));
+  for (const plugin of options.plugins ?? []) await app.register(plugin);
+  return app;
+}

@@ -1,0 +1,20 @@
+import type { Service } from '../domain/model.js';
+import type { TaskObserver } from '../domain/observed.js';
+import type { Store } from '../store/store.js';
+import type { Authenticator } from './auth.js';
+import type { DockerCredentialsDocT } from './schemas.js';
+
+/** Issues `docker login` credentials scoped to one service's repository. */
+export interface DockerCredentialsProvider {
+  credentialsFor(service: Service): Promise<DockerCredentialsDocT>;
+}
+
+export interface ApiDeps {
+  readonly store: Store;
+  readonly observer: TaskObserver;
+  readonly auth: Authenticator;
+  readonly publicUrl: string;
+  /** Tells the reconciler desired state changed, so it acts now rather than at its next period. */
+  readonly desiredStateChanged: () => void;
+  readonly dockerCredentials: DockerCredentialsProvider | null;
+}

@@ -1,0 +1,238 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { parseDefinition } from '../../domain/definition.js';
+import { canRollBack } from '../../domain/deployment.js';
+import {
+  BadRequestError,
+  ConflictError,
+  DeploymentNotFoundError,
+  FeatureUnavailableError,
+  InvalidServiceNameError,
+  ServiceDeletingError,
+  ServiceNotFoundError,
+} from '../../domain/errors.js';
+import { parseHealthCheck } from '../../domain/health-check.js';
+import type { Revision, Service } from '../../domain/model.js';
+import { assertServiceName } from '../../domain/names.js';
+import { deploymentDoc, logsDoc, serviceSummary, statusDoc, iso } from '../documents.js';
+import type { ApiDeps } from '../ports.js';
+import {
+  CreateServiceBody,
+  DeleteServiceResponse,
+  DeploymentDoc,
+  DeploymentParams,
+  DockerCredentialsDoc,
+  ErrorBody,
+  EventsDoc,
+  EventsQuery,
+  LogsDoc,
+  ServiceDefinitionBody,
+  ServiceDoc,
+  ServiceParams,
+  ServiceQuery,
+  ServiceSummary,
+  UpdateServiceResponse,
+} from '../schemas.js';
+
+const EVENTS_IN_STATUS = 25;
+const DEFAULT_TAIL = 100;
+const MAX_TAIL = 5000;
+const DEFAULT_STREAMS = 5;
+const MAX_STREAMS = 50;
+
+const errors = { 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 405: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 501: ErrorBody };
+
+/** The servicectl Services API, plus berth's deployment and event endpoints. */
+export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
+  const { store, auth, publicUrl } = deps;
+
+  function serviceOf(project: string, name: string): Service {
+    const service = store.services.find(project, name);
+    if (!service) throw new ServiceNotFoundError(name.slice(0, 64));
+    return service;
+  }
+
+  function revisionsOf(service: Service): Map<number, Revision> {
+    return new Map(store.revisions.list(service.id).map((r) => [r.number, r]));
+  }
+
+  return async (app) => {
+    app.get(
+      '/services',
+      { schema: { tags: ['services'], summary: 'List the project’s services', response: { 200: Type.Array(ServiceSummary), ...errors } } },
+      async (request) => {
+        const project = auth.requireProject(request);
+        return store.services.listByProject(project).map((s) => serviceSummary(s, publicUrl));
+      },
+    );
+
+    app.post(
+      '/services',
+      {
+        schema: { tags: ['services'], summary: 'Create an empty service', body: CreateServiceBody, response: { 201: ServiceSummary, ...errors } },
+        attachValidation: true,
+      },
+      async (request, reply) => {
+        const project = auth.requireProject(request);
+        if (request.validationError) {
+          const onName = (request.validationError.validation ?? []).some((v: { instancePath: string }) => v.instancePath === '/name');
+          if (onName) throw new InvalidServiceNameError('Service name must be a string of at most 32 characters');
+          throw request.validationError;
+        }
+        const { name, health_check } = request.body;
+        assertServiceName(project, name);
+        const service = store.transaction(() => {
+          const created = store.services.create(project, name, parseHealthCheck(health_check));
+          store.events.add(created.id, 'service created');
+          return created;
+        });
+        return reply.status(201).send(serviceSummary(service, publicUrl));
+      },
+    );
+
+    app.get(
+      '/services/:name',
+      {
+        schema: {
+          tags: ['services'],
+          summary: 'Status (default), logs (view=logs) or registry credentials (view=docker)',
+          params: ServiceParams,
+          querystring: ServiceQuery,
+          response: { 200: Type.Union([ServiceDoc, LogsDoc, DockerCredentialsDoc]), ...errors },
+        },
+      },
+      async (request) => {
+        const project = auth.requireProject(request);
+        const service = serviceOf(project, request.params.name);
+        const { view, tail, streams } = request.query;
+        if (view === 'logs') {
+          const tailN = boundedInt(tail, DEFAULT_TAIL, MAX_TAIL, 'tail');
+          const streamsN = boundedInt(streams, DEFAULT_STREAMS, MAX_STREAMS, 'streams');
+          return logsDoc(await deps.observer.logs(service.id, tailN, streamsN));
+        }
+        if (view === 'docker') {
+          if (!deps.dockerCredentials) throw new FeatureUnavailableError('This server runs without a registry');
+          return deps.dockerCredentials.credentialsFor(service);
+        }
+        return {
+          ...serviceSummary(service, publicUrl),
+          status: statusDoc({
+            service,
+            revisions: revisionsOf(service),
+            tasks: await deps.observer.tasks(service.id),
+            events: store.events.list(service.id, EVENTS_IN_STATUS),
+            deployment: store.deployments.latest(service.id),
+          }),
+        };
+      },
+    );
+
+    app.put(
+      '/services/:name',
+      {
+        schema: {
+          tags: ['services'],
+          summary: 'Store a new revision and start its deployment',
+          params: ServiceParams,
+          body: ServiceDefinitionBody,
+          response: { 200: UpdateServiceResponse, ...errors },
+        },
+      },
+      async (request) => {
+        const project = auth.requireProject(request);
+        const service = serviceOf(project, request.params.name);
+        if (service.status === 'DRAINING') throw new ServiceDeletingError(service.name);
+        const definition = parseDefinition(request.body);
+        const { revision, deployment } = store.transaction(() => {
+          const stored = store.revisions.add(service.id, definition);
+          const started = store.deployments.create(service.id, stored.number, service.currentRevision);
+          const image = definition.image ?? `tag ${definition.containerTag}`;
+          store.events.add(service.id, `revision ${stored.number} created (${image}, ${definition.replicas} × ${definition.memoryLimitMiB} MiB)`, started.id);
+          return { revision: stored, deployment: started };
+        });
+        deps.desiredStateChanged();
+        return { name: service.name, revision: revision.number, deployment: deployment.id };
+      },
+    );
+
+    app.delete(
+      '/services/:name',
+      { schema: { tags: ['services'], summary: 'Stop and remove the service', params: ServiceParams, response: { 200: DeleteServiceResponse, ...errors } } },
+      async (request) => {
+        const project = auth.requireProject(request);
+        const service = serviceOf(project, request.params.name);
+        if (service.status !== 'DRAINING') {
+          store.transaction(() => {
+            store.services.setStatus(service.id, 'DRAINING');
+            store.events.add(service.id, 'service deletion requested');
+          });
+          deps.desiredStateChanged();
+        }
+        return { name: service.name, status: 'DRAINING' };
+      },
+    );
+
+    app.get(
+      '/services/:name/events',
+      {
+        schema: { tags: ['services'], summary: 'Events after an id, oldest first (for following)', params: ServiceParams, querystring: EventsQuery, response: { 200: EventsDoc, ...errors } },
+      },
+      async (request) => {
+        const project = auth.requireProject(request);
+        const service = serviceOf(project, request.params.name);
+        const after = request.query.after === undefined ? 0 : Number(request.query.after);
+        const limit = boundedInt(request.query.limit, 200, 1000, 'limit');
+        const events = after === 0 ? store.events.list(service.id, limit).reverse() : store.events.since(service.id, after, limit);
+        return { events: events.map((e) => ({ id: e.id, created_at: iso(e.createdAt), message: e.message })) };
+      },
+    );
+
+    app.get(
+      '/services/:name/deployments',
+      { schema: { tags: ['deployments'], summary: 'Deployments, newest first', params: ServiceParams, response: { 200: Type.Array(DeploymentDoc), ...errors } } },
+      async (request) => {
+        const project = auth.requireProject(request);
+        const service = serviceOf(project, request.params.name);
+        return store.deployments.list(service.id, 50).map(deploymentDoc);
+      },
+    );
+
+    app.get(
+      '/services/:name/deployments/:id',
+      { schema: { tags: ['deployments'], summary: 'One deployment', params: DeploymentParams, response: { 200: DeploymentDoc, ...errors } } },
+      async (request) => {
+        const project = auth.requireProject(request);
+        const service = serviceOf(project, request.params.name);
+        const deployment = store.deployments.get(Number(request.params.id));
+        if (!deployment || deployment.serviceId !== service.id) throw new DeploymentNotFoundError(Number(request.params.id));
+        return deploymentDoc(deployment);
+      },
+    );
+
+    const cancel = async (request: { params: { name: string; id: string } } & Parameters<typeof auth.requireProject>[0]) => {
+      const project = auth.requireProject(request);
+      const service = serviceOf(project, request.params.name);
+      const id = Number(request.params.id);
+      const deployment = store.deployments.get(id);
+      if (!deployment || deployment.serviceId !== service.id) throw new DeploymentNotFoundError(id);
+      if (deployment.step !== 'rolling-back' && !canRollBack(deployment.step)) {
+        throw new ConflictError(`Deployment ${id} is at step '${deployment.step}' and can no longer be cancelled`);
+      }
+      const updated = deployment.step === 'rolling-back' ? deployment : store.deployments.rollBack(deployment, 'cancelled', 'cancelled by request');
+      deps.desiredStateChanged();
+      return deploymentDoc(updated);
+    };
+    const cancelSchema = { schema: { tags: ['deployments'], summary: 'Cancel a deployment that has not switched traffic yet', params: DeploymentParams, response: { 200: DeploymentDoc, ...errors } } };
+    app.post('/services/:name/deployments/:id/cancel', cancelSchema, cancel);
+    app.delete('/services/:name/deployments/:id', cancelSchema, cancel);
+  };
+}
+
+function boundedInt(text: string | undefined, fallback: number, max: number, name: string): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new BadRequestError(`'${name}' must be an integer between 1 and ${max}`);
+  }
+  return value;
+}

@@ -1,0 +1,191 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * The API's request and response schemas: Fastify validates with them, the
+ * OpenAPI document is generated from them, and the SDK's types are derived
+ * from them, so the three cannot drift apart.
+ */
+export const ErrorBody = Type.Object(
+  { Error: Type.String(), code: Type.Optional(Type.String()) },
+  { $id: 'Error', description: 'Every error answer' },
+);
+
+export const Link = Type.Object({ href: Type.String(), rel: Type.String() });
+
+export const HealthCheckInput = Type.Object(
+  {
+    rel_path: Type.Optional(Type.String({ maxLength: 512, description: 'Probed under the context root' })),
+    status_codes: Type.Optional(
+      Type.Union([
+        Type.String({ maxLength: 256, examples: ['200-299', '200,302'] }),
+        Type.Array(Type.Union([Type.Integer(), Type.String({ maxLength: 16 })]), { maxItems: 32 }),
+      ]),
+    ),
+    interval: Type.Optional(Type.Number({ description: 'Seconds between probes' })),
+  },
+  { additionalProperties: false },
+);
+
+export const CreateServiceBody = Type.Object(
+  {
+    name: Type.String({ maxLength: 256 }),
+    health_check: Type.Optional(HealthCheckInput),
+  },
+  { additionalProperties: false },
+);
+
+export const ServiceSummary = Type.Object({ name: Type.String(), links: Type.Array(Link) });
+
+export const EnvVar = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 256 }), value: Type.String({ maxLength: 65536 }) },
+  { additionalProperties: false },
+);
+
+export const ServiceDefinitionBody = Type.Object(
+  {
+    'container-tag': Type.Optional(Type.String({ maxLength: 128 })),
+    image: Type.Optional(Type.String({ maxLength: 512 })),
+    'memory-reservation': Type.Integer({ description: 'MiB' }),
+    'memory-limit': Type.Integer({ description: 'MiB' }),
+    'container-port': Type.Integer(),
+    environment: Type.Array(EnvVar, { maxItems: 512 }),
+    replicas: Type.Optional(Type.Integer()),
+    command: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 128 })),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateServiceResponse = Type.Object({
+  name: Type.String(),
+  revision: Type.Integer(),
+  deployment: Type.Integer(),
+});
+
+export const DeleteServiceResponse = Type.Object({ name: Type.String(), status: Type.String() });
+
+export const TaskDefinitionDoc = Type.Object({
+  name: Type.String(),
+  revision: Type.Integer(),
+  status: Type.String(),
+  container_image: Type.String(),
+  container_memory_reservation: Type.Integer(),
+  container_memory_limit: Type.Integer(),
+  container_port: Type.Integer(),
+});
+
+export const TaskDoc = Type.Object({
+  task_name: Type.String(),
+  created_at: Type.String(),
+  desired_status: Type.String(),
+  last_status: Type.String(),
+  task_definition: TaskDefinitionDoc,
+});
+
+export const EventDoc = Type.Object({ created_at: Type.String(), message: Type.String() });
+
+export const TargetDoc = Type.Object({
+  target: Type.String(),
+  port: Type.Integer(),
+  health: Type.Union([
+    Type.Literal('initial'),
+    Type.Literal('healthy'),
+    Type.Literal('unhealthy'),
+    Type.Literal('draining'),
+    Type.Literal('unused'),
+  ]),
+  description: Type.Optional(Type.String()),
+  task_name: Type.String(),
+});
+
+export const DeploymentDoc = Type.Object({
+  id: Type.Integer(),
+  revision: Type.Integer(),
+  previous_revision: Type.Union([Type.Integer(), Type.Null()]),
+  step: Type.String(),
+  step_description: Type.String(),
+  finished: Type.Boolean(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String(),
+  step_started_at: Type.String(),
+  finished_at: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const StatusDoc = Type.Object({
+  service_status: Type.String(),
+  count_desired: Type.Integer(),
+  count_running: Type.Integer(),
+  count_pending: Type.Integer(),
+  current_revision: Type.Union([Type.Integer(), Type.Null()]),
+  crash_looping: Type.Boolean(),
+  last_exit: Type.Union([Type.String(), Type.Null()]),
+  tasks: Type.Array(TaskDoc),
+  events: Type.Array(EventDoc),
+  deployment: Type.Union([DeploymentDoc, Type.Null()]),
+  target_health: Type.Object({
+    health_check_path: Type.String(),
+    interval: Type.Number(),
+    status_codes: Type.String(),
+    targets: Type.Array(TargetDoc),
+  }),
+});
+
+export const ServiceDoc = Type.Object({ name: Type.String(), links: Type.Array(Link), status: StatusDoc });
+
+export const LogsDoc = Type.Object({
+  logs: Type.Array(
+    Type.Object({
+      stream_name: Type.String(),
+      log_events: Type.Array(Type.Object({ time: Type.String(), message: Type.String() })),
+    }),
+  ),
+});
+
+export const DockerCredentialsDoc = Type.Object({
+  repo_uri: Type.String(),
+  proxy_endpoint: Type.String(),
+  user: Type.String(),
+  password: Type.String(),
+  expires_at: Type.Optional(Type.String()),
+});
+
+export const ServiceQuery = Type.Object(
+  {
+    view: Type.Optional(Type.Union([Type.Literal('logs'), Type.Literal('docker'), Type.Literal('status')])),
+    tail: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })),
+    streams: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ServiceParams = Type.Object({ name: Type.String({ maxLength: 256 }) });
+export const DeploymentParams = Type.Object({
+  name: Type.String({ maxLength: 256 }),
+  id: Type.String({ pattern: '^[0-9]{1,12}$' }),
+});
+
+export const EventsQuery = Type.Object(
+  {
+    after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+    limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
+  },
+  { additionalProperties: false },
+);
+export const EventsDoc = Type.Object({
+  events: Type.Array(Type.Object({ id: Type.Integer(), created_at: Type.String(), message: Type.String() })),
+});
+
+export const CreateProjectBody = Type.Object({ name: Type.String({ maxLength: 256 }) }, { additionalProperties: false });
+export const CreateProjectResponse = Type.Object({ name: Type.String(), token: Type.String() });
+
+export type CreateServiceBodyT = Static<typeof CreateServiceBody>;
+export type ServiceDefinitionBodyT = Static<typeof ServiceDefinitionBody>;
+export type ServiceSummaryT = Static<typeof ServiceSummary>;
+export type ServiceDocT = Static<typeof ServiceDoc>;
+export type StatusDocT = Static<typeof StatusDoc>;
+export type DeploymentDocT = Static<typeof DeploymentDoc>;
+export type LogsDocT = Static<typeof LogsDoc>;
+export type DockerCredentialsDocT = Static<typeof DockerCredentialsDoc>;
+export type UpdateServiceResponseT = Static<typeof UpdateServiceResponse>;
+export type DeleteServiceResponseT = Static<typeof DeleteServiceResponse>;
+export type CreateProjectResponseT = Static<typeof CreateProjectResponse>;
+export type EventsDocT = Static<typeof EventsDoc>;

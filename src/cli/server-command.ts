@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { resolveServerConfig, SERVER_DEFAULTS, type RawServerOptions } from '../server/config.js';
+import { BerthServer } from '../server/server.js';
+
+export function registerServerCommand(program: Command): void {
+  program
+    .command('server')
+    .description('Run the control plane; it supervises nginx (the gateway) and the registry')
+    .option('--data-dir <dir>', `state, logs and generated keys (env BERTH_DATA_DIR, default ${SERVER_DEFAULTS.dataDir})`)
+    .option('--api-listen <host:port>', `API address (env BERTH_API_LISTEN, default ${SERVER_DEFAULTS.apiListen})`)
+    .option('--gateway-listen <host:port>', `gateway address (env BERTH_GATEWAY_LISTEN, default ${SERVER_DEFAULTS.gatewayListen})`)
+    .option('--registry-listen <host:port>', `registry address (env BERTH_REGISTRY_LISTEN, default ${SERVER_DEFAULTS.registryListen})`)
+    .option('--public-url <url>', 'URL services are reached under (env BERTH_PUBLIC_URL, default http://<gateway-listen>)')
+    .option('--memory-capacity <MiB>', "memory reservations may add up to (env BERTH_MEMORY_CAPACITY, default: the engine's total memory)")
+    .option('--health-timeout <seconds>', `how long new tasks may take to become healthy (env BERTH_HEALTH_TIMEOUT, default ${SERVER_DEFAULTS.healthTimeout})`)
+    .option('--drain <seconds>', `how long old tasks keep serving after the switch (env BERTH_DRAIN, default ${SERVER_DEFAULTS.drain})`)
+    .option('--stop-grace <seconds>', `SIGTERM to SIGKILL grace for stopping tasks (env BERTH_STOP_GRACE, default ${SERVER_DEFAULTS.stopGrace})`)
+    .addHelpText('after', '\nExample:\n  BERTH_ADMIN_TOKEN=s3cret berth server --data-dir /var/lib/berth --public-url https://srv.example.org\n')
+    .action(async (options: RawServerOptions) => {
+      const config = resolveServerConfig(options, process.env);
+      const server = await BerthServer.start(config);
+      if (server.admin.file) process.stderr.write(`berth: admin token is in ${server.admin.file}\n`);
+      let stopping = false;
+      const shutdown = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        server.app.log.info(`${signal}: stopping; services, nginx and the registry keep running`);
+        server.stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            process.stderr.write(`berth: stopping failed: ${String(error)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
+    });
+}

@@ -1,0 +1,103 @@
+import { ConfigError } from '../domain/errors.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ServerConfig {
+  readonly dataDir: string;
+  readonly apiListen: ListenAddress;
+  readonly gatewayListen: ListenAddress;
+  readonly registryListen: ListenAddress;
+  readonly publicUrl: string;
+  readonly adminToken: string | null;
+  readonly memoryCapacityMiB: number | null;
+  readonly healthTimeoutSeconds: number;
+  readonly drainSeconds: number;
+  readonly stopGraceSeconds: number;
+}
+
+export const SERVER_DEFAULTS = {
+  dataDir: './.berth',
+  apiListen: '127.0.0.1:7070',
+  gatewayListen: '0.0.0.0:8080',
+  registryListen: '127.0.0.1:5000',
+  healthTimeout: '60',
+  drain: '2',
+  stopGrace: '10',
+} as const;
+
+/** "HOST:PORT", "[::1]:PORT" or ":PORT" (all interfaces). */
+export function parseListen(text: string, flag: string): ListenAddress {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[3]);
+  if (!match || port < 1 || port > 65535) {
+    throw new ConfigError(`--${flag} must be HOST:PORT with a port from 1 to 65535, not '${text}'`);
+  }
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+export function formatListen(address: ListenAddress): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** The public URL when none is given: the gateway's address, with a wildcard host made reachable. */
+export function defaultPublicUrl(gateway: ListenAddress): string {
+  const host = gateway.host === '0.0.0.0' || gateway.host === '::' ? '127.0.0.1' : gateway.host;
+  return `http://${formatListen({ host, port: gateway.port })}`;
+}
+
+export function parsePublicUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`--public-url must be an absolute http(s) URL, not '${text}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`--public-url must use http or https, not '${url.protocol}'`);
+  }
+  return text.replace(/\/+$/, '');
+}
+
+export function parsePositive(text: string, flag: string, max: number): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || value > max) {
+    throw new ConfigError(`--${flag} must be a number greater than 0 and at most ${max}, not '${text}'`);
+  }
+  return value;
+}
+
+export interface RawServerOptions {
+  dataDir?: string;
+  apiListen?: string;
+  gatewayListen?: string;
+  registryListen?: string;
+  publicUrl?: string;
+  memoryCapacity?: string;
+  healthTimeout?: string;
+  drain?: string;
+  stopGrace?: string;
+}
+
+/** Flags win over `BERTH_<FLAG>` environment variables, which win over defaults. */
+export function resolveServerConfig(flags: RawServerOptions, env: NodeJS.ProcessEnv): ServerConfig {
+  const pick = (flag: keyof RawServerOptions, envName: string, fallback?: string): string | undefined =>
+    flags[flag] ?? env[envName] ?? fallback;
+  const gatewayListen = parseListen(pick('gatewayListen', 'BERTH_GATEWAY_LISTEN', SERVER_DEFAULTS.gatewayListen) as string, 'gateway-listen');
+  const publicUrl = pick('publicUrl', 'BERTH_PUBLIC_URL');
+  const capacity = pick('memoryCapacity', 'BERTH_MEMORY_CAPACITY');
+  return {
+    dataDir: pick('dataDir', 'BERTH_DATA_DIR', SERVER_DEFAULTS.dataDir) as string,
+    apiListen: parseListen(pick('apiListen', 'BERTH_API_LISTEN', SERVER_DEFAULTS.apiListen) as string, 'api-listen'),
+    gatewayListen,
+    registryListen: parseListen(pick('registryListen', 'BERTH_REGISTRY_LISTEN', SERVER_DEFAULTS.registryListen) as string, 'registry-listen'),
+    publicUrl: publicUrl ? parsePublicUrl(publicUrl) : defaultPublicUrl(gatewayListen),
+    adminToken: env.BERTH_ADMIN_TOKEN && env.BERTH_ADMIN_TOKEN.length > 0 ? env.BERTH_ADMIN_TOKEN : null,
+    memoryCapacityMiB: capacity === undefined ? null : Math.floor(parsePositive(capacity, 'memory-capacity', 1024 * 1024 * 1024)),
+    healthTimeoutSeconds: parsePositive(pick('healthTimeout', 'BERTH_HEALTH_TIMEOUT', SERVER_DEFAULTS.healthTimeout) as string, 'health-timeout', 3600),
+    drainSeconds: parsePositive(pick('drain', 'BERTH_DRAIN', SERVER_DEFAULTS.drain) as string, 'drain', 600),
+    stopGraceSeconds: parsePositive(pick('stopGrace', 'BERTH_STOP_GRACE', SERVER_DEFAULTS.stopGrace) as string, 'stop-grace', 600),
+  };
+}

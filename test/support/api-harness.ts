@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/api/app.js';
+import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
+import { Authenticator } from '../../src/api/auth.js';
+import type { DockerCredentialsProvider } from '../../src/api/ports.js';
+import type { ObservedTask, TaskLogStream, TaskObserver } from '../../src/domain/observed.js';
+import { openDatabase } from '../../src/store/database.js';
+import { Store } from '../../src/store/store.js';
+
+export const ADMIN = 'admin-secret-token';
+export const PUBLIC_URL = 'http://gw.example:8080';
+
+/** An observer that shows whatever the test sets. */
+export class StaticObserver implements TaskObserver {
+  taskList: ObservedTask[] = [];
+  streams: TaskLogStream[] = [];
+  async tasks(): Promise<ObservedTask[]> {
+    return this.taskList;
+  }
+  async logs(_serviceId: number, tail: number, streams: number): Promise<TaskLogStream[]> {
+    return this.streams.slice(0, streams).map((s) => ({ ...s, lines: s.lines.slice(-tail) }));
+  }
+}
+
+export interface Harness {
+  app: FastifyInstance;
+  store: Store;
+  observer: StaticObserver;
+  kicks: () => number;
+  close(): Promise<void>;
+}
+
+export async function apiHarness(options: { credentials?: DockerCredentialsProvider } = {}): Promise<Harness> {
+  const clock = { now: () => Date.now() };
+  const store = new Store(openDatabase(':memory:'), clock);
+  const observer = new StaticObserver();
+  let kicks = 0;
+  const app = await buildApp({
+    store,
+    observer,
+    auth: new Authenticator(ADMIN, store.projects, new AuthFailureLimiter(clock, 1000)),
+    publicUrl: PUBLIC_URL,
+    desiredStateChanged: () => {
+      kicks++;
+    },
+    dockerCredentials: options.credentials ?? null,
+  });
+  return {
+    app,
+    store,
+    observer,
+    kicks: () => kicks,
+    close: async () => {
+      await app.close();
+      store.db.close();
+    },
+  };
+}
+
+export async function createProject(app: FastifyInstance, name: string): Promise<string> {
+  const res = await app.inject({ method: 'POST', url: '/projects', headers: { 'x-auth-token': ADMIN }, payload: { name } });
+  if (res.statusCode !== 201) throw new Error(`project create failed: ${res.statusCode} ${res.body}`);
+  return (res.json() as { token: string }).token;
+}
+
+export const VALID_DEFINITION = {
+  'container-tag': 'latest',
+  'memory-reservation': 32,
+  'memory-limit': 64,
+  'container-port': 80,
+  environment: [{ name: 'GREETING', value: 'hello' }],
+};
