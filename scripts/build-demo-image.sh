@@ -7,7 +7,7 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/www" "$root/tmp"
 cp /usr/bin/busybox "$root/bin/busybox"
-for applet in sh httpd mkdir echo cat sleep env date hostname; do ln -s busybox "$root/bin/$applet"; done
+for applet in sh httpd mkdir echo cat sleep env date hostname head tr dd ls wget seq kill trap true false; do ln -s busybox "$root/bin/$applet"; done
 cat > "$root/bin/serve" <<'SH'
 #!/bin/sh
 # Serve a greeting and a health page under CONTEXT_ROOT on PORT (default 80).

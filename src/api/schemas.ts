@@ -157,6 +157,11 @@ export const ServiceQuery = Type.Object(
   { additionalProperties: false },
 );
 
+export const LogStreamQuery = Type.Object(
+  { tail: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })) },
+  { additionalProperties: false },
+);
+
 export const ServiceParams = Type.Object({ name: Type.String({ maxLength: 256 }) });
 export const DeploymentParams = Type.Object({
   name: Type.String({ maxLength: 256 }),

@@ -30,9 +30,10 @@ export const MAX_MEMORY_MIB = 1024 * 1024;
 export const MAX_REPLICAS = 64;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-// Docker's reference grammar, loosely: lowercase path components, optional registry host:port, tag, digest.
+// Docker's reference grammar, loosely: an optional registry (a dotted name, localhost, or host:port),
+// lowercase path components, tag, digest.
 const IMAGE_REF =
-  /^(?:[A-Za-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+  /^(?:(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::\d+)?\/|[A-Za-z0-9-]+:\d+\/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 /** Variables berth sets itself; a definition may not override them. */
 export const RESERVED_ENV = new Set(['CONTEXT_ROOT']);

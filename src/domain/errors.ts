@@ -80,15 +80,7 @@ export class BadRequestError extends BerthError {
   readonly status = 400;
 }
 
-export class PayloadTooLargeError extends BerthError {
-  readonly code = 'BERTH_PAYLOAD_TOO_LARGE';
-  readonly status = 413;
-}
 
-export class UnsupportedMediaTypeError extends BerthError {
-  readonly code = 'BERTH_UNSUPPORTED_MEDIA_TYPE';
-  readonly status = 415;
-}
 
 export class ServiceNotFoundError extends BerthError {
   readonly code = 'BERTH_SERVICE_NOT_FOUND';
@@ -114,10 +106,6 @@ export class RouteNotFoundError extends BerthError {
   }
 }
 
-export class MethodNotAllowedError extends BerthError {
-  readonly code = 'BERTH_METHOD_NOT_ALLOWED';
-  readonly status = 405;
-}
 
 export class ServiceDeletingError extends BerthError {
   readonly code = 'BERTH_SERVICE_DELETING';
@@ -143,13 +131,15 @@ export class ConfigError extends BerthError {
   readonly status = 400;
 }
 
-export class InternalError extends BerthError {
-  readonly code = 'BERTH_INTERNAL';
-  readonly status = 500;
-}
 
 /** The request conflicts with the resource's current state. */
 export class ConflictError extends BerthError {
   readonly code = 'BERTH_CONFLICT';
   readonly status = 409;
+}
+
+/** A fault in berth itself; the server log has details. */
+export class InternalError extends BerthError {
+  readonly code = 'BERTH_INTERNAL';
+  readonly status = 500;
 }

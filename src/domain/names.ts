@@ -4,7 +4,8 @@ import { InvalidProjectNameError, InvalidServiceNameError } from './errors.js';
 export const MAX_QUALIFIED_NAME_LENGTH = 32;
 
 const SERVICE_NAME = /^[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
-const PROJECT_NAME = /^[a-z][a-z0-9_-]*$/;
+// Also a valid path component of a registry repository: separators ('_', '__', '-'…) sit between letters or digits.
+const PROJECT_NAME = /^[a-z][a-z0-9]*(?:(?:_|__|-+)[a-z0-9]+)*$/;
 
 export function assertProjectName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) {
@@ -12,7 +13,7 @@ export function assertProjectName(name: unknown): asserts name is string {
   }
   if (!PROJECT_NAME.test(name)) {
     throw new InvalidProjectNameError(
-      `Invalid project name '${printable(name)}': start with a-z, then use only a-z, 0-9, '_' and '-'`,
+      `Invalid project name '${printable(name)}': start with a-z, use only a-z, 0-9, '_' and '-', end with a letter or digit, and put at most two '_' together`,
     );
   }
   // The shortest service name is one letter, joined with '-'.

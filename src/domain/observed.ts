@@ -27,6 +27,14 @@ export interface TaskObserver {
   tasks(serviceId: number): Promise<ObservedTask[]>;
   /** One stream per task, running and recently stopped, newest task first. */
   logs(serviceId: number, tail: number, streams: number): Promise<TaskLogStream[]>;
+  /**
+   * Follows the log lines of the service's running tasks, and of tasks that
+   * start later, until `signal` aborts.
+   */
+  followLogs(
+    serviceId: number,
+    options: { tail: number; signal: AbortSignal; onLine: (taskName: string, line: { time: Date; message: string }) => void },
+  ): Promise<void>;
 }
 
 export function lastStatusOf(engineState: string): TaskLastStatus {

@@ -12,4 +12,6 @@ export interface ImageToRun {
 /** Resolves what a revision runs: its `image`, or its `container-tag` in the service's repository. */
 export interface ImageSource {
   resolve(project: string, service: string, definition: ServiceDefinition): Promise<ImageToRun>;
+  /** Fails with a clear reason when the image cannot exist (e.g. a tag never pushed), before any pull. */
+  verify(project: string, service: string, definition: ServiceDefinition): Promise<void>;
 }

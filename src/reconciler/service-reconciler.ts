@@ -53,6 +53,8 @@ export class ServiceReconciler {
       deployment = this.rollBack(service, deployment, 'superseded', `superseded by revision ${open[open.length - 1]?.revision}`);
     }
     const alive = await this.reapExited(service, deployment, containers);
+    // Reaping may have recorded a crash, which the restart backoff below must see.
+    service = this.store.services.byId(service.id) ?? service;
     if (service.status === 'DRAINING') {
       await this.removeService(service, alive);
       return;
@@ -146,6 +148,7 @@ export class ServiceReconciler {
         const image = await this.images.resolve(service.project, service.name, definition);
         const key = `image:${d.id}`;
         const state = this.work.ensure(key, async () => {
+          await this.images.verify(service.project, service.name, definition);
           if (image.alwaysPull || !(await this.runtime.hasImage(image.reference))) {
             await this.runtime.pullImage(image.reference, image.auth);
           }

@@ -1,8 +1,23 @@
 import { lastStatusOf, type ObservedTask, type TaskLogStream, type TaskObserver } from '../domain/observed.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { ContainerRuntime, LogLine } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { isAlive, LABEL, readLabels, type LabelledContainer } from './labels.js';
+
+const FOLLOW_DISCOVERY_MS = 1_000;
+const FOLLOW_NEW_TASK_TAIL = 1_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
 
 /** The API's read-only view of a service's real containers, their health and logs. */
 export class RuntimeTaskObserver implements TaskObserver {
@@ -55,6 +70,34 @@ export class RuntimeTaskObserver implements TaskObserver {
       result.push({ taskName: stopped.taskName, createdAt: stopped.createdAt, lines: stopped.lines.slice(-tail) });
     }
     return result.sort((a, b) => b.createdAt - a.createdAt).slice(0, streams);
+  }
+
+  async followLogs(
+    serviceId: number,
+    options: { tail: number; signal: AbortSignal; onLine: (taskName: string, line: LogLine) => void },
+  ): Promise<void> {
+    const followed = new Set<string>();
+    const streams: Promise<void>[] = [];
+    let first = true;
+    while (!options.signal.aborted) {
+      for (const c of await this.containers(serviceId)) {
+        if (!isAlive(c.container) || followed.has(c.container.id)) continue;
+        followed.add(c.container.id);
+        // Tasks that start while following are shown from their first line.
+        const tail = first ? options.tail : FOLLOW_NEW_TASK_TAIL;
+        streams.push(
+          this.runtime
+            .followLogs(c.container.id, { tail, signal: options.signal, onLine: (line) => options.onLine(c.task, line) })
+            .catch((error: unknown) => {
+              // A container removed while followed ends its stream; the others go on.
+              if (!options.signal.aborted && (error as { statusCode?: number }).statusCode !== 404) throw error;
+            }),
+        );
+      }
+      first = false;
+      await sleep(FOLLOW_DISCOVERY_MS, options.signal);
+    }
+    await Promise.all(streams);
   }
 
   private async containers(serviceId: number): Promise<LabelledContainer[]> {

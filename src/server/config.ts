@@ -9,6 +9,8 @@ export interface ServerConfig {
   readonly dataDir: string;
   readonly apiListen: ListenAddress;
   readonly gatewayListen: ListenAddress;
+  /** nginx's route-table endpoint, on 127.0.0.1 only. */
+  readonly gatewayAdminPort: number;
   readonly registryListen: ListenAddress;
   readonly publicUrl: string;
   readonly adminToken: string | null;
@@ -44,8 +46,7 @@ export function formatListen(address: ListenAddress): string {
 
 /** The public URL when none is given: the gateway's address, with a wildcard host made reachable. */
 export function defaultPublicUrl(gateway: ListenAddress): string {
-  const host = gateway.host === '0.0.0.0' || gateway.host === '::' ? '127.0.0.1' : gateway.host;
-  return `http://${formatListen({ host, port: gateway.port })}`;
+  return connectUrl(gateway);
 }
 
 export function parsePublicUrl(text: string): string {
@@ -73,6 +74,7 @@ export interface RawServerOptions {
   dataDir?: string;
   apiListen?: string;
   gatewayListen?: string;
+  gatewayAdminPort?: string;
   registryListen?: string;
   publicUrl?: string;
   memoryCapacity?: string;
@@ -92,6 +94,7 @@ export function resolveServerConfig(flags: RawServerOptions, env: NodeJS.Process
     dataDir: pick('dataDir', 'BERTH_DATA_DIR', SERVER_DEFAULTS.dataDir) as string,
     apiListen: parseListen(pick('apiListen', 'BERTH_API_LISTEN', SERVER_DEFAULTS.apiListen) as string, 'api-listen'),
     gatewayListen,
+    gatewayAdminPort: adminPort(pick('gatewayAdminPort', 'BERTH_GATEWAY_ADMIN_PORT'), gatewayListen),
     registryListen: parseListen(pick('registryListen', 'BERTH_REGISTRY_LISTEN', SERVER_DEFAULTS.registryListen) as string, 'registry-listen'),
     publicUrl: publicUrl ? parsePublicUrl(publicUrl) : defaultPublicUrl(gatewayListen),
     adminToken: env.BERTH_ADMIN_TOKEN && env.BERTH_ADMIN_TOKEN.length > 0 ? env.BERTH_ADMIN_TOKEN : null,
@@ -100,4 +103,19 @@ export function resolveServerConfig(flags: RawServerOptions, env: NodeJS.Process
     drainSeconds: parsePositive(pick('drain', 'BERTH_DRAIN', SERVER_DEFAULTS.drain) as string, 'drain', 600),
     stopGraceSeconds: parsePositive(pick('stopGrace', 'BERTH_STOP_GRACE', SERVER_DEFAULTS.stopGrace) as string, 'stop-grace', 600),
   };
+}
+
+function adminPort(text: string | undefined, gateway: ListenAddress): number {
+  if (text === undefined) return gateway.port === 65535 ? 65534 : gateway.port + 1;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ConfigError(`--gateway-admin-port must be a port from 1 to 65535, not '${text}'`);
+  }
+  return port;
+}
+
+/** The address a client on this machine connects to for a listen address. */
+export function connectUrl(address: ListenAddress): string {
+  const host = address.host === '0.0.0.0' || address.host === '::' ? '127.0.0.1' : address.host;
+  return `http://${formatListen({ host, port: address.port })}`;
 }

@@ -4,49 +4,35 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
 import { AuthFailureLimiter } from '../api/auth-limiter.js';
 import { Authenticator } from '../api/auth.js';
-import type { DockerCredentialsProvider } from '../api/ports.js';
 import { systemClock, type Clock } from '../domain/model.js';
-import type { Gateway } from '../gateway/gateway.js';
-import { RunningIsHealthy, type HealthMonitor } from '../reconciler/health-monitor.js';
-import type { ImageSource } from '../reconciler/image-source.js';
+import { NginxGateway } from '../gateway/nginx-gateway.js';
+import { ProberHealthMonitor } from '../gateway/prober-health-monitor.js';
+import { HealthProber } from '../gateway/prober.js';
 import { DEFAULT_RECONCILER_OPTIONS, Reconciler, type Logger } from '../reconciler/reconciler.js';
 import { RuntimeTaskObserver } from '../reconciler/task-observer.js';
+import { RegistryImageSource } from '../registry/registry-image-source.js';
+import { RegistryService } from '../registry/registry-service.js';
+import { registryTokenRoutes } from '../registry/routes.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { openDatabase } from '../store/database.js';
 import { instanceId } from '../store/meta.js';
 import { Store } from '../store/store.js';
-import type { ServerConfig } from './config.js';
+import { connectUrl, formatListen, type ServerConfig } from './config.js';
 import { claimDataDir, loadAdminToken, type AdminToken } from './data-dir.js';
 
-/** The pieces a server runs with; tests may replace the engine-facing ones. */
+/** What tests may replace: the engine and the clock. Everything else is real. */
 export interface ServerParts {
   readonly runtime?: ContainerRuntime;
-  readonly gateway?: Gateway;
-  readonly health?: HealthMonitor;
-  readonly images?: ImageSource;
   readonly clock?: Clock;
   readonly logLevel?: string;
-  readonly dockerCredentials?: DockerCredentialsProvider | null;
 }
 
-/** Child processes (nginx, the registry) are adopted, not restarted, by the next server. */
-export interface ManagedChild {
-  detach(): Promise<void>;
-}
-
-/** Runs images by reference; `container-tag` needs the registry, which the registry wiring supplies. */
-const directImages: ImageSource = {
-  async resolve(project, service, definition) {
-    return {
-      reference: definition.image ?? `${project}/${service}:${definition.containerTag ?? 'latest'}`,
-      auth: null,
-      alwaysPull: definition.image === null,
-    };
-  },
-};
-
-/** The composition root: the only place concrete adapters are chosen and wired. */
+/**
+ * The composition root: the only place concrete adapters are chosen and wired.
+ * nginx and the registry run as their own processes and outlive the server, so
+ * the gateway keeps serving while berth restarts; the next start adopts them.
+ */
 export class BerthServer {
   private constructor(
     readonly config: ServerConfig,
@@ -56,8 +42,9 @@ export class BerthServer {
     readonly instance: string,
     readonly admin: AdminToken,
     readonly apiUrl: string,
-    private readonly children: readonly ManagedChild[],
-    private readonly health: HealthMonitor,
+    readonly gateway: NginxGateway,
+    readonly registry: RegistryService,
+    private readonly health: ProberHealthMonitor,
   ) {}
 
   static async start(config: ServerConfig, parts: ServerParts = {}): Promise<BerthServer> {
@@ -71,8 +58,16 @@ export class BerthServer {
     const runtime = parts.runtime ?? new DockerRuntime();
     await runtime.ping();
 
-    const health = parts.health ?? new RunningIsHealthy();
-    // The API and the reconciler refer to each other; the closures below bind once both exist.
+    const registry = await RegistryService.create({
+      db: store.db,
+      dataDir,
+      listen: formatListen(config.registryListen),
+      apiBaseUrl: connectUrl(config.apiListen),
+      clock,
+    });
+    const health = new ProberHealthMonitor(new HealthProber());
+
+    // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
     const api = await buildApp(
       {
@@ -81,19 +76,33 @@ export class BerthServer {
         auth: new Authenticator(admin.token, store.projects, new AuthFailureLimiter(clock)),
         publicUrl: config.publicUrl,
         desiredStateChanged: () => reconciler?.kick(),
-        dockerCredentials: parts.dockerCredentials ?? null,
+        dockerCredentials: {
+          credentialsFor: async (service) => registry.credentialsFor(service.project, service.name, service.id),
+        },
       },
-      { logger: { level: parts.logLevel ?? 'info' } },
+      {
+        logger: { level: parts.logLevel ?? 'info' },
+        plugins: [async (app) => app.register(registryTokenRoutes, registry.tokenRoutes)],
+      },
     );
+    const logger = pinoLogger(api);
+    const gateway = new NginxGateway({
+      dataDir: join(dataDir, 'nginx'),
+      listenHost: config.gatewayListen.host,
+      listenPort: config.gatewayListen.port,
+      adminPort: config.gatewayAdminPort,
+      onError: (error) => logger.error(`gateway: ${error.message}`),
+    });
     reconciler = new Reconciler(
       {
         store,
         runtime,
-        gateway: parts.gateway ?? { setRoutes: async () => {} },
+        gateway,
         health,
-        images: parts.images ?? directImages,
+        images: new RegistryImageSource(registry),
         clock,
-        logger: pinoLogger(api),
+        logger,
+        onServiceRemoved: (service) => registry.deleteRepository(service.project, service.name, service.id),
       },
       {
         ...DEFAULT_RECONCILER_OPTIONS,
@@ -104,19 +113,32 @@ export class BerthServer {
         stopGraceMs: config.stopGraceSeconds * 1000,
       },
     );
-    reconciler.start();
+    // The token endpoint must answer before the registry asks it, so the API listens first.
     const address = await api.listen({ host: config.apiListen.host, port: config.apiListen.port });
-    api.log.info(`berth API on ${address}; instance ${instance}; public URL ${config.publicUrl}`);
-    return new BerthServer(config, api, reconciler, store, instance, admin, address, [], health);
+    await Promise.all([gateway.start(), registry.start()]);
+    reconciler.start();
+    logger.info(`berth API on ${address}; gateway ${config.publicUrl}; registry ${registry.address}; instance ${instance}`);
+    return new BerthServer(config, api, reconciler, store, instance, admin, address, gateway, registry, health);
   }
 
   /** Stops the control plane. Containers, nginx and the registry keep running for the next start to adopt. */
   async stop(): Promise<void> {
+    await this.stopControlPlane();
+    await Promise.all([this.gateway.detach(), this.registry.detach()]);
+    this.store.db.close();
+  }
+
+  /** Stops everything berth started, nginx and the registry included (tests, uninstall). Containers stay. */
+  async shutdownAll(): Promise<void> {
+    await this.stopControlPlane();
+    await Promise.all([this.gateway.stop(), this.registry.stop()]);
+    this.store.db.close();
+  }
+
+  private async stopControlPlane(): Promise<void> {
     await this.app.close();
     await this.reconciler.stop();
-    for (const child of this.children) await child.detach();
     this.health.stop();
-    this.store.db.close();
   }
 }
 

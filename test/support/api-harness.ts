@@ -20,6 +20,12 @@ export class StaticObserver implements TaskObserver {
   async logs(_serviceId: number, tail: number, streams: number): Promise<TaskLogStream[]> {
     return this.streams.slice(0, streams).map((s) => ({ ...s, lines: s.lines.slice(-tail) }));
   }
+  async followLogs(
+    _serviceId: number,
+    options: { tail: number; signal: AbortSignal; onLine: (task: string, line: { time: Date; message: string }) => void },
+  ): Promise<void> {
+    for (const s of this.streams) for (const line of s.lines.slice(-options.tail)) options.onLine(s.taskName, line);
+  }
 }
 
 export interface Harness {

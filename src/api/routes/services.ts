@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { parseDefinition } from '../../domain/definition.js';
@@ -26,6 +27,7 @@ import {
   EventsDoc,
   EventsQuery,
   LogsDoc,
+  LogStreamQuery,
   ServiceDefinitionBody,
   ServiceDoc,
   ServiceParams,
@@ -184,6 +186,41 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const limit = boundedInt(request.query.limit, 200, 1000, 'limit');
         const events = after === 0 ? store.events.list(service.id, limit).reverse() : store.events.since(service.id, after, limit);
         return { events: events.map((e) => ({ id: e.id, created_at: iso(e.createdAt), message: e.message })) };
+      },
+    );
+
+    app.get(
+      '/services/:name/logs/stream',
+      {
+        schema: {
+          tags: ['services'],
+          summary: 'Follow the logs of every task as NDJSON lines {stream_name, time, message}, until the client disconnects',
+          params: ServiceParams,
+          querystring: LogStreamQuery,
+          produces: ['application/x-ndjson'],
+          response: errors,
+        },
+      },
+      async (request, reply) => {
+        const project = auth.requireProject(request);
+        const service = serviceOf(project, request.params.name);
+        const tail = request.query.tail === undefined ? 20 : boundedInt(request.query.tail, 20, MAX_TAIL, 'tail');
+        const controller = new AbortController();
+        const out = new PassThrough();
+        request.raw.on('close', () => controller.abort());
+        out.on('close', () => controller.abort());
+        deps.observer
+          .followLogs(service.id, {
+            tail,
+            signal: controller.signal,
+            onLine: (task, line) => {
+              out.write(`${JSON.stringify({ stream_name: task, time: line.time.toISOString(), message: line.message })}\n`);
+            },
+          })
+          .catch((error: unknown) => request.log.error({ err: error }, 'following logs failed'))
+          .finally(() => out.end());
+        // A stream is sent as it is written; no response schema applies to it.
+        return reply.type('application/x-ndjson').send(out as unknown as { Error: string });
       },
     );
 

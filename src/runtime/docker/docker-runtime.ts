@@ -201,12 +201,12 @@ export class DockerRuntime implements ContainerRuntime {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         stream.destroy();
-        reject(new RuntimeUnavailableError(`Pulling ${reference} took longer than ${PULL_TIMEOUT_MS / 1000} s`));
+        reject(new RuntimeUnavailableError(`pulling took longer than ${PULL_TIMEOUT_MS / 1000} s`));
       }, PULL_TIMEOUT_MS);
       this.docker.modem.followProgress(stream, (error: Error | null, output: { error?: string }[]) => {
         clearTimeout(timer);
         const failure = error?.message ?? output.find((o) => o.error)?.error;
-        if (failure) reject(new RuntimeUnavailableError(`Pulling ${reference} failed: ${failure}`));
+        if (failure) reject(new RuntimeUnavailableError(`the engine could not pull it: ${failure}`));
         else resolve();
       });
     });

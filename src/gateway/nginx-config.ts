@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { ConfigError } from '../domain/errors.js';
+
+/** Where the gateway keeps its files under its data dir. */
+export interface NginxPaths {
+  readonly configFile: string;
+  /** Written by nginx itself (the `pid` directive); the supervisor adopts nginx through it. */
+  readonly pidFile: string;
+  readonly errorLog: string;
+  /** nginx's stdout and stderr, and the supervisor's restart notes. */
+  readonly processLog: string;
+  readonly tempDir: string;
+  /** Internal servers the balancer sends a request to when no target can take it. */
+  readonly notFoundSocket: string;
+  readonly unavailableSocket: string;
+}
+
+export function nginxPaths(dataDir: string): NginxPaths {
+  return {
+    configFile: join(dataDir, 'nginx.conf'),
+    pidFile: join(dataDir, 'nginx.pid'),
+    errorLog: join(dataDir, 'logs', 'error.log'),
+    processLog: join(dataDir, 'logs', 'nginx.log'),
+    tempDir: join(dataDir, 'tmp'),
+    notFoundSocket: join(dataDir, 'run', 'not-found.sock'),
+    unavailableSocket: join(dataDir, 'run', 'unavailable.sock'),
+  };
+}
+
+export interface NginxConfigInput {
+  readonly listenHost: string;
+  readonly listenPort: number;
+  /** Served on 127.0.0.1 only. */
+  readonly adminPort: number;
+  readonly paths: NginxPaths;
+  /** Holds berth/*.lua. */
+  readonly luaDir: string;
+  /** Debian's: /usr/lib/nginx/modules. */
+  readonly modulesDir: string;
+  /**
+   * Only when nginx starts as root: its workers would otherwise drop to `nobody`, who cannot
+   * enter berth's data dir (sockets, temp files).
+   */
+  readonly workerUser?: string;
+}
+
+export interface NginxConfig {
+  readonly text: string;
+  /** Hash of the text; the admin endpoint answers it at /config-id, so berth can tell which config runs. */
+  readonly id: string;
+}
+
+/** sockaddr_un holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+const ID_PLACEHOLDER = '@@BERTH_CONFIG_ID@@';
+
+/** The static nginx.conf. Routes are not in it: they live in a Lua shared dict and change without reload. */
+export function renderNginxConfig(input: NginxConfigInput): NginxConfig {
+  validate(input);
+  const { paths } = input;
+  const q = quote;
+  const template = `# Written by berth; edits are overwritten.
+daemon off;
+worker_processes auto;
+${input.workerUser === undefined ? '' : `user ${input.workerUser};\n`}pid ${q(paths.pidFile)};
+error_log ${q(paths.errorLog)} warn;
+# Old workers of a reload drain long requests (websockets) for at most this long.
+worker_shutdown_timeout 60s;
+
+load_module ${q(join(input.modulesDir, 'ndk_http_module.so'))};
+load_module ${q(join(input.modulesDir, 'ngx_http_lua_module.so'))};
+
+events {
+  worker_connections 4096;
+}
+
+http {
+  access_log off;
+  server_tokens off;
+  default_type application/octet-stream;
+  client_body_temp_path ${q(join(paths.tempDir, 'client_body'))};
+  proxy_temp_path ${q(join(paths.tempDir, 'proxy'))};
+  fastcgi_temp_path ${q(join(paths.tempDir, 'fastcgi'))};
+  uwsgi_temp_path ${q(join(paths.tempDir, 'uwsgi'))};
+  scgi_temp_path ${q(join(paths.tempDir, 'scgi'))};
+
+  lua_package_path ${q(`${input.luaDir}/?.lua;;`)};
+  lua_shared_dict berth_routes 16m;
+  # Loaded in the master, so a Lua error fails \`nginx -t\` and workers start with the code in memory.
+  init_by_lua_block {
+    require("berth.balancer").configure({
+      not_found_peer = "unix:${paths.notFoundSocket}",
+      unavailable_peer = "unix:${paths.unavailableSocket}",
+    })
+    require("berth.admin")
+  }
+  init_worker_by_lua_block {
+    require("berth.balancer").init_worker()
+  }
+
+  # The route key is the first path segment of the normalised path: /exp-2-web/x -> /exp-2-web.
+  map $uri $berth_route {
+    ~^(/[^/]+) $1;
+    default "";
+  }
+  # An empty Connection header keeps upstream connections alive; websockets need "upgrade".
+  map $http_upgrade $berth_connection {
+    default upgrade;
+    "" "";
+  }
+  # HTTP/1.0 clients may send no Host; targets speak HTTP/1.1, which requires one.
+  map $http_host $berth_host {
+    default $http_host;
+    "" $host;
+  }
+
+  upstream berth_targets {
+    # A placeholder: balancer_by_lua picks every peer.
+    server 0.0.0.1;
+    balancer_by_lua_block {
+      require("berth.balancer").balance()
+    }
+    keepalive 64;
+    # Below Node's 5 s default, so nginx does not reuse a connection the target is closing.
+    keepalive_timeout 4s;
+    keepalive_requests 10000;
+  }
+
+  server {
+    listen ${listenAddress(input.listenHost, input.listenPort)};
+    server_name _;
+    client_max_body_size 0;
+
+    location / {
+      # No URI part: the path goes to the target unchanged.
+      proxy_pass http://berth_targets;
+      proxy_http_version 1.1;
+      proxy_set_header Host $berth_host;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $berth_connection;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $berth_host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_request_buffering off;
+      proxy_buffering off;
+      proxy_connect_timeout 5s;
+      proxy_send_timeout 1h;
+      proxy_read_timeout 1h;
+      # A connect error to a target that just died is retried on another; nginx never
+      # resends a POST that reached a target.
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 3;
+      proxy_next_upstream_timeout 10s;
+    }
+  }
+
+  server {
+    listen ${q(`unix:${paths.notFoundSocket}`)};
+    default_type text/plain;
+    return 404 "no service is deployed at this path\\n";
+  }
+
+  server {
+    listen ${q(`unix:${paths.unavailableSocket}`)};
+    default_type text/plain;
+    return 503 "no healthy task for this service\\n";
+  }
+
+  server {
+    listen 127.0.0.1:${input.adminPort};
+    client_max_body_size 8m;
+    client_body_buffer_size 8m;
+
+    location = /routes {
+      content_by_lua_block {
+        require("berth.admin").routes()
+      }
+    }
+    location = /config-id {
+      default_type text/plain;
+      return 200 "${ID_PLACEHOLDER}";
+    }
+    location / {
+      return 404;
+    }
+  }
+}
+`;
+  const id = createHash('sha256').update(template).digest('hex').slice(0, 16);
+  return { text: template.replace(ID_PLACEHOLDER, id), id };
+}
+
+function listenAddress(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function quote(value: string): string {
+  return `"${value}"`;
+}
+
+// Characters that would end a quoted nginx string or a Lua string, or start a variable.
+const UNSAFE = /["'\\$\s;{}]/;
+
+function validate(input: NginxConfigInput): void {
+  if (input.listenHost === '' || UNSAFE.test(input.listenHost)) {
+    throw new ConfigError(`gateway listen host '${input.listenHost}' is not a host name or address`);
+  }
+  for (const [what, port] of [
+    ['gateway listen port', input.listenPort],
+    ['gateway admin port', input.adminPort],
+  ] as const) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new ConfigError(`${what} must be an integer between 1 and 65535, not ${port}`);
+    }
+  }
+  if (input.adminPort === input.listenPort) {
+    throw new ConfigError(`the gateway admin port must differ from the listen port (${input.listenPort})`);
+  }
+  const paths = [...Object.values(input.paths), input.luaDir, input.modulesDir];
+  for (const path of paths) {
+    if (UNSAFE.test(path)) throw new ConfigError(`gateway path '${path}' contains quotes, '$', ';', braces or spaces`);
+  }
+  for (const socket of [input.paths.notFoundSocket, input.paths.unavailableSocket]) {
+    if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+      throw new ConfigError(`gateway socket path '${socket}' is longer than ${MAX_SOCKET_PATH} bytes; use a shorter data dir`);
+    }
+  }
+  if (input.workerUser !== undefined && !/^[a-z_][a-z0-9_-]*\$?$/i.test(input.workerUser)) {
+    throw new ConfigError(`'${input.workerUser}' is not a user name`);
+  }
+}

@@ -1,0 +1,357 @@
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Agent, createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Socket } from 'node:net';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { GatewayConfigRejectedError } from '../../src/gateway/errors.js';
+import type { Route, Target } from '../../src/gateway/gateway.js';
+import { NginxGateway, type NginxGatewayOptions } from '../../src/gateway/nginx-gateway.js';
+
+const run = promisify(execFile);
+
+const IMAGE = 'berth-test/gateway-busybox:1';
+const LABEL = 'io.berth.test=gateway';
+const LISTEN_PORT = 18101;
+const ADMIN_PORT = 18102;
+const ECHO_PORT = 18103;
+const OTHER_LISTEN_PORT = 18104;
+
+let dataDir: string;
+let gateway: NginxGateway;
+let echo: Server;
+let targetA: Target;
+let targetB: Target;
+let containerA: string;
+const echoTarget: Target = { host: '127.0.0.1', port: ECHO_PORT };
+
+function gatewayOptions(overrides: Partial<NginxGatewayOptions> = {}): NginxGatewayOptions {
+  return { dataDir, listenHost: '127.0.0.1', listenPort: LISTEN_PORT, adminPort: ADMIN_PORT, ...overrides };
+}
+
+beforeAll(async () => {
+  await buildImage();
+  dataDir = await mkdtemp(join(tmpdir(), 'berth-gw-'));
+  [containerA, targetA] = await startTarget('A');
+  [, targetB] = await startTarget('B');
+  echo = await startEcho();
+  gateway = new NginxGateway(gatewayOptions());
+  await gateway.start();
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+  echo?.closeAllConnections();
+  await new Promise<void>((resolve) => (echo ? echo.close(() => resolve()) : resolve()));
+  const { stdout } = await run('docker', ['ps', '-aq', '--filter', `label=${LABEL}`]);
+  const leftovers = stdout.split('\n').filter(Boolean);
+  if (leftovers.length > 0) await run('docker', ['rm', '-f', ...leftovers]);
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  expect(nginxMastersUsing(dataDir ?? '')).toEqual([]);
+});
+
+describe('NginxGateway', () => {
+  it('routes by the first path segment and passes the path on unchanged', async () => {
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetA] }]);
+    const reply = await get('/t-web/id');
+    expect(reply.status).toBe(200);
+    expect(reply.body).toBe('A\n');
+    // The admin endpoint shows what nginx holds.
+    const table = JSON.parse((await get('/routes', { port: ADMIN_PORT })).body) as { routes: Route[] };
+    expect(table.routes).toEqual([{ prefix: '/t-web', targets: [targetA] }]);
+  });
+
+  it('answers 404 for an unknown prefix, including one that only starts like a known one', async () => {
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetA] }]);
+    for (const path of ['/nope/id', '/t-webx/id', '/']) {
+      const reply = await get(path);
+      expect(reply.status, path).toBe(404);
+      expect(reply.body).toBe('no service is deployed at this path\n');
+    }
+  });
+
+  it('answers 503 for a known prefix without a healthy target', async () => {
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetA] }, { prefix: '/t-down', targets: [] }]);
+    const reply = await get('/t-down/id');
+    expect(reply.status).toBe(503);
+    expect(reply.body).toBe('no healthy task for this service\n');
+  });
+
+  it('sets X-Forwarded-* headers, streams request bodies and passes websocket upgrades', async () => {
+    await gateway.setRoutes([{ prefix: '/t-echo', targets: [echoTarget] }]);
+    const reply = await get('/t-echo/some/path?q=1', { method: 'POST', body: 'x'.repeat(100_000) });
+    expect(reply.status).toBe(200);
+    const seen = JSON.parse(reply.body) as { url: string; headers: IncomingHttpHeaders; bodyLength: number };
+    expect(seen.url).toBe('/t-echo/some/path?q=1');
+    expect(seen.bodyLength).toBe(100_000);
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen.headers['x-forwarded-proto']).toBe('http');
+    expect(seen.headers['x-forwarded-host']).toBe(`127.0.0.1:${LISTEN_PORT}`);
+    expect(seen.headers.host).toBe(`127.0.0.1:${LISTEN_PORT}`);
+
+    const socket = await upgrade('/t-echo/ws');
+    try {
+      const answered = new Promise<string>((resolve) => socket.once('data', (data: Buffer) => resolve(data.toString())));
+      socket.write('ping');
+      expect(await answered).toBe('ping');
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('balances across the targets of a route', async () => {
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetA, targetB] }]);
+    const bodies = new Set<string>();
+    for (let i = 0; i < 20; i += 1) bodies.add((await get('/t-web/id')).body);
+    expect([...bodies].sort()).toEqual(['A\n', 'B\n']);
+  });
+
+  it('switches targets under keep-alive load, then loses the old target, without failing a request', async () => {
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetA] }]);
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    const bodies: string[] = [];
+    const sentAfterSwitch: string[] = [];
+    const failures: string[] = [];
+    const total = 2_000;
+    let issued = 0;
+    let switched = false;
+    const worker = async (): Promise<void> => {
+      while (issued < total) {
+        issued += 1;
+        const afterSwitch = switched;
+        try {
+          const reply = await get('/t-web/id', { agent });
+          if (reply.status !== 200) failures.push(`${reply.status} ${reply.body}`);
+          bodies.push(reply.body.trim());
+          if (afterSwitch) sentAfterSwitch.push(reply.body.trim());
+        } catch (error) {
+          failures.push(String(error));
+        }
+      }
+    };
+    const load = Promise.all(Array.from({ length: 8 }, () => worker()));
+    try {
+      await vi.waitFor(() => expect(bodies.length).toBeGreaterThanOrEqual(400), { timeout: 30_000 });
+      await gateway.setRoutes([{ prefix: '/t-web', targets: [targetB] }]);
+      switched = true;
+      await vi.waitFor(() => expect(sentAfterSwitch.length).toBeGreaterThanOrEqual(300), { timeout: 30_000 });
+      await run('docker', ['rm', '-f', containerA]);
+      await load;
+      expect(failures).toEqual([]);
+      expect(bodies).toHaveLength(total);
+      expect(bodies.slice(0, 300).every((body) => body === 'A')).toBe(true);
+      // Requests in flight at the switch may still have gone to A; every later one went to B.
+      expect(sentAfterSwitch.length).toBeGreaterThan(1_000);
+      expect(sentAfterSwitch.every((body) => body === 'B')).toBe(true);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('restarts nginx killed with SIGKILL and pushes the table again', async () => {
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetB] }]);
+    const pid = gateway.pid();
+    expect(pid).not.toBeNull();
+    process.kill(pid ?? 0, 'SIGKILL');
+    const started = Date.now();
+    await vi.waitFor(
+      async () => {
+        expect(gateway.pid()).not.toBe(pid);
+        const reply = await get('/t-web/id');
+        expect(reply.body).toBe('B\n');
+      },
+      { timeout: 5_000, interval: 50 },
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(nginxMastersUsing(dataDir)).toEqual([gateway.pid()]);
+  });
+
+  it('keeps the previous config file and a serving nginx when a new config fails nginx -t', async () => {
+    const configFile = join(dataDir, 'nginx.conf');
+    const before = await readFile(configFile, 'utf8');
+    const pid = gateway.pid();
+    const broken = new NginxGateway(gatewayOptions({ listenHost: '999.0.0.1' }));
+    const error: unknown = await broken.start().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(GatewayConfigRejectedError);
+    expect(String(error)).toMatch(/999\.0\.0\.1/);
+    expect(await readFile(configFile, 'utf8')).toBe(before);
+    expect((await readdir(dataDir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect(gateway.pid()).toBe(pid);
+    expect((await get('/t-web/id')).body).toBe('B\n');
+  });
+
+  it('lets nginx serve on while berth is detached, and a new gateway adopts it without a reload', async () => {
+    const pid = gateway.pid();
+    const workers = childrenOf(pid ?? 0);
+    await gateway.detach();
+    await expect(gateway.setRoutes([])).rejects.toThrow(/stopped or detached/);
+    expect((await get('/t-web/id')).body).toBe('B\n');
+
+    gateway = new NginxGateway(gatewayOptions());
+    await gateway.start();
+    expect(gateway.pid()).toBe(pid);
+    expect(childrenOf(pid ?? 0)).toEqual(workers);
+    // Until berth sets routes, the adopted nginx keeps the table it had.
+    expect((await get('/t-web/id')).body).toBe('B\n');
+    await gateway.setRoutes([{ prefix: '/t-other', targets: [targetB] }]);
+    expect((await get('/t-other/id')).status).toBe(404); // B serves /www/t-web only
+    expect((await get('/t-web/id')).status).toBe(404);
+  });
+
+  it('reloads an adopted nginx whose config changed, keeping its pid and its table', async () => {
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetB] }]);
+    const pid = gateway.pid();
+    const workers = childrenOf(pid ?? 0);
+    await gateway.detach();
+
+    gateway = new NginxGateway(gatewayOptions({ listenPort: OTHER_LISTEN_PORT }));
+    await gateway.start();
+    expect(gateway.pid()).toBe(pid);
+    expect(childrenOf(pid ?? 0)).not.toEqual(workers);
+    expect((await get('/t-web/id', { port: OTHER_LISTEN_PORT })).body).toBe('B\n');
+  });
+});
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+}
+
+function get(
+  path: string,
+  options: { port?: number; agent?: Agent; method?: string; body?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: options.port ?? LISTEN_PORT,
+        path,
+        method: options.method ?? 'GET',
+        agent: options.agent ?? false,
+        timeout: 5_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${path} timed out`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+function upgrade(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1',
+      port: LISTEN_PORT,
+      path,
+      agent: false,
+      timeout: 5_000,
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket' },
+    });
+    req.on('upgrade', (_res, socket) => resolve(socket));
+    req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+    req.on('timeout', () => req.destroy(new Error('upgrade timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Answers what it received as JSON; echoes bytes back after an Upgrade. */
+async function startEcho(): Promise<Server> {
+  const server = createServer((req, res) => {
+    let bodyLength = 0;
+    req.on('data', (chunk: Buffer) => (bodyLength += chunk.length));
+    req.on('end', () => {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ url: req.url, headers: req.headers, bodyLength }));
+    });
+  });
+  server.on('upgrade', (_req, socket: Socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(ECHO_PORT, '127.0.0.1', resolve));
+  return server;
+}
+
+async function buildImage(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'berth-gw-rootfs-'));
+  try {
+    await mkdir(join(root, 'bin'));
+    await copyFile('/usr/bin/busybox', join(root, 'bin', 'busybox'));
+    await run('sh', ['-c', `tar -C '${root}' -c . | docker import - ${IMAGE}`], { timeout: 60_000 });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** A busybox httpd container serving /www/t-web/id with the given body. */
+async function startTarget(body: string): Promise<[string, Target]> {
+  const script = `/bin/busybox mkdir -p /www/t-web && echo ${body} > /www/t-web/id && exec /bin/busybox httpd -f -p 80 -h /www`;
+  const { stdout } = await run('docker', ['run', '-d', '--label', LABEL, IMAGE, '/bin/busybox', 'sh', '-c', script]);
+  const id = stdout.trim();
+  const { stdout: ip } = await run('docker', ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', id]);
+  const target = { host: ip.trim(), port: 80 };
+  await vi.waitFor(
+    async () => {
+      const reply = await getFrom(target, '/t-web/id');
+      expect(reply.status).toBe(200);
+    },
+    { timeout: 10_000, interval: 100 },
+  );
+  return [id, target];
+}
+
+function getFrom(target: Target, path: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: target.host, port: target.port, path, agent: false, timeout: 1_000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: '' }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Live processes whose parent is pid, sorted. */
+function childrenOf(pid: number): number[] {
+  return scanProc()
+    .filter((p) => p.ppid === pid)
+    .map((p) => p.pid)
+    .sort((a, b) => a - b);
+}
+
+/** Live nginx masters started with a config under dir. */
+function nginxMastersUsing(dir: string): number[] {
+  return scanProc()
+    .filter((p) => p.cmdline.startsWith('nginx: master process') && p.cmdline.includes(dir))
+    .map((p) => p.pid);
+}
+
+function scanProc(): { pid: number; ppid: number; cmdline: string }[] {
+  const found: { pid: number; ppid: number; cmdline: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z') continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+      found.push({ pid: Number(entry), ppid: Number(fields[1]), cmdline });
+    } catch {
+      // The process ended between listing /proc and reading it.
+      continue;
+    }
+  }
+  return found;
+}

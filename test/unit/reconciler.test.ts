@@ -1,0 +1,263 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseDefinition, type DefinitionInput } from '../../src/domain/definition.js';
+import { DEFAULT_HEALTH_CHECK } from '../../src/domain/health-check.js';
+import type { Service } from '../../src/domain/model.js';
+import type { Route } from '../../src/gateway/gateway.js';
+import type { HealthMonitor, MonitoredTask, TaskHealth } from '../../src/reconciler/health-monitor.js';
+import type { ImageSource } from '../../src/reconciler/image-source.js';
+import { Reconciler, type ReconcilerOptions } from '../../src/reconciler/reconciler.js';
+import { openDatabase } from '../../src/store/database.js';
+import { Store } from '../../src/store/store.js';
+import { FakeRuntime } from '../support/fake-runtime.js';
+
+const INSTANCE = 'unit0001';
+const OPTIONS: ReconcilerOptions = {
+  instance: INSTANCE,
+  capacityMiB: null,
+  healthTimeoutMs: 400,
+  drainMs: 30,
+  stopGraceMs: 100,
+  idlePeriodMs: 50,
+  busyPeriodMs: 5,
+  logLinesKept: 50,
+  logMaxBytes: 1024,
+  concurrency: 4,
+};
+
+/** Tasks listening on port 81 never pass their health check. */
+class PortHealth implements HealthMonitor {
+  private watched = new Map<string, MonitoredTask>();
+  watch(tasks: readonly MonitoredTask[]): void {
+    this.watched = new Map(tasks.map((t) => [t.task, t]));
+  }
+  health(task: string): TaskHealth {
+    const t = this.watched.get(task);
+    if (!t) return { state: 'initial' };
+    return t.port === 81 ? { state: 'unhealthy', description: 'Health checks failed with these codes: [404]' } : { state: 'healthy' };
+  }
+  onChange(): void {}
+  stop(): void {}
+}
+
+class RecordingGateway {
+  readonly tables: Route[][] = [];
+  async setRoutes(routes: readonly Route[]): Promise<void> {
+    this.tables.push([...routes]);
+  }
+  last(): Route[] {
+    return this.tables[this.tables.length - 1] ?? [];
+  }
+}
+
+const images: ImageSource = {
+  resolve: async (_p, _s, d) => ({ reference: d.image ?? 'missing:latest', auth: null, alwaysPull: false }),
+  verify: async () => {},
+};
+
+let runtime: FakeRuntime;
+let store: Store;
+let gateway: RecordingGateway;
+let reconciler: Reconciler;
+let removed: Service[];
+
+function newReconciler(): Reconciler {
+  return new Reconciler(
+    {
+      store,
+      runtime,
+      gateway,
+      health: new PortHealth(),
+      images,
+      clock: { now: () => Date.now() },
+      logger: { info: () => {}, warn: () => {}, error: (m) => console.error(m) },
+      onServiceRemoved: async (service) => {
+        removed.push(service);
+      },
+    },
+    OPTIONS,
+  );
+}
+
+beforeEach(() => {
+  runtime = new FakeRuntime();
+  store = new Store(openDatabase(':memory:'), { now: () => Date.now() });
+  store.projects.create('exp');
+  gateway = new RecordingGateway();
+  removed = [];
+  reconciler = newReconciler();
+  reconciler.start();
+});
+
+afterEach(async () => {
+  await reconciler.stop();
+});
+
+const base: DefinitionInput = { image: 'demo:1', 'memory-reservation': 16, 'memory-limit': 32, 'container-port': 80, environment: [{ name: 'K', value: 'secret' }] };
+
+function createService(name = 'web'): Service {
+  return store.services.create('exp', name, DEFAULT_HEALTH_CHECK);
+}
+
+function put(service: Service, overrides: Partial<DefinitionInput> = {}): number {
+  return store.transaction(() => {
+    const revision = store.revisions.add(service.id, parseDefinition({ ...base, ...overrides }));
+    const current = store.services.byId(service.id)?.currentRevision ?? null;
+    return store.deployments.create(service.id, revision.number, current).id;
+  });
+}
+
+async function until<T>(what: string, check: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    reconciler.kick();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function finished(id: number) {
+  return until(`deployment ${id}`, () => {
+    const d = store.deployments.get(id);
+    return d?.finishedAt ? d : null;
+  });
+}
+
+function messages(service: Service): string[] {
+  return store.events.list(service.id, 100).map((e) => e.message);
+}
+
+describe('the reconciler', () => {
+  it('deploys replicas with berth’s labels and CONTEXT_ROOT, then routes to them', async () => {
+    const web = createService();
+    const d = await finished(put(web, { replicas: 2 }));
+    expect(d.step).toBe('succeeded');
+    const running = runtime.running({ 'io.berth.instance': INSTANCE });
+    expect(running).toHaveLength(2);
+    for (const c of running) {
+      expect(c.spec.labels).toMatchObject({ 'io.berth.managed': 'true', 'io.berth.project': 'exp', 'io.berth.service': 'web', 'io.berth.revision': '1' });
+      expect(c.spec.env).toEqual(['K=secret', 'CONTEXT_ROOT=/exp-web']);
+      expect(c.spec.memoryLimitBytes).toBe(32 * 1024 * 1024);
+      expect(c.spec.memoryReservationBytes).toBe(16 * 1024 * 1024);
+    }
+    await until('routes', () => gateway.last().find((r) => r.prefix === '/exp-web' && r.targets.length === 2));
+    expect(store.services.byId(web.id)?.currentRevision).toBe(1);
+    await until('steady', () => messages(web)[0] === 'reached a steady state');
+    expect(messages(web).join('\n')).not.toContain('secret');
+  });
+
+  it('switches traffic to a new revision without ever leaving the route empty', async () => {
+    const web = createService();
+    await finished(put(web));
+    await until('first routes', () => gateway.last()[0]?.targets.length === 1);
+    const before = gateway.tables.length;
+    const d = await finished(put(web, { image: 'demo:2' }));
+    expect(d.step).toBe('succeeded');
+    await until('old task gone', () => runtime.running({ 'io.berth.service': 'web' }).length === 1 && runtime.running({ 'io.berth.revision': '2' }).length === 1);
+    for (const table of gateway.tables.slice(before)) {
+      expect(table.find((r) => r.prefix === '/exp-web')?.targets.length).toBeGreaterThan(0);
+    }
+    expect([...runtime.containers.values()].filter((c) => c.state !== 'running')).toEqual([]);
+  });
+
+  it('rolls back a revision that never becomes healthy and keeps the old one serving', async () => {
+    const web = createService();
+    await finished(put(web));
+    const d = await finished(put(web, { 'container-port': 81 }));
+    expect(d.step).toBe('failed');
+    expect(d.reason).toMatch(/did not become healthy within 0 s \(web-[0-9a-f]{4}: Health checks failed with these codes: \[404\]\)/);
+    expect(store.services.byId(web.id)?.currentRevision).toBe(1);
+    expect(store.revisions.get(web.id, 2)?.status).toBe('FAILED');
+    expect(runtime.running({ 'io.berth.service': 'web' }).map((c) => c.spec.labels['io.berth.revision'])).toEqual(['1']);
+    expect(messages(web)[0]).toBe(`deployment of revision 2 failed: ${d.reason}`);
+  });
+
+  it('supersedes a deployment that a newer PUT replaces', async () => {
+    const web = createService();
+    const first = put(web, { 'container-port': 81 });
+    const second = put(web);
+    expect((await finished(first)).step).toBe('superseded');
+    expect((await finished(second)).step).toBe('succeeded');
+    expect(store.services.byId(web.id)?.currentRevision).toBe(2);
+  });
+
+  it('fails a deployment that does not fit the memory capacity', async () => {
+    runtime.capacityBytes = 100 * 1024 * 1024;
+    const web = createService();
+    const d = await finished(put(web, { replicas: 4, 'memory-reservation': 30, 'memory-limit': 30 }));
+    expect(d.step).toBe('failed');
+    expect(d.reason).toContain('not enough memory: 4 task(s) × 30 MiB reserved = 120 MiB, but only 100 MiB of 100 MiB is unreserved');
+    expect(runtime.containers.size).toBe(0);
+  });
+
+  it('fails a deployment whose image is missing, with the reason', async () => {
+    const web = createService();
+    const d = await finished(put(web, { image: 'nope:1' }));
+    expect(d.step).toBe('failed');
+    expect(d.reason).toBe('image nope:1 is not available: pull access denied for nope:1');
+  });
+
+  it('replaces a task that crashes, records why, keeps its logs and removes its container', async () => {
+    const web = createService();
+    await finished(put(web));
+    const [victim] = runtime.running({ 'io.berth.service': 'web' });
+    runtime.exit(victim!.id, 137, true);
+    await until('replacement', () => runtime.running({ 'io.berth.service': 'web' }).length === 1 && !runtime.containers.has(victim!.id));
+    const task = victim!.spec.labels['io.berth.task'];
+    expect(messages(web)).toContain(`task ${task} exited with code 137: out of memory (limit 32 MiB)`);
+    expect(store.taskLogs.list(web.id, 5)[0]).toMatchObject({ taskName: task, exitCode: 137 });
+    expect(store.services.byId(web.id)?.crashCount).toBe(1);
+  });
+
+  it('backs off exponentially when a task keeps crashing', async () => {
+    const web = createService();
+    await finished(put(web));
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const [task] = runtime.running({ 'io.berth.service': 'web' });
+      runtime.exit(task!.id, 1);
+      times.push(Date.now());
+      await until(`restart ${i + 1}`, () => runtime.running({ 'io.berth.service': 'web' }).length === 1, 10_000);
+      times[i] = Date.now() - (times[i] as number);
+    }
+    // immediate, then ~1 s, then ~2 s
+    expect(times[0]).toBeLessThan(times[1] as number);
+    expect(times[1]).toBeGreaterThanOrEqual(900);
+    expect(times[2]).toBeGreaterThanOrEqual(1900);
+    expect(store.services.byId(web.id)?.crashCount).toBe(3);
+  });
+
+  it('resumes a deployment after the reconciler is replaced mid-way, without duplicates', async () => {
+    const web = createService();
+    await finished(put(web, { replicas: 2 }));
+    await reconciler.stop();
+    const id = put(web, { image: 'demo:2', replicas: 2 });
+    // a crashed server left the deployment after starting one of its tasks
+    store.deployments.advance(store.deployments.get(id)!, 'starting');
+    reconciler = newReconciler();
+    reconciler.start();
+    expect((await finished(id)).step).toBe('succeeded');
+    await until('two tasks of revision 2 only', () => {
+      const running = runtime.running({ 'io.berth.service': 'web' });
+      return running.length === 2 && running.every((c) => c.spec.labels['io.berth.revision'] === '2');
+    });
+  });
+
+  it('removes orphans of its own instance and never touches another instance’s containers', async () => {
+    const foreign = runtime.addForeign({ 'io.berth.managed': 'true', 'io.berth.instance': 'someone-else', 'io.berth.service-id': '1', 'io.berth.revision': '1', 'io.berth.task': 'x-0000' });
+    const orphan = runtime.addForeign({ 'io.berth.managed': 'true', 'io.berth.instance': INSTANCE, 'io.berth.service-id': '999', 'io.berth.revision': '1', 'io.berth.task': 'y-0000' });
+    await until('orphan removed', () => !runtime.containers.has(orphan));
+    expect(runtime.containers.has(foreign)).toBe(true);
+  });
+
+  it('deletes a draining service once its tasks are gone', async () => {
+    const web = createService();
+    await finished(put(web, { replicas: 2 }));
+    store.services.setStatus(web.id, 'DRAINING');
+    await until('service removed', () => store.services.byId(web.id) === null, 5000);
+    expect(runtime.containers.size).toBe(0);
+    expect(removed.map((s) => s.name)).toEqual(['web']);
+    await until('route removed', () => !gateway.last().some((r) => r.prefix === '/exp-web'));
+  });
+});
