@@ -43,21 +43,17 @@ export function runsCommand(pid: number, command: string): boolean {
 }
 
 /**
- * True while a running (non-zombie) process belongs to group pgid. Zombies are skipped: they
- * hold no sockets any more, and an init that reaps slowly would keep them around.
+ * The running (non-zombie) processes of group pgid. Zombies are skipped: they hold no
+ * sockets any more, and an init that reaps slowly would keep them around.
  */
-export function groupHasLiveMembers(pgid: number): boolean {
+export function liveGroupMembers(pgid: number): number[] {
+  const members: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const info = readProcessInfo(Number(entry));
-    if (isLive(info) && info.pgid === pgid) return true;
+    if (isLive(info) && info.pgid === pgid) members.push(Number(entry));
   }
-  return false;
-}
-
-/** Sends signal to every process of group pgid; false when the group is already gone. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
-  return signalTarget(-pgid, signal);
+  return members;
 }
 
 /** Sends signal to pid; false when it is already gone. */

@@ -1,7 +1,7 @@
 import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ProcessControlError, ProcessNotRunningError, ProcessStartError } from './errors.js';
-import { errorCode, groupHasLiveMembers, isLive, readProcessInfo, runsCommand, signalGroup } from './proc-fs.js';
+import { errorCode, isLive, liveGroupMembers, readProcessInfo, runsCommand, signalProcess } from './proc-fs.js';
 import { adoptProcess, spawnDetached, type RunningProcess } from './running-process.js';
 import type { Supervisor, SupervisorOptions } from './supervisor.js';
 import { pollUntil, resolveWithin, settlesUnlessAborted, settlesWithin, sleep } from './wait.js';
@@ -112,7 +112,12 @@ export class SupervisedProcess implements Supervisor {
     const pid = await readPidFile(this.options.pidFile);
     if (pid === null) return false;
     const info = readProcessInfo(pid);
-    if (!isLive(info) || !runsCommand(pid, this.options.command)) return false;
+    if (!isLive(info)) {
+      // The leader died while nobody watched (berth was down): its children may live on.
+      await this.killLeftovers(pid, { sameCommandOnly: true });
+      return false;
+    }
+    if (!runsCommand(pid, this.options.command)) return false;
     const running = adoptProcess(pid, info, ADOPTED_POLL_MS);
     this.current = running;
     const outcome = await this.waitReady(running);
@@ -124,7 +129,7 @@ export class SupervisedProcess implements Supervisor {
       await this.terminate(running);
     } else {
       running.release();
-      await this.killLeftovers(running);
+      await this.killLeftovers(running.pgid);
     }
     return false;
   }
@@ -188,7 +193,7 @@ export class SupervisedProcess implements Supervisor {
         running.release();
         crashes = Date.now() - running.since >= STABLE_RUN_MS ? 1 : crashes + 1;
         this.log(`${this.options.name} (pid ${running.pid}) exited; restarting in ${restartDelayMs(crashes)} ms`);
-        await this.killLeftovers(running);
+        await this.killLeftovers(running.pgid);
       }
       if (!(await sleep(restartDelayMs(crashes), this.halt.signal))) return;
       try {
@@ -216,15 +221,23 @@ export class SupervisedProcess implements Supervisor {
       }
     }
     running.release();
-    await this.killLeftovers(running);
+    await this.killLeftovers(running.pgid);
   }
 
-  /** Children that outlived their leader (nginx workers of a killed master) would hold its ports. */
-  private async killLeftovers(running: RunningProcess): Promise<void> {
-    const pgid = running.pgid;
-    if (pgid === null || !groupHasLiveMembers(pgid)) return;
-    signalGroup(pgid, 'SIGKILL');
-    const gone = await pollUntil(() => !groupHasLiveMembers(pgid), { timeoutMs: KILL_WAIT_MS, intervalMs: 20 });
+  /**
+   * Kills what is left of a dead leader's group: children that outlived it (nginx workers of
+   * a killed master) would hold its ports. When berth did not see the leader die, only
+   * members running the same command are taken for leftovers.
+   */
+  private async killLeftovers(pgid: number | null, options = { sameCommandOnly: false }): Promise<void> {
+    if (pgid === null) return;
+    const leftovers = (): number[] =>
+      liveGroupMembers(pgid).filter((pid) => !options.sameCommandOnly || runsCommand(pid, this.options.command));
+    const found = leftovers();
+    if (found.length === 0) return;
+    this.log(`killing processes left over from group ${pgid}: ${found.join(', ')}`);
+    for (const pid of found) signalProcess(pid, 'SIGKILL');
+    const gone = await pollUntil(() => leftovers().length === 0, { timeoutMs: KILL_WAIT_MS, intervalMs: 20 });
     if (!gone) this.log(`processes of group ${pgid} are still there ${KILL_WAIT_MS} ms after SIGKILL`);
   }
 

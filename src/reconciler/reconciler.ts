@@ -231,6 +231,7 @@ export class Reconciler {
     const changed = this.tasks.changes !== changesBefore;
     const now = changed ? await this.observe() : observed;
     await this.publish(this.deps.store.services.listAll(), now);
+    this.services.retainTasks(new Set([...now.values()].flat().map((c) => c.task)));
     return changed || this.isBusy(now);
   }
 

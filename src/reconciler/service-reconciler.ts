@@ -33,6 +33,9 @@ export interface PassContext {
  * everything it decides comes from the store and the containers it is given.
  */
 export class ServiceReconciler {
+  /** Tasks that passed a health check at least once; an unhealthy one among them is replaced at once. */
+  private readonly everHealthy = new Set<string>();
+
   constructor(
     private readonly store: Store,
     private readonly runtime: ContainerRuntime,
@@ -254,6 +257,36 @@ export class ServiceReconciler {
     }
   }
 
+  /**
+   * A serving task that fails its health checks is already out of the gateway;
+   * stop it so a replacement starts. A task that has never been healthy gets the
+   * health timeout to start, so a slow starter is not killed in a loop.
+   */
+  private async replaceUnhealthy(service: Service, serving: readonly LabelledContainer[], now: number): Promise<boolean> {
+    let replaced = false;
+    for (const task of serving) {
+      const health = this.health.health(task.task);
+      if (health.state === 'healthy') this.everHealthy.add(task.task);
+      if (health.state !== 'unhealthy' || task.container.state !== 'running') continue;
+      const grown = now - task.container.createdAt.getTime() >= this.options.healthTimeoutMs;
+      if (!this.everHealthy.has(task.task) && !grown) continue;
+      const message = `task ${task.task} is unhealthy (${health.description ?? 'failed its health check'}); replacing it`;
+      this.store.transaction(() => {
+        this.store.events.add(service.id, message);
+        this.store.services.recordCrash(service.id, now, message);
+      });
+      this.everHealthy.delete(task.task);
+      await this.tasks.stop(task);
+      replaced = true;
+    }
+    return replaced;
+  }
+
+  /** Forgets tasks that no longer exist. */
+  retainTasks(names: ReadonlySet<string>): void {
+    for (const name of this.everHealthy) if (!names.has(name)) this.everHealthy.delete(name);
+  }
+
   private exitReason(serviceId: number, revision: number): string {
     const last = this.store.taskLogs.list(serviceId, 20).find((l) => l.revision === revision);
     if (!last) return 'a new task stopped before it became healthy';
@@ -296,6 +329,7 @@ export class ServiceReconciler {
       await this.stopAll(service, serving.slice(replicas), null);
       return;
     }
+    if (await this.replaceUnhealthy(service, serving, now)) return;
     const healthy = serving.every((t) => t.container.state === 'running' && this.health.health(t.task).state === 'healthy');
     if (!d && healthy && !service.steady) {
       this.store.transaction(() => {

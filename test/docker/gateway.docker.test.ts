@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { GatewayConfigRejectedError } from '../../src/gateway/errors.js';
+import { GatewayConfigRejectedError, GatewayReloadError } from '../../src/gateway/errors.js';
 import type { Route, Target } from '../../src/gateway/gateway.js';
 import { NginxGateway, type NginxGatewayOptions } from '../../src/gateway/nginx-gateway.js';
 
@@ -19,6 +19,7 @@ const LISTEN_PORT = 18101;
 const ADMIN_PORT = 18102;
 const ECHO_PORT = 18103;
 const OTHER_LISTEN_PORT = 18104;
+const BUSY_PORT = 18105;
 
 let dataDir: string;
 let gateway: NginxGateway;
@@ -213,6 +214,46 @@ describe('NginxGateway', () => {
     expect(childrenOf(pid ?? 0)).not.toEqual(workers);
     expect((await get('/t-web/id', { port: OTHER_LISTEN_PORT })).body).toBe('B\n');
   });
+
+  it('puts the previous config file back when nginx does not take the new one on reload', async () => {
+    const configFile = join(dataDir, 'nginx.conf');
+    const before = await readFile(configFile, 'utf8');
+    const pid = gateway.pid();
+    await gateway.detach();
+    // nginx -t does not bind, so a port taken by someone else only fails the reload.
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(BUSY_PORT, '127.0.0.1', resolve));
+    try {
+      const moved = new NginxGateway(gatewayOptions({ listenPort: BUSY_PORT }));
+      const error: unknown = await moved.start().catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(GatewayReloadError);
+      expect(await readFile(configFile, 'utf8')).toBe(before);
+      expect(moved.pid()).toBeNull();
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
+    gateway = new NginxGateway(gatewayOptions({ listenPort: OTHER_LISTEN_PORT }));
+    await gateway.start();
+    expect(gateway.pid()).toBe(pid);
+    expect((await get('/t-web/id', { port: OTHER_LISTEN_PORT })).body).toBe('B\n');
+  });
+
+  it('replaces an nginx that died while berth was away, even though its workers live on', async () => {
+    const pid = gateway.pid();
+    const workers = childrenOf(pid ?? 0);
+    await gateway.detach();
+    process.kill(pid ?? 0, 'SIGKILL');
+    // The orphaned workers still hold the listening sockets and serve the old table.
+    expect((await get('/t-web/id', { port: OTHER_LISTEN_PORT })).body).toBe('B\n');
+
+    gateway = new NginxGateway(gatewayOptions());
+    await gateway.start();
+    expect(gateway.pid()).not.toBe(pid);
+    expect(workers.filter((worker) => scanProc().some((p) => p.pid === worker))).toEqual([]);
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetB] }]);
+    expect((await get('/t-web/id')).body).toBe('B\n');
+    expect(nginxMastersUsing(dataDir)).toEqual([gateway.pid()]);
+  });
 });
 
 interface Reply {
@@ -284,6 +325,11 @@ async function startEcho(): Promise<Server> {
 }
 
 async function buildImage(): Promise<void> {
+  const exists = await run('docker', ['image', 'inspect', IMAGE]).then(
+    () => true,
+    () => false,
+  );
+  if (exists) return;
   const root = await mkdtemp(join(tmpdir(), 'berth-gw-rootfs-'));
   try {
     await mkdir(join(root, 'bin'));

@@ -102,6 +102,22 @@ describe('SupervisedProcess', () => {
     expect(await tcpAnswers(PORT)).toBe(true);
   });
 
+  it('kills what is left of a process that died while nobody watched, then spawns a new one', async () => {
+    const first = supervise();
+    await first.start();
+    const pid = first.pid();
+    await first.detach();
+    process.kill(pid ?? 0, 'SIGKILL');
+    await vi.waitFor(() => expect(processesMentioning(`httpd -f -p 127.0.0.1:${PORT}`)).toEqual([]));
+    expect(processesMentioning(`loop ${dir}`)).toHaveLength(1); // the orphan
+
+    const second = supervise();
+    await second.start();
+    expect(second.pid()).not.toBe(pid);
+    expect(processesMentioning(`loop ${dir}`)).toHaveLength(1); // the new leader's own
+    expect(await tcpAnswers(PORT)).toBe(true);
+  });
+
   it('does not adopt a live process that runs another command', async () => {
     await writeFile(join(dir, 'httpd.pid'), `${process.pid}\n`);
     const supervisor = supervise();

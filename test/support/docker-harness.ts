@@ -52,7 +52,7 @@ export async function startTestServer(flags: ServerFlags, parts: ServerParts = {
         gatewayAdminPort: String(flags.basePort + 2),
         registryListen: `127.0.0.1:${flags.basePort + 3}`,
         ...(flags.memoryCapacity ? { memoryCapacity: flags.memoryCapacity } : {}),
-        healthTimeout: flags.healthTimeout ?? '20',
+        healthTimeout: flags.healthTimeout ?? '8',
         drain: flags.drain ?? '0.5',
         stopGrace: flags.stopGrace ?? '3',
       },

@@ -88,6 +88,8 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           store.events.add(created.id, 'service created');
           return created;
         });
+        // The gateway learns the new path (answering 503 until a revision is healthy).
+        deps.desiredStateChanged();
         return reply.status(201).send(serviceSummary(service, publicUrl));
       },
     );
