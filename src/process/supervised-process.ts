@@ -1,5 +1,6 @@
-import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic-file.js';
 import { ProcessControlError, ProcessNotRunningError, ProcessStartError } from './errors.js';
 import { errorCode, isLive, liveGroupMembers, readProcessInfo, runsCommand, signalProcess } from './proc-fs.js';
 import { adoptProcess, spawnDetached, type RunningProcess } from './running-process.js';
@@ -279,11 +280,9 @@ async function readPidFile(path: string): Promise<number | null> {
   return /^\d+$/.test(text.trim()) ? Number(text.trim()) : null;
 }
 
-/** Temp file + rename, so a reader never sees a half-written pid. */
+/** A reader never sees a half-written pid. */
 async function writePidFile(path: string, pid: number): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${pid}\n`);
-  await rename(temp, path);
+  await writeFileAtomic(path, `${pid}\n`, 0o644);
 }
 
 function describe(error: unknown): string {

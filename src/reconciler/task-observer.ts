@@ -1,23 +1,12 @@
 import { lastStatusOf, type ObservedTask, type TaskLogStream, type TaskObserver } from '../domain/observed.js';
 import type { ContainerRuntime, LogLine } from '../runtime/container-runtime.js';
+import { sleep } from '../process/wait.js';
 import type { Store } from '../store/store.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { isAlive, LABEL, readLabels, type LabelledContainer } from './labels.js';
 
 const FOLLOW_DISCOVERY_MS = 1_000;
 const FOLLOW_NEW_TASK_TAIL = 1_000;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
-}
 
 /** The API's read-only view of a service's real containers, their health and logs. */
 export class RuntimeTaskObserver implements TaskObserver {

@@ -3,7 +3,7 @@ import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, X509
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { syncDirectory } from './atomic-file.js';
+import { syncDirectory } from '../fs/atomic-file.js';
 import { RegistryKeyError } from './errors.js';
 
 const execFileAsync = promisify(execFile);

@@ -3,7 +3,7 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SupervisedProcess } from '../process/supervised-process.js';
 import type { Supervisor } from '../process/supervisor.js';
-import { readFileIfExists, writeFileAtomicIfChanged } from './atomic-file.js';
+import { readFileIfExists, writeFileAtomicIfChanged } from '../fs/atomic-file.js';
 import { RegistryUnavailableError } from './errors.js';
 import { connectAddress } from './listen-address.js';
 import { renderRegistryConfig, type RegistryConfigInput } from './registry-config.js';

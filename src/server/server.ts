@@ -50,11 +50,11 @@ export class BerthServer {
   static async start(config: ServerConfig, parts: ServerParts = {}): Promise<BerthServer> {
     const dataDir = resolve(config.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    claimDataDir(dataDir);
+    await claimDataDir(dataDir);
     const clock = parts.clock ?? systemClock;
     const store = new Store(openDatabase(join(dataDir, 'berth.db')), clock);
     const instance = instanceId(store.db);
-    const admin = loadAdminToken(dataDir, config.adminToken);
+    const admin = await loadAdminToken(dataDir, config.adminToken);
     const runtime = parts.runtime ?? new DockerRuntime();
     await runtime.ping();
 
