@@ -16,7 +16,7 @@ export interface RegistryTokenRoutesOptions {
 
 interface TokenQuery {
   service?: string;
-  scope?: string[];
+  scope?: string | string[];
   account?: string;
 }
 
@@ -24,8 +24,8 @@ const tokenQuerySchema = {
   type: 'object',
   properties: {
     service: { type: 'string' },
-    // Fastify's default coercion turns a single `scope` into a one-element array.
-    scope: { type: 'array', items: { type: 'string' } },
+    // One `scope` parameter arrives as a string, several as an array (the API does not coerce types).
+    scope: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
     account: { type: 'string' },
   },
 } as const;
@@ -49,7 +49,8 @@ export const registryTokenRoutes: FastifyPluginAsync<RegistryTokenRoutesOptions>
       reply.header('WWW-Authenticate', `Basic realm="${options.tokens.service}"`);
       throw new RegistryCredentialsInvalidError();
     }
-    const issued = options.tokens.issue(principal, parseScopes(scope ?? []));
+    const scopes = scope === undefined ? [] : Array.isArray(scope) ? scope : [scope];
+    const issued = options.tokens.issue(principal, parseScopes(scopes));
     reply.header('Cache-Control', 'no-store');
     return {
       token: issued.token,

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,4 +155,21 @@ export async function waitForDeployment(api: ApiClient, service: string, deploym
     },
     timeoutMs,
   );
+}
+
+/**
+ * Runs the docker CLI without blocking the event loop: the engine calls back to
+ * the in-process API (the registry token endpoint) while docker login/push run.
+ */
+export function dockerAsync(args: readonly string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('docker', [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args[0]} … exited ${code}: ${err}`))));
+    child.stdin.end(input ?? '');
+  });
 }
