@@ -14,4 +14,6 @@ export interface ImageSource {
   resolve(project: string, service: string, definition: ServiceDefinition): Promise<ImageToRun>;
   /** Fails with a clear reason when the image cannot exist (e.g. a tag never pushed), before any pull. */
   verify(project: string, service: string, definition: ServiceDefinition): Promise<void>;
+  /** The engine's copy of an image only this service uses (its own repository's tags); null for shared images. */
+  owned(project: string, service: string, definition: ServiceDefinition): string | null;
 }

@@ -24,6 +24,7 @@ export interface ReconcilerOptions {
   readonly logLinesKept: number;
   readonly logMaxBytes: number;
   readonly concurrency: number;
+  readonly imagesKept: number;
 }
 
 export const DEFAULT_RECONCILER_OPTIONS: Omit<ReconcilerOptions, 'instance' | 'capacityMiB'> = {
@@ -35,6 +36,7 @@ export const DEFAULT_RECONCILER_OPTIONS: Omit<ReconcilerOptions, 'instance' | 'c
   logLinesKept: 300,
   logMaxBytes: 10 * 1024 * 1024,
   concurrency: 8,
+  imagesKept: 5,
 };
 
 export interface Logger {

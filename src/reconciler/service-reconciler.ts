@@ -14,6 +14,8 @@ import type { TaskOps } from './task-ops.js';
 export interface ServiceReconcilerOptions {
   readonly healthTimeoutMs: number;
   readonly drainMs: number;
+  /** Images of this many newest revisions stay on the engine. */
+  readonly imagesKept: number;
 }
 
 /** What one pass shares between services. */
@@ -234,6 +236,7 @@ export class ServiceReconciler {
           this.store.deployments.advance(d, 'succeeded');
           this.store.events.add(service.id, `deployment of revision ${d.revision} finished`, d.id);
         });
+        await this.pruneImages(service);
         return removed;
       }
       case 'rolling-back': {
@@ -280,6 +283,24 @@ export class ServiceReconciler {
       replaced = true;
     }
     return replaced;
+  }
+
+  /**
+   * Disk fills with images on every platform that never removes them: keep the
+   * engine's copies of the newest revisions' images and remove older ones that
+   * only this service uses. An image still used by a container stays.
+   */
+  private async pruneImages(service: Service): Promise<void> {
+    const revisions = this.store.revisions.list(service.id);
+    const keep = new Set(
+      revisions.slice(0, this.options.imagesKept).map((r) => this.images.owned(service.project, service.name, r.definition)),
+    );
+    const old = new Set(
+      revisions.slice(this.options.imagesKept).map((r) => this.images.owned(service.project, service.name, r.definition)),
+    );
+    for (const reference of old) {
+      if (reference !== null && !keep.has(reference)) await this.runtime.removeImage(reference);
+    }
   }
 
   /** Forgets tasks that no longer exist. */

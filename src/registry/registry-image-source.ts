@@ -20,6 +20,11 @@ export class RegistryImageSource implements ImageSource {
     };
   }
 
+  owned(project: string, service: string, definition: ServiceDefinition): string | null {
+    if (definition.image !== null) return null;
+    return `${this.registry.repositoryUri(project, service)}:${definition.containerTag ?? 'latest'}`;
+  }
+
   async verify(project: string, service: string, definition: ServiceDefinition): Promise<void> {
     if (definition.image !== null) return;
     const tag = definition.containerTag ?? 'latest';

@@ -22,6 +22,7 @@ const OPTIONS: ReconcilerOptions = {
   logLinesKept: 50,
   logMaxBytes: 1024,
   concurrency: 4,
+  imagesKept: 2,
 };
 
 /** Tasks listening on port 81 never pass their health check. */
@@ -49,9 +50,11 @@ class RecordingGateway {
   }
 }
 
+/** `image` stands for a shared image; `container-tag` for one in the service's own repository. */
 const images: ImageSource = {
-  resolve: async (_p, _s, d) => ({ reference: d.image ?? 'missing:latest', auth: null, alwaysPull: false }),
+  resolve: async (p, s, d) => ({ reference: d.image ?? `repo/${p}/${s}:${d.containerTag}`, auth: null, alwaysPull: false }),
   verify: async () => {},
+  owned: (p, s, d) => (d.image === null ? `repo/${p}/${s}:${d.containerTag}` : null),
 };
 
 let runtime: FakeRuntime;
@@ -249,6 +252,17 @@ describe('the reconciler', () => {
     const orphan = runtime.addForeign({ 'io.berth.managed': 'true', 'io.berth.instance': INSTANCE, 'io.berth.service-id': '999', 'io.berth.revision': '1', 'io.berth.task': 'y-0000' });
     await until('orphan removed', () => !runtime.containers.has(orphan));
     expect(runtime.containers.has(foreign)).toBe(true);
+  });
+
+  it('keeps the images of the newest revisions and removes older ones the service owns', async () => {
+    const web = createService();
+    for (const tag of ['a', 'b', 'c', 'd']) runtime.images.add(`repo/exp/web:${tag}`);
+    for (const tag of ['a', 'b', 'c', 'd']) {
+      expect((await finished(put(web, { image: undefined, 'container-tag': tag }))).step).toBe('succeeded');
+    }
+    expect([...runtime.images].filter((i) => i.startsWith('repo/')).sort()).toEqual(['repo/exp/web:c', 'repo/exp/web:d']);
+    // shared images are never removed
+    expect(runtime.images.has('demo:1')).toBe(true);
   });
 
   it('deletes a draining service once its tasks are gone', async () => {
