@@ -4,6 +4,7 @@ import type { Gateway, Route } from '../gateway/gateway.js';
 import type { ContainerRuntime, ContainerSummary, EventSubscription } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background-work.js';
+import { NO_FAULTS, type FaultPoints } from './fault-points.js';
 import type { HealthMonitor, MonitoredTask } from './health-monitor.js';
 import type { ImageSource } from './image-source.js';
 import { isAlive, LABEL, readLabels, type LabelledContainer } from './labels.js';
@@ -55,9 +56,12 @@ export interface ReconcilerDeps {
   readonly logger: Logger;
   /** Called once a deleted service's containers are all gone, before its rows are deleted. */
   readonly onServiceRemoved?: (service: Service) => Promise<void>;
+  readonly faults?: FaultPoints;
 }
 
 const EVENT_RESUBSCRIBE_MS = 1_000;
+/** The longest a starting server keeps nginx's existing table while it probes the tasks it adopted. */
+const STARTUP_ROUTE_HOLD_MS = 5_000;
 
 /**
  * The level-triggered loop: desired state from the store, observed state from
@@ -85,6 +89,8 @@ export class Reconciler {
    * "running" just after the event, so these are inspected instead.
    */
   private readonly died = new Set<string>();
+  private startupHoldUntil = 0;
+  private holding = false;
 
   constructor(
     private readonly deps: ReconcilerDeps,
@@ -92,7 +98,8 @@ export class Reconciler {
   ) {
     this.capacity = options.capacityMiB;
     this.work = new BackgroundWork(() => this.kick());
-    this.tasks = new TaskOps(deps.runtime, deps.store, deps.clock, options);
+    const faults = deps.faults ?? NO_FAULTS;
+    this.tasks = new TaskOps(deps.runtime, deps.store, deps.clock, options, faults);
     this.services = new ServiceReconciler(
       deps.store,
       deps.runtime,
@@ -103,6 +110,7 @@ export class Reconciler {
       deps.clock,
       options,
       deps.onServiceRemoved ?? (async () => {}),
+      faults,
     );
     deps.health.onChange(() => this.kick());
   }
@@ -110,6 +118,7 @@ export class Reconciler {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.startupHoldUntil = this.deps.clock.now() + STARTUP_ROUTE_HOLD_MS;
     this.loop = this.runLoop();
     this.eventsLoop = this.watchEvents();
   }
@@ -234,7 +243,7 @@ export class Reconciler {
     const now = changed ? await this.observe() : observed;
     await this.publish(this.deps.store.services.listAll(), now);
     this.services.retainTasks(new Set([...now.values()].flat().map((c) => c.task)));
-    return changed || this.isBusy(now);
+    return changed || this.holding || this.isBusy(now);
   }
 
   private isBusy(observed: Map<number, LabelledContainer[]>): boolean {
@@ -251,6 +260,7 @@ export class Reconciler {
   private async publish(services: readonly Service[], observed: Map<number, LabelledContainer[]>): Promise<void> {
     const monitored: MonitoredTask[] = [];
     const routes: Route[] = [];
+    let servingUnprobed = false;
     for (const service of services) {
       if (service.status === 'DRAINING') continue;
       const root = contextRoot(service.project, service.name);
@@ -271,13 +281,21 @@ export class Reconciler {
             check: service.healthCheck,
           });
         }
-        if (isCurrent && this.deps.health.health(c.task).state === 'healthy') {
-          targets.push({ host: c.container.ip as string, port });
-        }
+        const health = this.deps.health.health(c.task).state;
+        if (isCurrent && health === 'healthy') targets.push({ host: c.container.ip as string, port });
+        if (isCurrent && health === 'initial') servingUnprobed = true;
       }
       routes.push({ prefix: root, targets });
     }
     this.deps.health.watch(monitored);
+    // Right after a start the prober knows nothing yet and every task is 'initial':
+    // pushing now would empty the table nginx kept serving. Hold it until the serving
+    // tasks have been probed once, or the hold expires.
+    if (this.deps.clock.now() < this.startupHoldUntil && servingUnprobed) {
+      this.holding = true;
+      return;
+    }
+    this.holding = false;
     const table = JSON.stringify(routes);
     if (table !== this.lastRoutes) {
       await this.deps.gateway.setRoutes(routes);

@@ -6,6 +6,7 @@ import { checkPlacement } from '../domain/placement.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
 import type { BackgroundWork } from './background-work.js';
+import type { FaultPoints } from './fault-points.js';
 import type { HealthMonitor } from './health-monitor.js';
 import type { ImageSource } from './image-source.js';
 import { isAlive, type LabelledContainer } from './labels.js';
@@ -48,6 +49,7 @@ export class ServiceReconciler {
     private readonly clock: Clock,
     private readonly options: ServiceReconcilerOptions,
     private readonly onServiceRemoved: (service: Service) => Promise<void>,
+    private readonly faults: FaultPoints,
   ) {}
 
   async reconcile(initial: Service, containers: readonly LabelledContainer[], ctx: PassContext): Promise<void> {
@@ -137,6 +139,7 @@ export class ServiceReconciler {
     const definition = revision.definition;
     const mine = alive.filter((t) => t.revision === d.revision);
     const now = this.clock.now();
+    this.faults.hit(`deployment:${d.step}`);
     switch (d.step) {
       case 'pending': {
         const reserved = await ctx.reservedMiB();

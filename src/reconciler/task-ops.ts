@@ -4,6 +4,7 @@ import type { Clock, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
+import type { FaultPoints } from './fault-points.js';
 import { containerName, newTaskName, taskLabels, type LabelledContainer } from './labels.js';
 
 const MiB = 1024 * 1024;
@@ -30,6 +31,7 @@ export class TaskOps {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly options: TaskOpsOptions,
+    private readonly faults: FaultPoints,
   ) {}
 
   isStopping(containerId: string): boolean {
@@ -70,6 +72,7 @@ export class TaskOps {
         logMaxBytes: this.options.logMaxBytes,
       });
       this.changes++;
+      this.faults.hit('task:created');
       await this.runtime.start(id);
       names.push(task);
     }

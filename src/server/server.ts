@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../domain/model.js';
 import { NginxGateway } from '../gateway/nginx-gateway.js';
 import { ProberHealthMonitor } from '../gateway/prober-health-monitor.js';
 import { HealthProber } from '../gateway/prober.js';
+import { faultPointsFromEnv } from '../reconciler/fault-points.js';
 import { DEFAULT_RECONCILER_OPTIONS, Reconciler, type Logger } from '../reconciler/reconciler.js';
 import { RuntimeTaskObserver } from '../reconciler/task-observer.js';
 import { RegistryImageSource } from '../registry/registry-image-source.js';
@@ -103,6 +104,7 @@ export class BerthServer {
         clock,
         logger,
         onServiceRemoved: (service) => registry.deleteRepository(service.project, service.name, service.id),
+        faults: faultPointsFromEnv(process.env),
       },
       {
         ...DEFAULT_RECONCILER_OPTIONS,

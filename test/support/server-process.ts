@@ -12,7 +12,7 @@ export class ServerProcess {
   constructor(
     readonly dataDir: string,
     readonly basePort: number,
-    readonly extraEnv: Record<string, string> = {},
+    public extraEnv: Record<string, string> = {},
   ) {}
 
   get api(): ApiClient {
@@ -39,6 +39,21 @@ export class ServerProcess {
       if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${this.output.slice(-2000)}`);
       return (await fetch(`http://127.0.0.1:${this.basePort}/healthz`)).ok;
     }, 30_000);
+  }
+
+  /** Resolves with the exit code (or signal's name) once the process ends by itself, or 'timeout'. */
+  async exited(timeoutMs: number): Promise<number | string> {
+    const child = this.child;
+    if (!child) throw new Error('server is not running');
+    const result =
+      child.exitCode !== null || child.signalCode !== null
+        ? (child.exitCode ?? child.signalCode ?? -1)
+        : await Promise.race([
+            new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? -1))),
+            new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs)),
+          ]);
+    if (result !== 'timeout') this.child = null;
+    return result;
   }
 
   /** Sends the signal and resolves with the exit code (or the signal's name). */
