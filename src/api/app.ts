@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { installErrorHandling } from './error-handler.js';
 import type { ApiDeps } from './ports.js';
 import { projectRoutes } from './routes/projects.js';
@@ -20,6 +20,13 @@ export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
+    // Long names reach validation and get a clear 400/405 instead of the router's bare 414.
+    routerOptions: { maxParamLength: 1024 },
+    // Errors the framework raises before routing (bad URL encoding…) get the same {"Error"} body.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const status = (error as { statusCode?: number }).statusCode ?? 400;
+      void reply.code(status >= 400 && status < 500 ? status : 400).send({ Error: error.message, code: 'BERTH_BAD_REQUEST' });
+    },
     ajv: {
       // Wrong types are errors, not something to coerce; unknown fields are refused, not dropped.
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },

@@ -46,12 +46,10 @@ export class Authenticator {
     if (this.authenticate(request).kind !== 'admin') throw new AdminRequiredError();
   }
 
-  /** The project a request acts on. The admin may name one with `X-Berth-Project`. */
+  /** The project a request acts on: a project token acts on its own project only. */
   requireProject(request: FastifyRequest): string {
     const principal = this.authenticate(request);
     if (principal.kind === 'project') return principal.project;
-    const named = request.headers['x-berth-project'];
-    if (typeof named === 'string' && named.length > 0 && this.projects.list().includes(named)) return named;
     throw new TokenInvalidError();
   }
 }

@@ -38,9 +38,11 @@ export interface StatusInput {
   readonly tasks: readonly ObservedTask[];
   readonly events: readonly ServiceEvent[];
   readonly deployment: Deployment | null;
+  /** The last log lines of the newest stopped task. */
+  readonly lastExitLogs: readonly string[];
 }
 
-export function statusDoc({ service, revisions, tasks, events, deployment }: StatusInput): StatusDocT {
+export function statusDoc({ service, revisions, tasks, events, deployment, lastExitLogs }: StatusInput): StatusDocT {
   const root = contextRoot(service.project, service.name);
   const desiredRevision = service.currentRevision ?? (deployment && !isTerminal(deployment.step) ? deployment.revision : null);
   const desired = desiredRevision === null ? 0 : (revisions.get(desiredRevision)?.definition.replicas ?? 0);
@@ -52,6 +54,7 @@ export function statusDoc({ service, revisions, tasks, events, deployment }: Sta
     current_revision: service.currentRevision,
     crash_looping: isCrashLooping(service),
     last_exit: service.lastExit,
+    last_exit_logs: isCrashLooping(service) ? [...lastExitLogs] : [],
     tasks: tasks.map((t) => {
       const definition = revisions.get(t.revision)?.definition;
       return {

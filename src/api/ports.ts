@@ -1,5 +1,6 @@
 import type { Service } from '../domain/model.js';
 import type { TaskObserver } from '../domain/observed.js';
+import type { AuditTrail } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
 import type { DockerCredentialsDocT } from './schemas.js';
@@ -17,4 +18,5 @@ export interface ApiDeps {
   /** Tells the reconciler desired state changed, so it acts now rather than at its next period. */
   readonly desiredStateChanged: () => void;
   readonly dockerCredentials: DockerCredentialsProvider | null;
+  readonly audit: AuditTrail;
 }

@@ -118,6 +118,8 @@ export const StatusDoc = Type.Object({
   current_revision: Type.Union([Type.Integer(), Type.Null()]),
   crash_looping: Type.Boolean(),
   last_exit: Type.Union([Type.String(), Type.Null()]),
+  /** The last lines of the most recently stopped task, while crash-looping. */
+  last_exit_logs: Type.Array(Type.String()),
   tasks: Type.Array(TaskDoc),
   events: Type.Array(EventDoc),
   deployment: Type.Union([DeploymentDoc, Type.Null()]),
@@ -182,6 +184,23 @@ export const EventsDoc = Type.Object({
 export const CreateProjectBody = Type.Object({ name: Type.String({ maxLength: 256 }) }, { additionalProperties: false });
 export const CreateProjectResponse = Type.Object({ name: Type.String(), token: Type.String() });
 
+export const AuditQuery = Type.Object(
+  { limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })) },
+  { additionalProperties: false },
+);
+export const AuditDoc = Type.Object({
+  entries: Type.Array(
+    Type.Object({
+      at: Type.String(),
+      actor: Type.String(),
+      action: Type.String(),
+      target: Type.String(),
+      detail: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
+});
+
+export type AuditDocT = Static<typeof AuditDoc>;
 export type CreateServiceBodyT = Static<typeof CreateServiceBody>;
 export type ServiceDefinitionBodyT = Static<typeof ServiceDefinitionBody>;
 export type ServiceSummaryT = Static<typeof ServiceSummary>;

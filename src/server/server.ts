@@ -17,6 +17,7 @@ import { registryTokenRoutes } from '../registry/routes.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { openDatabase } from '../store/database.js';
+import { AuditTrail } from '../store/audit.js';
 import { instanceId } from '../store/meta.js';
 import { Store } from '../store/store.js';
 import { connectUrl, formatListen, type ServerConfig } from './config.js';
@@ -77,6 +78,7 @@ export class BerthServer {
         auth: new Authenticator(admin.token, store.projects, new AuthFailureLimiter(clock)),
         publicUrl: config.publicUrl,
         desiredStateChanged: () => reconciler?.kick(),
+        audit: new AuditTrail(store.db, clock, join(dataDir, 'audit.log'), (error) => api.log.error(`audit log: ${error.message}`)),
         dockerCredentials: {
           credentialsFor: async (service) => registry.credentialsFor(service.project, service.name, service.id),
         },

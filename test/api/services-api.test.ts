@@ -252,3 +252,52 @@ describe('bad input', () => {
     expect(res.json().Error).toMatch(/No route/);
   });
 });
+
+describe('the audit trail', () => {
+  it('records who did what, without environment values, for the admin only', async () => {
+    await call('POST', '/services', { name: 'web' });
+    await call('PUT', '/services/web', { ...VALID_DEFINITION, environment: [{ name: 'DB_PASSWORD', value: 'hunter2' }] });
+    await call('DELETE', '/services/web');
+    expect((await call('GET', '/audit')).statusCode).toBe(403);
+    const res = await call('GET', '/audit?limit=10', undefined, ADMIN);
+    expect(res.statusCode).toBe(200);
+    const entries = res.json().entries;
+    expect(entries.map((e: any) => e.action)).toEqual(['service.delete', 'service.deploy', 'service.create', 'project.create']);
+    expect(entries[1]).toMatchObject({ target: 'exp-2/web', actor: expect.stringMatching(/^project:exp-2 from /) });
+    expect(entries[1].detail).toContain('DB_PASSWORD');
+    expect(JSON.stringify(entries)).not.toContain('hunter2');
+  });
+});
+
+describe('isolation between projects', () => {
+  it('gives a project token no way to read or change another project’s service', async () => {
+    await call('POST', '/services', { name: 'web' });
+    const { deployment } = (await call('PUT', '/services/web', VALID_DEFINITION)).json();
+    const other = await createProject(h.app, 'intruder');
+    const attempts: [string, string, unknown?][] = [
+      ['GET', '/services/web'],
+      ['GET', '/services/web?view=logs'],
+      ['GET', '/services/web?view=docker'],
+      ['GET', '/services/web/logs/stream'],
+      ['GET', '/services/web/events'],
+      ['GET', '/services/web/deployments'],
+      ['GET', `/services/web/deployments/${deployment}`],
+      ['POST', `/services/web/deployments/${deployment}/cancel`],
+      ['DELETE', `/services/web/deployments/${deployment}`],
+      ['PUT', '/services/web', VALID_DEFINITION],
+      ['DELETE', '/services/web'],
+    ];
+    for (const [method, url, body] of attempts) {
+      const res = await call(method as 'GET', url, body, other);
+      expect(res.statusCode, `${method} ${url}`).toBe(404);
+    }
+    expect((await call('GET', '/services', undefined, other)).json()).toEqual([]);
+    const service = h.store.services.find('exp-2', 'web');
+    expect(service?.status).toBe('INACTIVE');
+    expect(h.store.deployments.get(deployment)?.step).toBe('pending');
+  });
+
+  it('gives the admin token no project’s services', async () => {
+    expect((await call('GET', '/services', undefined, ADMIN)).statusCode).toBe(403);
+  });
+});

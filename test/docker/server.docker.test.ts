@@ -147,6 +147,23 @@ describe('deploying a service on the real engine', () => {
     expect((await api.status('web')).current_revision).toBe(2);
   });
 
+  it('reports a crash loop with the last exit and log lines, backing off between restarts', async () => {
+    await api.call('POST', '/services', { name: 'flaky', health_check: { interval: 1 } });
+    const res = await api.call('PUT', '/services/flaky', definition({
+      command: ['sh', '-c', '/bin/serve & sleep 1.5; echo giving up now; exit 7'],
+    }));
+    expect((await waitForDeployment(api, 'flaky', res.json.deployment)).step).toBe('succeeded');
+    const status = await waitFor('crash-looping', async () => {
+      const s = await api.status('flaky');
+      return s.crash_looping ? s : null;
+    }, 45_000);
+    expect(status.last_exit).toMatch(/^task flaky-[0-9a-f]{4} exited with code 7$/);
+    expect(status.last_exit_logs).toContain('giving up now');
+    const exits = status.events.filter((e: any) => /exited with code 7/.test(e.message)).map((e: any) => Date.parse(e.created_at));
+    expect(exits.length).toBeGreaterThanOrEqual(3);
+    expect((await api.call('DELETE', '/services/flaky')).status).toBe(200);
+  }, 60_000);
+
   it('adopts its containers after a restart instead of starting new ones', async () => {
     const before = instanceContainers(instance).sort();
     await t.restart();

@@ -5,6 +5,7 @@ import { Authenticator } from '../../src/api/auth.js';
 import type { DockerCredentialsProvider } from '../../src/api/ports.js';
 import type { ObservedTask, TaskLogStream, TaskObserver } from '../../src/domain/observed.js';
 import { openDatabase } from '../../src/store/database.js';
+import { AuditTrail } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
 
 export const ADMIN = 'admin-secret-token';
@@ -36,7 +37,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function apiHarness(options: { credentials?: DockerCredentialsProvider } = {}): Promise<Harness> {
+export async function apiHarness(options: { credentials?: DockerCredentialsProvider; authFailures?: number } = {}): Promise<Harness> {
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
   const observer = new StaticObserver();
@@ -44,12 +45,15 @@ export async function apiHarness(options: { credentials?: DockerCredentialsProvi
   const app = await buildApp({
     store,
     observer,
-    auth: new Authenticator(ADMIN, store.projects, new AuthFailureLimiter(clock, 1000)),
+    auth: new Authenticator(ADMIN, store.projects, new AuthFailureLimiter(clock, options.authFailures ?? 100_000)),
     publicUrl: PUBLIC_URL,
     desiredStateChanged: () => {
       kicks++;
     },
     dockerCredentials: options.credentials ?? null,
+    audit: new AuditTrail(store.db, clock, null, (error) => {
+      throw error;
+    }),
   });
   return {
     app,

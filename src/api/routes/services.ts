@@ -37,6 +37,7 @@ import {
 } from '../schemas.js';
 
 const EVENTS_IN_STATUS = 25;
+const LAST_EXIT_LINES = 10;
 const DEFAULT_TAIL = 100;
 const MAX_TAIL = 5000;
 const DEFAULT_STREAMS = 5;
@@ -84,6 +85,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const { name, health_check } = request.body;
         assertServiceName(project, name);
         const service = store.transaction(() => {
+          deps.audit.record({ actor: actor(project, request.ip), action: 'service.create', target: `${project}/${name}`, detail: null });
           const created = store.services.create(project, name, parseHealthCheck(health_check));
           store.events.add(created.id, 'service created');
           return created;
@@ -116,7 +118,14 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         }
         if (view === 'docker') {
           if (!deps.dockerCredentials) throw new FeatureUnavailableError('This server runs without a registry');
-          return deps.dockerCredentials.credentialsFor(service);
+          const credentials = await deps.dockerCredentials.credentialsFor(service);
+          deps.audit.record({
+            actor: actor(project, request.ip),
+            action: 'registry.credentials',
+            target: `${project}/${service.name}`,
+            detail: `user ${credentials.user}`,
+          });
+          return credentials;
         }
         return {
           ...serviceSummary(service, publicUrl),
@@ -126,6 +135,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
             tasks: await deps.observer.tasks(service.id),
             events: store.events.list(service.id, EVENTS_IN_STATUS),
             deployment: store.deployments.latest(service.id),
+            lastExitLogs: (store.taskLogs.list(service.id, 1)[0]?.lines ?? []).slice(-LAST_EXIT_LINES).map((l) => l.message),
           }),
         };
       },
@@ -152,6 +162,13 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           const started = store.deployments.create(service.id, stored.number, service.currentRevision);
           const image = definition.image ?? `tag ${definition.containerTag}`;
           store.events.add(service.id, `revision ${stored.number} created (${image}, ${definition.replicas} × ${definition.memoryLimitMiB} MiB)`, started.id);
+          deps.audit.record({
+            actor: actor(project, request.ip),
+            action: 'service.deploy',
+            target: `${project}/${service.name}`,
+            // Variable names only: values may be secrets.
+            detail: `revision ${stored.number}: ${image}, ${definition.replicas} replica(s), ${definition.memoryReservationMiB}/${definition.memoryLimitMiB} MiB, port ${definition.containerPort}, env [${definition.environment.map((e) => e.name).join(', ')}]`,
+          });
           return { revision: stored, deployment: started };
         });
         deps.desiredStateChanged();
@@ -169,6 +186,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           store.transaction(() => {
             store.services.setStatus(service.id, 'DRAINING');
             store.events.add(service.id, 'service deletion requested');
+            deps.audit.record({ actor: actor(project, request.ip), action: 'service.delete', target: `${project}/${service.name}`, detail: null });
           });
           deps.desiredStateChanged();
         }
@@ -258,6 +276,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         throw new ConflictError(`Deployment ${id} is at step '${deployment.step}' and can no longer be cancelled`);
       }
       const updated = deployment.step === 'rolling-back' ? deployment : store.deployments.rollBack(deployment, 'cancelled', 'cancelled by request');
+      deps.audit.record({ actor: actor(project, request.ip), action: 'deployment.cancel', target: `${project}/${service.name}`, detail: `deployment ${id} (revision ${deployment.revision})` });
       deps.desiredStateChanged();
       return deploymentDoc(updated);
     };
@@ -265,6 +284,10 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
     app.post('/services/:name/deployments/:id/cancel', cancelSchema, cancel);
     app.delete('/services/:name/deployments/:id', cancelSchema, cancel);
   };
+}
+
+export function actor(project: string, ip: string): string {
+  return `project:${project} from ${ip}`;
 }
 
 function boundedInt(text: string | undefined, fallback: number, max: number, name: string): number {
