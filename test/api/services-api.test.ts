@@ -209,6 +209,17 @@ describe('services', () => {
     expect((await call('GET', '/services/web?view=nope')).statusCode).toBe(400);
   });
 
+  it('streams log lines as NDJSON', async () => {
+    await call('POST', '/services', { name: 'web' });
+    h.observer.streams = [{ taskName: 'web-aaaa', createdAt: 1, lines: [{ time: new Date(5000), message: 'hello' }] }];
+    const res = await call('GET', '/services/web/logs/stream?tail=5');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/application\/x-ndjson/);
+    expect(res.body.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { stream_name: 'web-aaaa', time: new Date(5000).toISOString(), message: 'hello' },
+    ]);
+  });
+
   it('cancels a deployment before it switches', async () => {
     await call('POST', '/services', { name: 'web' });
     const { deployment } = (await call('PUT', '/services/web', VALID_DEFINITION)).json();

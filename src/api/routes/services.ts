@@ -218,7 +218,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           params: ServiceParams,
           querystring: LogStreamQuery,
           produces: ['application/x-ndjson'],
-          response: errors,
+          response: { 200: Type.Unknown({ description: 'NDJSON lines, sent as they are written' }), ...errors },
         },
       },
       async (request, reply) => {
@@ -239,8 +239,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           })
           .catch((error: unknown) => request.log.error({ err: error }, 'following logs failed'))
           .finally(() => out.end());
-        // A stream is sent as it is written; no response schema applies to it.
-        return reply.type('application/x-ndjson').send(out as unknown as { Error: string });
+        return reply.type('application/x-ndjson').send(out);
       },
     );
 
