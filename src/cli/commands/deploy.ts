@@ -1,0 +1,138 @@
+import { Option, type Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { EnvFileError, parseEnvFile, type EnvEntry, type ServiceDefinition } from '../../client/index.js';
+import { connect } from '../config.js';
+import type { CliContext } from '../context.js';
+import { watchDeployment } from '../deployment-watch.js';
+import { CliError, EXIT_USAGE, UsageError } from '../errors.js';
+import { collect, integerIn, LIMITS, positiveNumber } from '../options.js';
+import { examples, printJson, styleFor } from '../output.js';
+
+interface DeployOptions {
+  image?: string;
+  tag?: string;
+  memoryReservation: number;
+  memoryLimit: number;
+  port: number;
+  env?: string[];
+  envFile?: string;
+  replicas?: number;
+  detach?: boolean;
+  timeout: number;
+  json?: boolean;
+}
+
+const DEFAULT_WAIT_SECONDS = 900;
+
+export function registerDeploy(program: Command, ctx: CliContext): void {
+  const memory = integerIn(LIMITS.minMemoryMiB, LIMITS.maxMemoryMiB);
+  program
+    .command('deploy')
+    .description('Send a new service definition and wait until its deployment has finished')
+    .argument('<name>', 'the service')
+    .argument('[command...]', 'the container command and its arguments, after --')
+    .addOption(new Option('--image <ref>', 'any image reference the engine can run').conflicts('tag'))
+    .addOption(new Option('--tag <tag>', "a tag in the service's own repository (see 'berth push')").conflicts('image'))
+    .requiredOption('--memory-reservation <MiB>', 'memory reserved for each task', memory)
+    .requiredOption('--memory-limit <MiB>', 'hard memory limit of each task', memory)
+    .requiredOption('--port <port>', 'HTTP port the container listens on', integerIn(1, LIMITS.port))
+    .option('--env <NAME=VALUE>', 'an environment variable; repeat for more; wins over --env-file', collect)
+    .option('--env-file <file>', 'NAME=VALUE lines; blank lines and # comments are skipped')
+    .option('--replicas <n>', 'number of tasks (server default 1)', integerIn(1, LIMITS.replicas))
+    .option('-d, --detach', 'print the revision and deployment id and return without waiting')
+    .option('--timeout <seconds>', 'give up waiting after this long', positiveNumber, DEFAULT_WAIT_SECONDS)
+    .option('--json', 'print {"name", "revision", "deployment"} (the finished deployment unless --detach); progress goes to stderr')
+    .addHelpText(
+      'after',
+      examples(
+        'berth deploy web --tag latest --memory-reservation 100 --memory-limit 150 --port 80 --env-file web.env',
+        'berth deploy web --image nginx:1.27 --memory-reservation 32 --memory-limit 64 --port 80 --replicas 2 --env MODE=prod',
+        "berth deploy worker --image busybox:1.36 --memory-reservation 8 --memory-limit 16 --port 8080 -- httpd -f -p 8080",
+      ) + "\nExits 0 when the deployment succeeded, 1 when it failed, was cancelled or rolled back, or Ctrl-C stopped the wait.\n",
+    )
+    .action(async (name: string, command: string[], options: DeployOptions) => {
+      const definition = buildDefinition(options, checkedCommand(ctx, command), await readEnvFile(options.envFile));
+      const client = await connect(ctx);
+      const started = await client.updateService(name, definition);
+      if (options.detach) {
+        if (options.json) printJson(ctx.stdout, started);
+        else ctx.stdout.write(`revision ${started.revision}, deployment ${started.deployment}\nFollow it with: berth events ${name} -f\n`);
+        return;
+      }
+      const out = options.json ? ctx.stderr : ctx.stdout;
+      const final = await watchDeployment(ctx, client, { name, revision: started.revision, deployment: started.deployment }, out, options.timeout * 1000);
+      if (options.json) printJson(ctx.stdout, { name, revision: started.revision, deployment: final });
+      if (final.step !== 'succeeded') {
+        throw new CliError(outcomeCode(final.step), `Deployment ${final.id} of revision ${final.revision} ${final.step}: ${final.reason ?? final.step_description}`);
+      }
+      const url = (await client.getService(name)).links.find((l) => l.rel === 'deployment')?.href;
+      const style = styleFor(ctx, out);
+      out.write(`${style.green('✓')} deployment ${final.id} succeeded: revision ${final.revision} of ${name} is serving${url ? ` at ${url}` : ''}\n`);
+    });
+}
+
+export function buildDefinition(options: DeployOptions, command: readonly string[], fileEnv: readonly EnvEntry[]): ServiceDefinition {
+  if (options.image === undefined && options.tag === undefined) throw new UsageError("Give the image with --image REF or --tag TAG (an image pushed with 'berth push')");
+  return {
+    ...(options.image === undefined ? {} : { image: options.image }),
+    ...(options.tag === undefined ? {} : { 'container-tag': options.tag }),
+    'memory-reservation': options.memoryReservation,
+    'memory-limit': options.memoryLimit,
+    'container-port': options.port,
+    environment: mergeEnv(fileEnv, (options.env ?? []).map(parseEnvFlag)),
+    ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
+    ...(command.length === 0 ? {} : { command: [...command] }),
+  };
+}
+
+/** Later entries replace earlier ones of the same name, in the earlier one's place. */
+function mergeEnv(base: readonly EnvEntry[], overrides: readonly EnvEntry[]): EnvEntry[] {
+  const merged = [...base];
+  for (const entry of overrides) {
+    const at = merged.findIndex((e) => e.name === entry.name);
+    if (at >= 0) merged[at] = entry;
+    else merged.push(entry);
+  }
+  return merged;
+}
+
+function parseEnvFlag(flag: string): EnvEntry {
+  const eq = flag.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--env expects NAME=VALUE, got '${flag}'`);
+  return { name: flag.slice(0, eq), value: flag.slice(eq + 1) };
+}
+
+async function readEnvFile(file: string | undefined): Promise<EnvEntry[]> {
+  if (file === undefined) return [];
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new CliError('BERTH_ENV_FILE_INVALID', `Cannot read --env-file ${file}: ${(error as Error).message}`, EXIT_USAGE);
+  }
+  try {
+    return parseEnvFile(text);
+  } catch (error) {
+    if (error instanceof EnvFileError) throw new CliError(error.code, `${file}, ${error.message}`, EXIT_USAGE);
+    throw error;
+  }
+}
+
+/** Words after the name count as the container command only behind `--`, so a stray word is not run by mistake. */
+function checkedCommand(ctx: CliContext, command: string[]): string[] {
+  if (command.length > 0 && !ctx.argv.includes('--')) {
+    throw new UsageError(`Unexpected argument '${command[0] ?? ''}'; put the container command after --, e.g. -- ${command.join(' ')}`);
+  }
+  return command;
+}
+
+function outcomeCode(step: string): string {
+  switch (step) {
+    case 'cancelled':
+      return 'BERTH_DEPLOYMENT_CANCELLED';
+    case 'superseded':
+      return 'BERTH_DEPLOYMENT_SUPERSEDED';
+    default:
+      return 'BERTH_DEPLOYMENT_FAILED';
+  }
+}

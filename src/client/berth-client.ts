@@ -1,0 +1,329 @@
+import type { Static } from '@sinclair/typebox';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type {
+  AuditDoc,
+  CreateProjectResponse,
+  CreateServiceBody,
+  DeleteServiceResponse,
+  DeploymentDoc,
+  DockerCredentialsDoc,
+  EventsDoc,
+  HealthCheckInput,
+  LogsDoc,
+  ServiceDefinitionBody,
+  ServiceDoc,
+  ServiceSummary,
+  UpdateServiceResponse,
+} from '../api/schemas.js';
+import { BerthApiError, BerthResponseError, BerthTimeoutError, BerthUnreachableError } from './errors.js';
+import { readNdjson } from './ndjson.js';
+
+export type HealthCheck = Static<typeof HealthCheckInput>;
+export type ServiceDefinition = Static<typeof ServiceDefinitionBody>;
+export type ServiceSummaryDoc = Static<typeof ServiceSummary>;
+export type ServiceStatusDoc = Static<typeof ServiceDoc>;
+export type Deployment = Static<typeof DeploymentDoc>;
+export type Events = Static<typeof EventsDoc>;
+export type ServiceEvent = Events['events'][number];
+export type Logs = Static<typeof LogsDoc>;
+/** One line of `GET /services/:name/logs/stream`: a `view=logs` event plus the stream it belongs to. */
+export type LogLine = Pick<Logs['logs'][number], 'stream_name'> & Logs['logs'][number]['log_events'][number];
+
+export interface BerthClientOptions {
+  /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
+  readonly url: string;
+  /** A project token, or the admin token for `createProject`. */
+  readonly token: string;
+  readonly fetch?: typeof fetch;
+  /** Bound on one request, answer included (default 30 s); for `followLogs`, on the answer's headers. */
+  readonly timeoutMs?: number;
+}
+
+export interface RequestOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** What `waitForDeployment` reports while it waits, in the order it happened. */
+export type DeploymentProgress = { readonly kind: 'step'; readonly deployment: Deployment } | { readonly kind: 'event'; readonly event: ServiceEvent };
+
+export interface WaitOptions extends RequestOptions {
+  readonly onProgress?: (progress: DeploymentProgress) => void;
+  /** Default 15 minutes: longer than the server's health timeout and drain together. */
+  readonly timeoutMs?: number;
+  readonly pollIntervalMs?: number;
+}
+
+export interface FollowLogsOptions {
+  /** Lines of each running task to show before following (the server's default is 20). */
+  readonly tail?: number;
+  /** Following ends only when this aborts, or when the server ends the stream. */
+  readonly signal: AbortSignal;
+  readonly onLine: (line: LogLine) => void;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_WAIT_MS = 15 * 60_000;
+const DEFAULT_POLL_MS = 500;
+/** Events fetched to find those of the deployment being waited for. */
+const RECENT_EVENTS = 100;
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+type Query = Record<string, string | number | undefined>;
+
+interface CallOptions extends RequestOptions {
+  readonly body?: unknown;
+  readonly query?: Query;
+}
+
+/**
+ * The berth API over `fetch`. Every method is one request (except the two
+ * waits) and answers the server's document as the API schemas type it.
+ * Failures throw BerthApiError (an error answer), BerthUnreachableError,
+ * BerthTimeoutError or BerthResponseError; an aborted `signal` rejects with
+ * the signal's reason.
+ */
+export class BerthClient {
+  private readonly base: string;
+  private readonly token: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly timeoutMs: number;
+
+  constructor(options: BerthClientOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.token = options.token;
+    this.fetchFn = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** Admin token only. */
+  createProject(name: string, options?: RequestOptions): Promise<Static<typeof CreateProjectResponse>> {
+    return this.call('POST', '/projects', { ...options, body: { name } });
+  }
+
+  /** Admin token only: who did what and when, newest first. */
+  audit(query: { limit?: number } = {}, options?: RequestOptions): Promise<Static<typeof AuditDoc>> {
+    return this.call('GET', '/audit', { ...options, query: { limit: query.limit } });
+  }
+
+  listServices(options?: RequestOptions): Promise<ServiceSummaryDoc[]> {
+    return this.call('GET', '/services', { ...options });
+  }
+
+  createService(name: string, healthCheck?: HealthCheck, options?: RequestOptions): Promise<ServiceSummaryDoc> {
+    const body: Static<typeof CreateServiceBody> = healthCheck === undefined ? { name } : { name, health_check: healthCheck };
+    return this.call('POST', '/services', { ...options, body });
+  }
+
+  /** The status document: tasks, events, target health, the latest deployment. */
+  getService(name: string, options?: RequestOptions): Promise<ServiceStatusDoc> {
+    return this.call('GET', servicePath(name), { ...options });
+  }
+
+  logs(name: string, query: { tail?: number; streams?: number } = {}, options?: RequestOptions): Promise<Logs> {
+    return this.call('GET', servicePath(name), { ...options, query: { view: 'logs', tail: query.tail, streams: query.streams } });
+  }
+
+  dockerCredentials(name: string, options?: RequestOptions): Promise<Static<typeof DockerCredentialsDoc>> {
+    return this.call('GET', servicePath(name), { ...options, query: { view: 'docker' } });
+  }
+
+  /** Stores a new revision; the deployment runs in the background (see `waitForDeployment`). */
+  updateService(name: string, definition: ServiceDefinition, options?: RequestOptions): Promise<Static<typeof UpdateServiceResponse>> {
+    return this.call('PUT', servicePath(name), { ...options, body: definition });
+  }
+
+  deleteService(name: string, options?: RequestOptions): Promise<Static<typeof DeleteServiceResponse>> {
+    return this.call('DELETE', servicePath(name), { ...options });
+  }
+
+  /** Without `after`: the latest `limit` events; with it: the events after that id. Oldest first either way. */
+  events(name: string, query: { after?: number; limit?: number } = {}, options?: RequestOptions): Promise<Events> {
+    return this.call('GET', `${servicePath(name)}/events`, { ...options, query: { after: query.after, limit: query.limit } });
+  }
+
+  /** Newest first. */
+  deployments(name: string, options?: RequestOptions): Promise<Deployment[]> {
+    return this.call('GET', `${servicePath(name)}/deployments`, { ...options });
+  }
+
+  deployment(name: string, id: number, options?: RequestOptions): Promise<Deployment> {
+    return this.call('GET', `${servicePath(name)}/deployments/${id}`, { ...options });
+  }
+
+  /** Rolls back a deployment that has not switched traffic yet; 409 once it has. */
+  cancelDeployment(name: string, id: number, options?: RequestOptions): Promise<Deployment> {
+    return this.call('POST', `${servicePath(name)}/deployments/${id}/cancel`, { ...options });
+  }
+
+  /**
+   * Polls the deployment and the service's new events until the deployment
+   * finishes, reporting each step change and event once, in order. Resolves
+   * with the finished deployment whatever its outcome (`step` says which);
+   * throws BerthTimeoutError after `timeoutMs`.
+   */
+  async waitForDeployment(name: string, id: number, options: WaitOptions = {}): Promise<Deployment> {
+    const { signal, onProgress } = options;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS;
+    const deadline = Date.now() + timeoutMs;
+    let deployment = await this.deployment(name, id, { signal });
+    let step = deployment.step;
+    // The deployment's own events are those since it was created; older ones belong to earlier work.
+    // They led to the step it is at now, so they are reported before it.
+    const since = Date.parse(deployment.created_at);
+    const recent = (await this.events(name, { limit: RECENT_EVENTS }, { signal })).events;
+    let cursor = recent.at(-1)?.id ?? 0;
+    for (const event of recent) if (Date.parse(event.created_at) >= since) onProgress?.({ kind: 'event', event });
+    onProgress?.({ kind: 'step', deployment });
+
+    const reportEventsAfterCursor = async (): Promise<void> => {
+      const fresh = (await this.events(name, cursor > 0 ? { after: cursor } : {}, { signal })).events.filter((e) => e.id > cursor);
+      for (const event of fresh) onProgress?.({ kind: 'event', event });
+      cursor = fresh.at(-1)?.id ?? cursor;
+    };
+
+    while (!deployment.finished) {
+      if (Date.now() >= deadline) {
+        throw new BerthTimeoutError(`Deployment ${id} of '${name}' is still at step '${step}' after ${Math.round(timeoutMs / 1000)} s`);
+      }
+      await sleep(options.pollIntervalMs ?? DEFAULT_POLL_MS, undefined, { signal });
+      deployment = await this.deployment(name, id, { signal });
+      await reportEventsAfterCursor();
+      if (deployment.step !== step) {
+        step = deployment.step;
+        onProgress?.({ kind: 'step', deployment });
+      }
+    }
+    // The events saying how it ended are written with the final step; fetch them once more.
+    await reportEventsAfterCursor();
+    return deployment;
+  }
+
+  /**
+   * Follows the logs of every task of the service, including tasks that start
+   * later, until `signal` aborts (then it resolves) or the server ends the
+   * stream (it resolves too; check `signal.aborted` to tell which).
+   */
+  async followLogs(name: string, options: FollowLogsOptions): Promise<void> {
+    const { signal } = options;
+    // Only the wait for the answer's headers is bounded: the stream itself is open-ended by design.
+    const headersDeadline = new AbortController();
+    const timer = setTimeout(() => headersDeadline.abort(timeoutReason(this.timeoutMs)), this.timeoutMs);
+    let response: Response;
+    try {
+      response = await this.send('GET', `${servicePath(name)}/logs/stream`, { signal, query: { tail: options.tail } }, headersDeadline.signal);
+      if (!response.ok) throw await apiError(response);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.body) throw new BerthResponseError('The log stream answered without a body');
+    try {
+      await readNdjson(
+        response.body,
+        (value) => options.onLine(asLogLine(value)),
+        (cause) => new BerthUnreachableError(this.base, cause),
+      );
+    } catch (error) {
+      // Aborting is how the caller ends following; the read that it broke off is not a failure.
+      if (signal.aborted) return;
+      throw error;
+    }
+  }
+
+  private async call<T>(method: Method, path: string, options: CallOptions): Promise<T> {
+    const { response, text } = await this.sendAndRead(method, path, options);
+    if (!response.ok) throw apiErrorFromText(response, text);
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new BerthResponseError(`${method} ${path} answered ${response.status} with a body that is not JSON: ${clip(text)}`, { cause: error });
+    }
+  }
+
+  private async sendAndRead(method: Method, path: string, options: CallOptions): Promise<{ response: Response; text: string }> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(timeoutReason(this.timeoutMs)), this.timeoutMs);
+    try {
+      const response = await this.send(method, path, options, deadline.signal);
+      const text = await response.text().catch((error: unknown) => {
+        throw this.transportError(error, options.signal, deadline.signal);
+      });
+      return { response, text };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One fetch, ended by the caller's signal or by `deadline`, whichever comes first. */
+  private async send(method: Method, path: string, options: CallOptions, deadline: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { 'x-auth-token': this.token, accept: 'application/json' };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      return await this.fetchFn(`${this.base}${path}${queryString(options.query)}`, {
+        method,
+        headers,
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        signal: options.signal ? AbortSignal.any([options.signal, deadline]) : deadline,
+      });
+    } catch (error) {
+      throw this.transportError(error, options.signal, deadline);
+    }
+  }
+
+  private transportError(error: unknown, callerSignal: AbortSignal | undefined, deadline: AbortSignal): unknown {
+    if (callerSignal?.aborted) return callerSignal.reason;
+    if (deadline.aborted) return deadline.reason;
+    return new BerthUnreachableError(this.base, error);
+  }
+}
+
+function servicePath(name: string): string {
+  return `/services/${encodeURIComponent(name)}`;
+}
+
+function queryString(query: Query | undefined): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) params.set(key, String(value));
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+function timeoutReason(ms: number): BerthTimeoutError {
+  return new BerthTimeoutError(`The berth server did not answer within ${Math.round(ms / 1000)} s`);
+}
+
+async function apiError(response: Response): Promise<BerthApiError> {
+  return apiErrorFromText(response, await response.text());
+}
+
+function apiErrorFromText(response: Response, text: string): BerthApiError {
+  const body = parseErrorBody(text);
+  const message = body?.Error ?? `HTTP ${response.status} ${response.statusText}${text ? `: ${clip(text)}` : ''}`;
+  return new BerthApiError(response.status, body?.code, message);
+}
+
+function parseErrorBody(text: string): { Error: string; code?: string } | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // Not JSON: a proxy's error page, say. The caller falls back to the status line.
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const { Error: message, code } = value as Record<string, unknown>;
+  if (typeof message !== 'string') return null;
+  return typeof code === 'string' ? { Error: message, code } : { Error: message };
+}
+
+function asLogLine(value: unknown): LogLine {
+  if (typeof value === 'object' && value !== null) {
+    const { stream_name, time, message } = value as Record<string, unknown>;
+    if (typeof stream_name === 'string' && typeof time === 'string' && typeof message === 'string') return { stream_name, time, message };
+  }
+  throw new BerthResponseError(`The log stream sent a line that is not {stream_name, time, message}: ${clip(JSON.stringify(value))}`);
+}
+
+function clip(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > 160 ? `${oneLine.slice(0, 160)}…` : oneLine;
+}

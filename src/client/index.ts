@@ -1,0 +1,20 @@
+/** `berth/client`: the TypeScript SDK for the berth API. */
+export {
+  BerthClient,
+  type BerthClientOptions,
+  type Deployment,
+  type DeploymentProgress,
+  type Events,
+  type FollowLogsOptions,
+  type HealthCheck,
+  type LogLine,
+  type Logs,
+  type RequestOptions,
+  type ServiceDefinition,
+  type ServiceEvent,
+  type ServiceStatusDoc,
+  type ServiceSummaryDoc,
+  type WaitOptions,
+} from './berth-client.js';
+export { parseEnvFile, EnvFileError, type EnvEntry } from './env-file.js';
+export { BerthApiError, BerthClientError, BerthResponseError, BerthTimeoutError, BerthUnreachableError, codeForStatus } from './errors.js';
