@@ -4,8 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
-berth_install_packages
-berth_start_docker
-berth_node_modules
-berth_build
+berth_prepare
 exec npx vitest run "$@"

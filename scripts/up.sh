@@ -5,10 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
-berth_install_packages
-berth_start_docker
-berth_node_modules
-berth_build
+berth_prepare
 ./scripts/build-demo-image.sh berth-demo/hello:1 >/dev/null
 
 export BERTH_DATA_DIR=${BERTH_DATA_DIR:-$PWD/.berth}

@@ -39,3 +39,11 @@ berth_node_modules() {
 berth_build() {
   npm run --silent build
 }
+
+# Everything a fresh machine needs before berth can run or be tested.
+berth_prepare() {
+  berth_install_packages "$@"
+  berth_start_docker
+  berth_node_modules
+  berth_build
+}
