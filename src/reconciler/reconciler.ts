@@ -82,8 +82,6 @@ export class Reconciler {
   private lastRoutes = '';
   private routesPushedAt = 0;
   private capacity: number | null;
-  private passes = 0;
-  private readonly passListeners = new Set<() => void>();
   /**
    * Containers the engine reported dead. Its container list can still say
    * "running" just after the event, so these are inspected instead.
@@ -136,21 +134,6 @@ export class Reconciler {
     this.wake?.();
   }
 
-  /** Resolves after the next complete pass (tests and the API's read-your-write use this). */
-  async settle(): Promise<void> {
-    const target = this.passes + 2;
-    this.kick();
-    await new Promise<void>((resolve) => {
-      const listener = (): void => {
-        if (this.passes >= target || !this.running) {
-          this.passListeners.delete(listener);
-          resolve();
-        }
-      };
-      this.passListeners.add(listener);
-    });
-  }
-
   /** Observed containers grouped by service; the task observer shares this view. */
   async observe(): Promise<Map<number, LabelledContainer[]>> {
     const listed = await this.deps.runtime.list({ [LABEL.instance]: this.options.instance });
@@ -193,8 +176,6 @@ export class Reconciler {
         this.deps.logger.error(`reconcile pass failed: ${(error as Error).stack ?? String(error)}`);
         busy = true;
       }
-      this.passes++;
-      for (const listener of [...this.passListeners]) listener();
       if (!this.running || this.kicked) continue;
       const period = busy ? this.options.busyPeriodMs : this.options.idlePeriodMs;
       const delay = Math.max(0, Math.min(period, this.nextWake - this.deps.clock.now()));

@@ -17,6 +17,7 @@ import { linesOf, parseLogOutput, splitFrames } from './log-frames.js';
 
 const EVENT_ACTIONS = new Set<RuntimeEventAction>(['create', 'start', 'die', 'oom', 'destroy', 'kill', 'stop']);
 const PULL_TIMEOUT_MS = 10 * 60_000;
+const REQUEST_TIMEOUT_MS = 60_000;
 
 interface EngineError {
   statusCode?: number;
@@ -41,10 +42,15 @@ function labelFilters(labels: Readonly<Record<string, string>>): string[] {
 
 /** The ContainerRuntime port on a Docker Engine, through dockerode. */
 export class DockerRuntime implements ContainerRuntime {
+  /** For request/answer calls: a hung engine must not hang a reconcile pass. */
   private readonly docker: Docker;
+  /** For streams that are quiet for long on purpose (events, followed logs, pulls with their own bound). */
+  private readonly streams: Docker;
 
-  constructor(options: { socketPath?: string } = {}) {
-    this.docker = new Docker({ socketPath: options.socketPath ?? '/var/run/docker.sock' });
+  constructor(options: { socketPath?: string; requestTimeoutMs?: number } = {}) {
+    const socketPath = options.socketPath ?? '/var/run/docker.sock';
+    this.docker = new Docker({ socketPath, timeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS });
+    this.streams = new Docker({ socketPath });
   }
 
   async ping(): Promise<void> {
@@ -156,7 +162,7 @@ export class DockerRuntime implements ContainerRuntime {
     id: string,
     options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void },
   ): Promise<void> {
-    const stream = (await this.docker.getContainer(id).logs({
+    const stream = (await this.streams.getContainer(id).logs({
       stdout: true,
       stderr: true,
       timestamps: true,
@@ -197,13 +203,13 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async pullImage(reference: string, auth: RegistryAuth | null): Promise<void> {
-    const stream = (await this.docker.pull(reference, auth ? { authconfig: auth } : {})) as Readable;
+    const stream = (await this.streams.pull(reference, auth ? { authconfig: auth } : {})) as Readable;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         stream.destroy();
         reject(new RuntimeUnavailableError(`pulling took longer than ${PULL_TIMEOUT_MS / 1000} s`));
       }, PULL_TIMEOUT_MS);
-      this.docker.modem.followProgress(stream, (error: Error | null, output: { error?: string }[]) => {
+      this.streams.modem.followProgress(stream, (error: Error | null, output: { error?: string }[]) => {
         clearTimeout(timer);
         const failure = error?.message ?? output.find((o) => o.error)?.error;
         if (failure) reject(new RuntimeUnavailableError(`the engine could not pull it: ${failure}`));
@@ -227,7 +233,7 @@ export class DockerRuntime implements ContainerRuntime {
     onEvent: (event: RuntimeEvent) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const stream = (await this.docker.getEvents({
+    const stream = (await this.streams.getEvents({
       filters: { type: ['container'], label: labelFilters(labels) },
       abortSignal: signal,
     })) as unknown as Readable;
