@@ -178,7 +178,14 @@ export const EventsQuery = Type.Object(
   { additionalProperties: false },
 );
 export const EventsDoc = Type.Object({
-  events: Type.Array(Type.Object({ id: Type.Integer(), created_at: Type.String(), message: Type.String() })),
+  events: Type.Array(
+    Type.Object({
+      id: Type.Integer(),
+      created_at: Type.String(),
+      message: Type.String(),
+      deployment_id: Type.Union([Type.Integer(), Type.Null()]),
+    }),
+  ),
 });
 
 export const CreateProjectBody = Type.Object({ name: Type.String({ maxLength: 256 }) }, { additionalProperties: false });

@@ -167,12 +167,10 @@ export class BerthClient {
     const deadline = Date.now() + timeoutMs;
     let deployment = await this.deployment(name, id, { signal });
     let step = deployment.step;
-    // The deployment's own events are those since it was created; older ones belong to earlier work.
-    // They led to the step it is at now, so they are reported before it.
-    const since = Date.parse(deployment.created_at);
+    // The deployment's own events so far led to the step it is at now, so they are reported before it.
     const recent = (await this.events(name, { limit: RECENT_EVENTS }, { signal })).events;
     let cursor = recent.at(-1)?.id ?? 0;
-    for (const event of recent) if (Date.parse(event.created_at) >= since) onProgress?.({ kind: 'event', event });
+    for (const event of recent) if (event.deployment_id === id) onProgress?.({ kind: 'event', event });
     onProgress?.({ kind: 'step', deployment });
 
     const reportEventsAfterCursor = async (): Promise<void> => {

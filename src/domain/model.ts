@@ -45,6 +45,8 @@ export interface ServiceEvent {
   readonly id: number;
   readonly createdAt: number;
   readonly message: string;
+  /** The deployment the event is part of, if any. */
+  readonly deploymentId: number | null;
 }
 
 export interface Clock {

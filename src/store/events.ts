@@ -1,6 +1,17 @@
 import type { Clock, ServiceEvent } from '../domain/model.js';
 import type { Db } from './database.js';
 
+interface EventRow {
+  id: number;
+  created_at: number;
+  message: string;
+  deployment_id: number | null;
+}
+
+function toEvent(r: EventRow): ServiceEvent {
+  return { id: r.id, createdAt: r.created_at, message: r.message, deploymentId: r.deployment_id };
+}
+
 /** Events kept per service; older ones are pruned so a crash loop cannot grow the store forever. */
 const KEPT_PER_SERVICE = 500;
 
@@ -28,17 +39,17 @@ export class EventRepository {
   list(serviceId: number, limit: number): ServiceEvent[] {
     return (
       this.db
-        .prepare('SELECT id, created_at, message FROM events WHERE service_id = ? ORDER BY id DESC LIMIT ?')
-        .all(serviceId, limit) as { id: number; created_at: number; message: string }[]
-    ).map((r) => ({ id: r.id, createdAt: r.created_at, message: r.message }));
+        .prepare('SELECT id, created_at, message, deployment_id FROM events WHERE service_id = ? ORDER BY id DESC LIMIT ?')
+        .all(serviceId, limit) as EventRow[]
+    ).map(toEvent);
   }
 
   /** Events after `afterId`, oldest first: what a follower has not seen yet. */
   since(serviceId: number, afterId: number, limit = 200): ServiceEvent[] {
     return (
       this.db
-        .prepare('SELECT id, created_at, message FROM events WHERE service_id = ? AND id > ? ORDER BY id LIMIT ?')
-        .all(serviceId, afterId, limit) as { id: number; created_at: number; message: string }[]
-    ).map((r) => ({ id: r.id, createdAt: r.created_at, message: r.message }));
+        .prepare('SELECT id, created_at, message, deployment_id FROM events WHERE service_id = ? AND id > ? ORDER BY id LIMIT ?')
+        .all(serviceId, afterId, limit) as EventRow[]
+    ).map(toEvent);
   }
 }

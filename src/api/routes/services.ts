@@ -205,7 +205,9 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const after = request.query.after === undefined ? 0 : Number(request.query.after);
         const limit = boundedInt(request.query.limit, 200, 1000, 'limit');
         const events = after === 0 ? store.events.list(service.id, limit).reverse() : store.events.since(service.id, after, limit);
-        return { events: events.map((e) => ({ id: e.id, created_at: iso(e.createdAt), message: e.message })) };
+        return {
+          events: events.map((e) => ({ id: e.id, created_at: iso(e.createdAt), message: e.message, deployment_id: e.deploymentId })),
+        };
       },
     );
 
