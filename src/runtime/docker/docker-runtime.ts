@@ -46,6 +46,7 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker;
   /** For streams that are quiet for long on purpose (events, followed logs, pulls with their own bound). */
   private readonly streams: Docker;
+  private removals: Promise<void> = Promise.resolve();
 
   constructor(options: { socketPath?: string; requestTimeoutMs?: number } = {}) {
     const socketPath = options.socketPath ?? '/var/run/docker.sock';
@@ -137,8 +138,16 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async remove(id: string): Promise<void> {
-    // 409: removal already in progress.
-    await tolerating([404, 409], () => this.docker.getContainer(id).remove({ force: true, v: true }));
+    // One removal at a time: parallel removals can deadlock libnetwork in Debian's
+    // engine (20.10.24 lacks moby/libnetwork#2679), after which every call on the
+    // affected containers hangs until dockerd restarts.
+    const removal = this.removals.then(() =>
+      // 409: removal already in progress.
+      tolerating([404, 409], () => this.docker.getContainer(id).remove({ force: true, v: true })),
+    );
+    // The caller gets this removal's error; the queue goes on to the next one.
+    this.removals = removal.catch(() => undefined);
+    await removal;
   }
 
   async logs(id: string, options: { tail: number; since?: Date }): Promise<LogLine[]> {
