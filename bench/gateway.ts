@@ -1,0 +1,162 @@
+import { join } from 'node:path';
+import { definition } from './lib/api.js';
+import { BenchServer, waitServing } from './lib/bench-server.js';
+import type { BenchContext } from './lib/context.js';
+import { UPSTREAM_IMAGE } from './lib/images.js';
+import { NginxProxy } from './lib/nginx-baseline.js';
+import { cpuMsOfTree, readPid } from './lib/proc.js';
+import { median, paired } from './lib/stats.js';
+import { runWrk, wrkFailures, type WrkResult } from './lib/wrk.js';
+
+// Ports 17620-17623 (berth), 17625 (the hand-written nginx).
+const BASE_PORT = 17620;
+const NGINX_PORT = 17625;
+const THREADS = 2;
+const CONNECTIONS = 32;
+const DIRECT_RUNS = 3;
+
+export interface GatewayOptions {
+  /** Pairs of runs (berth, nginx) = 2 × runs; the machine is noisy, so more shorter pairs. */
+  readonly runs: number;
+  readonly seconds: number;
+}
+
+type Path = 'berth' | 'nginx' | 'direct';
+
+interface Measured {
+  readonly wrk: WrkResult;
+  /** CPU time the proxy's nginx (master and workers) used per request, in µs; NaN for direct. */
+  readonly cpuUsPerRequest: number;
+}
+
+/**
+ * Throughput and latency with wrk (keep-alive, -t2 -c32) through berth's gateway and
+ * through a hand-written nginx proxy to the same container, in back-to-back pairs whose
+ * order alternates; each figure is the median over pairs of the per-pair comparison, so
+ * load from elsewhere on the machine hits both sides of a pair alike. The container
+ * directly is measured too, to show the upstream is not the bottleneck. The upstream is
+ * nginx in an empty root (bench/lib/build-upstream-image.sh): busybox httpd closes every
+ * connection and would be the bottleneck. The CPU the proxy's nginx processes use per
+ * request is the figure least disturbed by other load.
+ */
+export async function runGateway(ctx: BenchContext, options: GatewayOptions): Promise<void> {
+  await ctx.scoped(async (scope) => {
+    ctx.log('gateway: starting a server');
+    const server = await BenchServer.start({ basePort: BASE_PORT });
+    scope.defer('gateway server', () => server.destroy());
+    const api = await server.admin.project('bench');
+    await api.createService('gw');
+    const id = await api.deploy('gw', definition({ image: UPSTREAM_IMAGE, 'memory-reservation': 16, 'memory-limit': 64 }));
+    const doc = await api.waitDeployment('gw', id, 60_000);
+    if (doc.step !== 'succeeded') throw new Error(`deployment ended ${doc.step}: ${doc.reason}`);
+    await waitServing(server.gatewayUrl, '/bench-gw/');
+    const target = (await api.status('gw')).target_health.targets[0];
+    const upstream = `${target.target}:${target.port}`;
+    const nginx = await NginxProxy.start({ listenPort: NGINX_PORT, upstream });
+    scope.defer('baseline nginx', () => nginx.stop());
+
+    const urls: Record<Path, string> = {
+      berth: `${server.gatewayUrl}/bench-gw/`,
+      nginx: `${nginx.url}/bench-gw/`,
+      direct: `http://${upstream}/bench-gw/`,
+    };
+    const masters: Record<Path, number | null> = {
+      berth: readPid(join(server.dataDir, 'nginx', 'nginx.pid')),
+      nginx: nginx.pid,
+      direct: null,
+    };
+    const measure = async (path: Path, seconds: number): Promise<Measured> => {
+      const master = masters[path];
+      const cpuBefore = master === null ? 0 : cpuMsOfTree(master);
+      const wrk = await runWrk({ url: urls[path], threads: THREADS, connections: CONNECTIONS, durationSeconds: seconds });
+      const cpuMs = master === null ? Number.NaN : cpuMsOfTree(master) - cpuBefore;
+      return { wrk, cpuUsPerRequest: (cpuMs * 1000) / wrk.requests };
+    };
+
+    ctx.log(`gateway: upstream ${upstream}; warming up`);
+    for (const path of ['berth', 'nginx', 'direct'] as const) await measure(path, 2);
+
+    const results: Record<Path, Measured[]> = { berth: [], nginx: [], direct: [] };
+    const pairs = options.runs * 2;
+    const directEvery = Math.max(1, Math.floor(pairs / DIRECT_RUNS));
+    for (let pair = 0; pair < pairs; pair++) {
+      const order: Path[] = pair % 2 === 0 ? ['berth', 'nginx'] : ['nginx', 'berth'];
+      if (pair % directEvery === directEvery - 1 && results.direct.length < DIRECT_RUNS) order.push('direct');
+      for (const path of order) {
+        const m = await measure(path, options.seconds);
+        results[path].push(m);
+        ctx.log(
+          `gateway: pair ${pair + 1} ${path}: ${m.wrk.requestsPerSecond.toFixed(0)} req/s, p50 ${m.wrk.latencyMs.p50.toFixed(2)} ms, p99 ${m.wrk.latencyMs.p99.toFixed(2)} ms, ` +
+            `${Number.isNaN(m.cpuUsPerRequest) ? '' : `nginx CPU ${m.cpuUsPerRequest.toFixed(1)} µs/request, `}failures ${wrkFailures(m.wrk)}`,
+        );
+      }
+    }
+    ctx.raw.gateway = {
+      upstream: `${UPSTREAM_IMAGE} at ${upstream}`,
+      wrk: `-t${THREADS} -c${CONNECTIONS} -d${options.seconds}s`,
+      results: Object.fromEntries(
+        Object.entries(results).map(([path, ms]) => [
+          path,
+          ms.map((m) => ({ rps: m.wrk.requestsPerSecond, latencyMs: m.wrk.latencyMs, cpuUsPerRequest: m.cpuUsPerRequest, failures: wrkFailures(m.wrk) })),
+        ]),
+      ),
+    };
+    const rps = (path: Path): number[] => results[path].map((m) => m.wrk.requestsPerSecond);
+    const p = (path: Path, q: 'p50' | 'p99'): number[] => results[path].map((m) => m.wrk.latencyMs[q]);
+    const cpu = (path: Path): number[] => results[path].map((m) => m.cpuUsPerRequest);
+    ctx.record({
+      bench: 'gateway',
+      name: 'throughput, berth vs hand-written nginx',
+      unit: 'req/s',
+      values: rps('berth'),
+      baseline: rps('nginx'),
+      comparisons: paired(rps('berth'), rps('nginx'), (x, y) => x / y),
+      goal: { kind: 'ratio-min', limit: 0.95 },
+    });
+    ctx.record({
+      bench: 'gateway',
+      name: 'p99 latency, berth vs hand-written nginx',
+      unit: 'ms',
+      values: p('berth', 'p99'),
+      baseline: p('nginx', 'p99'),
+      comparisons: paired(p('berth', 'p99'), p('nginx', 'p99'), (x, y) => x - y),
+      goal: { kind: 'diff-max', limit: 1 },
+    });
+    ctx.record({
+      bench: 'gateway',
+      name: 'p50 latency, berth vs hand-written nginx',
+      unit: 'ms',
+      values: p('berth', 'p50'),
+      baseline: p('nginx', 'p50'),
+      comparisons: paired(p('berth', 'p50'), p('nginx', 'p50'), (x, y) => x - y),
+      compare: 'diff',
+      goal: { kind: 'info' },
+    });
+    ctx.record({
+      bench: 'gateway',
+      name: 'nginx CPU per request, berth vs hand-written',
+      unit: 'µs',
+      values: cpu('berth'),
+      baseline: cpu('nginx'),
+      comparisons: paired(cpu('berth'), cpu('nginx'), (x, y) => x / y),
+      goal: { kind: 'info' },
+      note: 'user + system time of the proxy nginx master and workers over the run, per request',
+    });
+    ctx.record({
+      bench: 'gateway',
+      name: 'throughput, direct to the container vs nginx',
+      unit: 'req/s',
+      values: rps('direct'),
+      baseline: [median(rps('nginx'))],
+      goal: { kind: 'info' },
+      note: 'the upstream is not the bottleneck when direct is well above the proxies',
+    });
+    ctx.record({
+      bench: 'gateway',
+      name: 'failed requests through berth (all wrk runs)',
+      unit: 'requests',
+      values: [results.berth.reduce((sum, m) => sum + wrkFailures(m.wrk), 0)],
+      goal: { kind: 'value-max', limit: 0 },
+    });
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * A berth server in a process of its own, started by BenchServer: the same composition
+ * root as `berth server` (BerthServer.start), with one difference, a DockerRuntime that
+ * notes when each reconcile pass starts. A pass begins by listing the instance's
+ * containers (Reconciler.observe), so, with the reconciler kicked continuously, the time
+ * between two such listings is the duration of one full pass.
+ *
+ * Messages from the parent: {id, type: 'passes', count} | {id, type: 'shutdown'}.
+ * With cpuProfileDir set, each 'passes' measurement also writes a CPU profile of its
+ * passes there (open it in Chrome DevTools, or summarise it with bench/lib/profile.ts).
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { resolveServerConfig } from '../../src/server/config.js';
+import { BerthServer } from '../../src/server/server.js';
+import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
+import { LABEL } from '../../src/reconciler/labels.js';
+import type { ContainerSummary } from '../../src/runtime/container-runtime.js';
+
+export interface HostConfig {
+  readonly dataDir: string;
+  readonly basePort: number;
+  readonly adminToken: string;
+  readonly healthTimeout: string;
+  readonly drain: string;
+  readonly stopGrace: string;
+  readonly cpuProfileDir?: string;
+}
+
+export type HostRequest = { readonly id: number; readonly type: 'passes'; readonly count: number } | { readonly id: number; readonly type: 'shutdown' };
+
+export type HostMessage =
+  | { readonly type: 'ready'; readonly instance: string }
+  | { readonly type: 'reply'; readonly id: number; readonly ok: true; readonly result: unknown }
+  | { readonly type: 'reply'; readonly id: number; readonly ok: false; readonly error: string };
+
+const PASS_TIMEOUT_MS = 120_000;
+
+/** What measurePasses answers: each pass's duration, and how much of it the engine's container list took. */
+export interface PassTimes {
+  readonly passMs: number[];
+  readonly listMs: number[];
+}
+
+class PassTimingRuntime extends DockerRuntime {
+  readonly passStarts: number[] = [];
+  readonly listMs: number[] = [];
+  recording = false;
+
+  override async list(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
+    const keys = Object.keys(labels);
+    if (!this.recording || keys.length !== 1 || keys[0] !== LABEL.instance) return super.list(labels);
+    const start = performance.now();
+    this.passStarts.push(start);
+    const result = await super.list(labels);
+    this.listMs.push(performance.now() - start);
+    return result;
+  }
+}
+
+function send(message: HostMessage): void {
+  process.send?.(message);
+}
+
+async function measurePasses(server: BerthServer, runtime: PassTimingRuntime, count: number, profileDir?: string): Promise<PassTimes> {
+  if (!profileDir) return timePasses(server, runtime, count);
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    const times = await timePasses(server, runtime, count);
+    const { profile } = await session.post('Profiler.stop');
+    const services = server.store.services.listAll().length;
+    writeFileSync(join(profileDir, `passes-${services}-services-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+    return times;
+  } finally {
+    session.disconnect();
+  }
+}
+
+async function timePasses(server: BerthServer, runtime: PassTimingRuntime, count: number): Promise<PassTimes> {
+  runtime.passStarts.length = 0;
+  runtime.listMs.length = 0;
+  runtime.recording = true;
+  // A kick during a pass makes the loop start the next one as soon as it ends.
+  const kicker = setInterval(() => server.reconciler.kick(), 1);
+  const deadline = Date.now() + PASS_TIMEOUT_MS;
+  try {
+    while (runtime.passStarts.length < count + 1) {
+      if (Date.now() > deadline) throw new Error(`only ${runtime.passStarts.length - 1} passes within ${PASS_TIMEOUT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  } finally {
+    clearInterval(kicker);
+    runtime.recording = false;
+  }
+  const starts = runtime.passStarts.slice(0, count + 1);
+  return { passMs: starts.slice(1).map((t, i) => t - (starts[i] as number)), listMs: runtime.listMs.slice(0, count) };
+}
+
+async function main(): Promise<void> {
+  const host = JSON.parse(process.argv[2] ?? '{}') as HostConfig;
+  const config = resolveServerConfig(
+    {
+      dataDir: host.dataDir,
+      apiListen: `127.0.0.1:${host.basePort}`,
+      gatewayListen: `127.0.0.1:${host.basePort + 1}`,
+      gatewayAdminPort: String(host.basePort + 2),
+      registryListen: `127.0.0.1:${host.basePort + 3}`,
+      healthTimeout: host.healthTimeout,
+      drain: host.drain,
+      stopGrace: host.stopGrace,
+    },
+    { BERTH_ADMIN_TOKEN: host.adminToken },
+  );
+  const runtime = new PassTimingRuntime();
+  const server = await BerthServer.start(config, { runtime, logLevel: 'warn' });
+  let stopping: Promise<void> | null = null;
+  const shutdown = (): Promise<void> => (stopping ??= server.shutdownAll());
+  // The parent died, went away or asks us to stop: stop nginx and the registry rather than leave them running.
+  const exit = (): void => {
+    shutdown().finally(() => process.exit(0));
+  };
+  process.on('disconnect', exit);
+  process.on('SIGTERM', exit);
+  process.on('message', (request: HostRequest) => {
+    const reply = (work: Promise<unknown>): void => {
+      work.then(
+        (result) => send({ type: 'reply', id: request.id, ok: true, result }),
+        (error: unknown) => send({ type: 'reply', id: request.id, ok: false, error: (error as Error).stack ?? String(error) }),
+      );
+    };
+    if (request.type === 'passes') reply(measurePasses(server, runtime, request.count, host.cpuProfileDir));
+    else if (request.type === 'shutdown') reply(shutdown());
+  });
+  send({ type: 'ready', instance: server.instance });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`server host failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

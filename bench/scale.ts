@@ -1,0 +1,180 @@
+import { definition, type Api } from './lib/api.js';
+import { BenchServer } from './lib/bench-server.js';
+import type { BenchContext } from './lib/context.js';
+import { containersWithLabel } from './lib/docker.js';
+import { formatNumber } from './lib/figures.js';
+import { forEachLimited, nowMs, sleep } from './lib/process.js';
+import { median } from './lib/stats.js';
+import { renderTable } from './lib/table.js';
+import { runWrk } from './lib/wrk.js';
+
+// Ports 17630-17633.
+const BASE_PORT = 17630;
+const PASSES = 12;
+const WRK_SECONDS = 3;
+const WRK_RUNS = 3;
+const API_CONCURRENCY = 8;
+const DEPLOY_TIMEOUT_MS = 10 * 60_000;
+
+export interface ScaleOptions {
+  readonly sizes: readonly number[];
+}
+
+interface Point {
+  readonly services: number;
+  readonly deploySeconds: number;
+  readonly containers: number;
+  readonly passMs: number[];
+  /** The engine's container list each pass begins with. */
+  readonly engineListMs: number[];
+  readonly listP50: number[];
+  readonly listP99: number[];
+  readonly statusP50: number[];
+  readonly statusP99: number[];
+  readonly rssMiB: number;
+}
+
+interface Metric {
+  readonly name: string;
+  readonly unit: string;
+  /** Shown but not judged: the engine's own cost. */
+  readonly info?: boolean;
+  readonly values: (p: Point) => number[];
+}
+
+const METRICS: readonly Metric[] = [
+  { name: 'reconcile pass', unit: 'ms', values: (p) => p.passMs },
+  { name: 'reconcile pass without the engine list', unit: 'ms', values: (p) => p.passMs.map((ms, i) => ms - (p.engineListMs[i] ?? 0)) },
+  { name: 'engine container list (in the pass)', unit: 'ms', values: (p) => p.engineListMs, info: true },
+  { name: 'GET /services p50', unit: 'ms', values: (p) => p.listP50 },
+  { name: 'GET /services p99', unit: 'ms', values: (p) => p.listP99 },
+  { name: 'GET /services/<name> p50', unit: 'ms', values: (p) => p.statusP50 },
+  { name: 'GET /services/<name> p99', unit: 'ms', values: (p) => p.statusP99 },
+  { name: 'server RSS', unit: 'MiB', values: (p) => [p.rssMiB] },
+];
+
+/**
+ * Control-plane cost as the number of services grows (10, 100, 300 by default): one full
+ * reconcile pass (median of 12 back-to-back passes), p50/p99 of GET /services and of a
+ * status call (wrk, one connection, 5 s), and the server's RSS. Services are created and
+ * deployed concurrently through the API; each runs a busybox task limited to 12 MiB.
+ */
+export async function runScale(ctx: BenchContext, options: ScaleOptions): Promise<void> {
+  const sizes = [...options.sizes].sort((a, b) => a - b);
+  await ctx.scoped(async (scope) => {
+    ctx.log('scale: starting a server');
+    const server = await BenchServer.start({ basePort: BASE_PORT, healthTimeout: '300', drain: '0.5', stopGrace: '3' });
+    scope.defer('scale server', () => server.destroy());
+    const api = await server.admin.project('s');
+    const points: Point[] = [];
+    let created = 0;
+    for (const n of sizes) {
+      const names = Array.from({ length: n - created }, (_, i) => serviceName(created + i + 1));
+      const t0 = nowMs();
+      await deployAll(api, names);
+      const deploySeconds = (nowMs() - t0) / 1000;
+      created = n;
+      const containers = (await containersWithLabel(`io.berth.instance=${server.instance}`, true)).length;
+      ctx.log(`scale: ${n} services deployed (${names.length} new in ${deploySeconds.toFixed(1)} s); ${containers} running containers`);
+      // Let the new tasks' fast initial probes end, so they do not weigh on the figures.
+      await sleep(3_000);
+      const passes = await server.passDurations(PASSES);
+      const headers = { 'X-Auth-Token': api.token };
+      const latencies = { listP50: [] as number[], listP99: [] as number[], statusP50: [] as number[], statusP99: [] as number[] };
+      for (let run = 0; run < WRK_RUNS; run++) {
+        const wrk = (path: string) => runWrk({ url: `${server.apiUrl}${path}`, threads: 1, connections: 1, durationSeconds: WRK_SECONDS, headers });
+        const list = await wrk('/services');
+        const status = await wrk(`/services/${serviceName(1)}`);
+        latencies.listP50.push(list.latencyMs.p50);
+        latencies.listP99.push(list.latencyMs.p99);
+        latencies.statusP50.push(status.latencyMs.p50);
+        latencies.statusP99.push(status.latencyMs.p99);
+      }
+      const point: Point = {
+        services: n,
+        deploySeconds,
+        containers,
+        passMs: passes.passMs,
+        engineListMs: passes.listMs,
+        ...latencies,
+        rssMiB: server.rssMiB(),
+      };
+      points.push(point);
+      ctx.log(
+        `scale: ${n}: pass ${median(point.passMs).toFixed(1)} ms (engine list ${median(point.engineListMs).toFixed(1)} ms), GET /services p50 ${median(point.listP50).toFixed(2)} p99 ${median(point.listP99).toFixed(2)} ms, ` +
+          `status p50 ${median(point.statusP50).toFixed(2)} p99 ${median(point.statusP99).toFixed(2)} ms, RSS ${point.rssMiB.toFixed(0)} MiB`,
+      );
+    }
+    ctx.raw.scale = { points };
+    report(ctx, points);
+  });
+}
+
+function serviceName(i: number): string {
+  return `svc-${String(i).padStart(3, '0')}`;
+}
+
+/** Creates and deploys the services, API_CONCURRENCY calls at a time, and waits for every deployment. */
+async function deployAll(api: Api, names: readonly string[]): Promise<void> {
+  const deployments = new Map<string, number>();
+  await forEachLimited(names, API_CONCURRENCY, async (name) => {
+    await api.createService(name);
+    deployments.set(name, await api.deploy(name, definition({ 'memory-reservation': 6, 'memory-limit': 12 })));
+  });
+  const deadline = Date.now() + DEPLOY_TIMEOUT_MS;
+  let open = [...deployments.keys()];
+  while (open.length > 0) {
+    if (Date.now() > deadline) throw new Error(`${open.length} deployments did not finish within ${DEPLOY_TIMEOUT_MS / 1000} s`);
+    await sleep(1_000);
+    const still: string[] = [];
+    await forEachLimited(open, API_CONCURRENCY, async (name) => {
+      const doc = await api.deployment(name, deployments.get(name) as number);
+      if (!doc.finished) still.push(name);
+      else if (doc.step !== 'succeeded') throw new Error(`deployment of ${name} ended ${doc.step}: ${doc.reason}`);
+    });
+    open = still;
+  }
+}
+
+function report(ctx: BenchContext, points: readonly Point[]): void {
+  const rows: string[][] = [];
+  for (const metric of METRICS) {
+    const row = [metric.name, ...points.map((p) => `${formatNumber(median(metric.values(p)))} ${metric.unit}`)];
+    let linear = true;
+    for (let i = 1; i < points.length; i++) {
+      const a = points[i - 1] as Point;
+      const b = points[i] as Point;
+      const perService = median(metric.values(b)) / b.services / (median(metric.values(a)) / a.services);
+      if (perService > 1) linear = false;
+      row.push(perService.toFixed(2));
+    }
+    row.push(metric.info ? 'info' : linear ? 'pass' : 'miss');
+    rows.push(row);
+    const last = points[points.length - 1];
+    const previous = points[points.length - 2];
+    if (last && previous) {
+      const limit = last.services / previous.services;
+      ctx.record({
+        bench: 'scale',
+        name: `${metric.name}, ${last.services} vs ${previous.services} services`,
+        unit: metric.unit,
+        values: metric.values(last),
+        baseline: metric.values(previous),
+        goal: metric.info ? { kind: 'info' } : { kind: 'ratio-max', limit, label: `≤ ${limit.toFixed(1)} (linear)` },
+      });
+    }
+  }
+  const steps = points.slice(1).map((p, i) => `per service ${points[i]?.services}→${p.services}`);
+  ctx.notes.push(
+    [
+      'scale: each figure by number of services; "per service" is (value/N) over (value/N) of the size before:',
+      'at most 1 means it grows no faster than linearly',
+      renderTable(['figure', ...points.map((p) => `N=${p.services}`), ...steps, 'linear?'], rows),
+      `server RSS per added service: ${points
+        .slice(1)
+        .map((p, i) => `${Math.round((((p.rssMiB - (points[i] as Point).rssMiB) * 1024) / (p.services - (points[i] as Point).services)))} KiB (${points[i]?.services}→${p.services})`)
+        .join(', ')}`,
+      `deploying: ${points.map((p, i) => `${p.services - (points[i - 1]?.services ?? 0)} services in ${p.deploySeconds.toFixed(0)} s`).join(', ')}`,
+    ].join('\n'),
+  );
+}
