@@ -38,7 +38,7 @@ export interface HealthProberOptions {
 
 const DEFAULT_TIMEOUT_MS = 2_000;
 /** While a target is initial it is probed this often, so a new task is routed to soon after it answers. */
-const INITIAL_PROBE_MS = 250;
+const INITIAL_PROBE_MS = 100;
 /** A healthy target turns unhealthy after this many failed probes in a row. */
 const FAILURES_TO_UNHEALTHY = 2;
 
@@ -61,7 +61,7 @@ interface Entry {
 /**
  * berth's active health checks: an HTTP GET of each target's path.
  *
- * A new target is `initial` and is probed at once, then every 250 ms. The first success
+ * A new target is `initial` and is probed at once, then every 100 ms. The first success
  * makes it `healthy`. Failures keep it `initial` (with the reason in `description`) for two
  * intervals, the time two regular probes take, so a slow-starting task is not reported
  * unhealthy sooner than it would be once running; after that it is `unhealthy`.

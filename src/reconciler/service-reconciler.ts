@@ -68,7 +68,10 @@ export class ServiceReconciler {
     }
     let remaining = alive;
     if (deployment) {
+      const before = deployment.step;
       const removed = await this.drive(service, deployment, alive, ctx);
+      // The next step can start now: waiting out the loop's period would add it to every deploy.
+      if (this.store.deployments.get(deployment.id)?.step !== before) ctx.wakeAt(this.clock.now());
       remaining = alive.filter((t) => !removed.has(t.container.id));
       service = this.store.services.byId(service.id) ?? service;
       deployment = this.store.deployments.open(service.id)[0] ?? null;
