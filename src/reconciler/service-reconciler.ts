@@ -157,18 +157,20 @@ export class ServiceReconciler {
           return removed;
         }
         const image = await this.images.resolve(service.project, service.name, definition);
-        const key = `image:${d.id}`;
-        const state = this.work.ensure(key, async () => {
-          await this.images.verify(service.project, service.name, definition);
-          if (image.alwaysPull || !(await this.runtime.hasImage(image.reference))) {
+        // A local image needs no pull: checking it here saves the extra pass a background job costs.
+        const local = !image.alwaysPull && (await this.runtime.hasImage(image.reference));
+        if (!local) {
+          const key = `image:${d.id}`;
+          const state = this.work.ensure(key, async () => {
+            await this.images.verify(service.project, service.name, definition);
             await this.runtime.pullImage(image.reference, image.auth);
+          });
+          if (state.status === 'running') return removed;
+          this.work.forget(key);
+          if (state.status === 'failed') {
+            this.rollBack(service, d, 'failed', `image ${image.reference} is not available: ${state.error.message}`);
+            return removed;
           }
-        });
-        if (state.status === 'running') return removed;
-        this.work.forget(key);
-        if (state.status === 'failed') {
-          this.rollBack(service, d, 'failed', `image ${image.reference} is not available: ${state.error.message}`);
-          return removed;
         }
         ctx.reserve(definition.replicas * definition.memoryReservationMiB);
         this.store.transaction(() => {
