@@ -29,6 +29,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly crashOnStart = new Map<string, number>();
   capacityBytes = 4096 * 1024 * 1024;
   private listeners = new Set<(event: RuntimeEvent) => void>();
+  private enders = new Set<() => void>();
+  subscriptions = 0;
   private nextId = 1;
   private nextIp = 2;
 
@@ -108,18 +110,23 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   subscribe(_labels: Readonly<Record<string, string>>, onEvent: (event: RuntimeEvent) => void): EventSubscription {
+    this.subscriptions++;
     this.listeners.add(onEvent);
     let end: () => void = () => {};
     const ended = new Promise<void>((resolve) => {
-      end = resolve;
-    });
-    return {
-      ended,
-      close: () => {
+      end = () => {
         this.listeners.delete(onEvent);
-        end();
-      },
-    };
+        this.enders.delete(end);
+        resolve();
+      };
+    });
+    this.enders.add(end);
+    return { ended, close: () => end() };
+  }
+
+  /** The engine restarts: every event stream ends. */
+  endEventStreams(): void {
+    for (const end of [...this.enders]) end();
   }
 
   async memoryCapacityBytes(): Promise<number> {

@@ -265,6 +265,17 @@ describe('the reconciler', () => {
     expect(runtime.images.has('demo:1')).toBe(true);
   });
 
+  it('subscribes to the engine’s events again when the stream ends, as when the engine restarts', async () => {
+    const web = createService();
+    await finished(put(web));
+    expect(runtime.subscriptions).toBe(1);
+    runtime.endEventStreams();
+    await until('a new subscription', () => runtime.subscriptions === 2, 5000);
+    const [task] = runtime.running({ 'io.berth.service': 'web' });
+    runtime.exit(task!.id, 1);
+    await until('the task replaced', () => runtime.running({ 'io.berth.service': 'web' }).length === 1 && !runtime.containers.has(task!.id));
+  });
+
   it('deletes a draining service once its tasks are gone', async () => {
     const web = createService();
     await finished(put(web, { replicas: 2 }));
