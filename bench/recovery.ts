@@ -142,6 +142,7 @@ export async function runRecovery(ctx: BenchContext, options: RecoveryOptions): 
     const killed: number[] = [];
     const clean: number[] = [];
     const serverFailures: number[] = [];
+    const cleanFailures: number[] = [];
     const serverRuns: unknown[] = [];
     for (let i = 0; i < Math.min(3, options.runs); i++) {
       for (const signal of (i % 2 === 0 ? ['SIGKILL', 'SIGTERM'] : ['SIGTERM', 'SIGKILL']) as NodeJS.Signals[]) {
@@ -157,14 +158,18 @@ export async function runRecovery(ctx: BenchContext, options: RecoveryOptions): 
         const lastSample = samples.reduce((m, s) => Math.max(m, s[0]), 0);
         const summary = summarizeLoad(samples);
         (signal === 'SIGKILL' ? killed : clean).push(convergedAt - t0);
-        if (signal === 'SIGKILL') serverFailures.push(summary.failures);
+        (signal === 'SIGKILL' ? serverFailures : cleanFailures).push(summary.failures);
         serverRuns.push({ signal, apiMs: apiAt - t0, convergedMs: convergedAt - t0, loadCoveredRestart: lastSample > convergedAt, summary });
         ctx.log(
           `recovery: server ${signal}: API again after ${(apiAt - t0).toFixed(0)} ms, converged after ${(convergedAt - t0).toFixed(0)} ms; gateway meanwhile: ${summary.requests} requests, ${summary.failures} failed ${JSON.stringify(summary.causes)}`,
         );
       }
     }
-    ctx.raw.recovery = { berthKill, dockerRestart, pairRuns, serverRuns };
+    // What the restarted servers did to the task: a replacement here means the gateway lost it for a while.
+    const events = (await api.events('keep')).map((e) => `${e.created_at} ${e.message}`);
+    const replaced = events.filter((e) => /unhealthy|exited|started \d+ task/.test(e));
+    if (replaced.length > 1) ctx.log(`recovery: the service's task changed during the restarts: ${JSON.stringify(replaced)}`);
+    ctx.raw.recovery = { berthKill, dockerRestart, pairRuns, serverRuns, keepEvents: events };
     ctx.record({
       bench: 'recovery',
       name: 'server kill -9 → converged again',
@@ -180,6 +185,13 @@ export async function runRecovery(ctx: BenchContext, options: RecoveryOptions): 
       name: `failed requests at ${RATE} req/s while the server is killed`,
       unit: 'requests',
       values: serverFailures,
+      goal: { kind: 'value-max', limit: 0 },
+    });
+    ctx.record({
+      bench: 'recovery',
+      name: `failed requests at ${RATE} req/s while the server restarts cleanly`,
+      unit: 'requests',
+      values: cleanFailures,
       goal: { kind: 'value-max', limit: 0 },
     });
   });

@@ -32,13 +32,19 @@ interface Point {
   readonly statusP50: number[];
   readonly statusP99: number[];
   readonly rssMiB: number;
+  /** While the API latencies were measured: reconcile passes per second and event-loop delay. */
+  readonly passesPerSecond: number;
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
 }
 
 interface Metric {
   readonly name: string;
   readonly unit: string;
-  /** Shown but not judged: the engine's own cost. */
+  /** Shown but not judged: the engine's own cost, or what explains another figure. */
   readonly info?: boolean;
+  /** Only in the scale table, not in the main one. */
+  readonly detail?: boolean;
   readonly values: (p: Point) => number[];
 }
 
@@ -51,6 +57,9 @@ const METRICS: readonly Metric[] = [
   { name: 'GET /services/<name> p50', unit: 'ms', values: (p) => p.statusP50 },
   { name: 'GET /services/<name> p99', unit: 'ms', values: (p) => p.statusP99 },
   { name: 'server RSS', unit: 'MiB', values: (p) => [p.rssMiB] },
+  { name: 'passes/s while API measured', unit: '', values: (p) => [p.passesPerSecond], info: true, detail: true },
+  { name: 'event-loop delay p99 (same time)', unit: 'ms', values: (p) => [p.loopDelayP99Ms], info: true, detail: true },
+  { name: 'event-loop delay max (same time)', unit: 'ms', values: (p) => [p.loopDelayMaxMs], info: true, detail: true },
 ];
 
 /**
@@ -81,6 +90,7 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
       const passes = await server.passDurations(PASSES);
       const headers = { 'X-Auth-Token': api.token };
       const latencies = { listP50: [] as number[], listP99: [] as number[], statusP50: [] as number[], statusP99: [] as number[] };
+      await server.activity();
       for (let run = 0; run < WRK_RUNS; run++) {
         const wrk = (path: string) => runWrk({ url: `${server.apiUrl}${path}`, threads: 1, connections: 1, durationSeconds: WRK_SECONDS, headers });
         const list = await wrk('/services');
@@ -98,6 +108,7 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
         engineListMs: passes.listMs,
         ...latencies,
         rssMiB: server.rssMiB(),
+        ...(await activityDuring(server)),
       };
       points.push(point);
       ctx.log(
@@ -108,6 +119,11 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
     ctx.raw.scale = { points };
     report(ctx, points);
   });
+}
+
+async function activityDuring(server: BenchServer): Promise<Pick<Point, 'passesPerSecond' | 'loopDelayP99Ms' | 'loopDelayMaxMs'>> {
+  const a = await server.activity();
+  return { passesPerSecond: a.passes / a.seconds, loopDelayP99Ms: a.loopDelayP99Ms, loopDelayMaxMs: a.loopDelayMaxMs };
 }
 
 function serviceName(i: number): string {
@@ -152,7 +168,7 @@ function report(ctx: BenchContext, points: readonly Point[]): void {
     rows.push(row);
     const last = points[points.length - 1];
     const previous = points[points.length - 2];
-    if (last && previous) {
+    if (last && previous && !metric.detail) {
       const limit = last.services / previous.services;
       ctx.record({
         bench: 'scale',

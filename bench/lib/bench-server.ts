@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Api } from './api.js';
 import { removeContainersWithLabel } from './docker.js';
 import { sleep, waitUntil } from './process.js';
-import type { HostConfig, HostMessage, HostRequest, PassTimes } from './server-host.js';
+import type { Activity, HostConfig, HostMessage, HostRequest, PassTimes } from './server-host.js';
 
 export const ADMIN_TOKEN = 'bench-admin-token';
 
@@ -100,6 +100,11 @@ export class BenchServer {
   /** Durations of `count` consecutive full reconcile passes, and of the engine list each began with, in ms. */
   async passDurations(count: number): Promise<PassTimes> {
     return (await this.request({ type: 'passes', count })) as PassTimes;
+  }
+
+  /** Passes and event-loop delay since the previous call (the first call starts the count). */
+  async activity(): Promise<Activity> {
+    return (await this.request({ type: 'activity' })) as Activity;
   }
 
   /** The last lines the server logged (warnings and errors). */

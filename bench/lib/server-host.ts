@@ -10,6 +10,7 @@
  * passes there (open it in Chrome DevTools, or summarise it with bench/lib/profile.ts).
  */
 import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { resolveServerConfig } from '../../src/server/config.js';
@@ -28,7 +29,20 @@ export interface HostConfig {
   readonly cpuProfileDir?: string;
 }
 
-export type HostRequest = { readonly id: number; readonly type: 'passes'; readonly count: number } | { readonly id: number; readonly type: 'shutdown' };
+export type HostRequest =
+  | { readonly id: number; readonly type: 'passes'; readonly count: number }
+  | { readonly id: number; readonly type: 'activity' }
+  | { readonly id: number; readonly type: 'shutdown' };
+
+/** What happened in the server since the previous 'activity' request. */
+export interface Activity {
+  readonly seconds: number;
+  /** Reconcile passes started (each lists the instance's containers once, twice if it changed some). */
+  readonly passes: number;
+  /** Event-loop delay: how long ready work waited, in ms. */
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
+}
 
 export type HostMessage =
   | { readonly type: 'ready'; readonly instance: string }
@@ -47,10 +61,14 @@ class PassTimingRuntime extends DockerRuntime {
   readonly passStarts: number[] = [];
   readonly listMs: number[] = [];
   recording = false;
+  /** Instance-wide listings so far, recording or not. */
+  listings = 0;
 
   override async list(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
     const keys = Object.keys(labels);
-    if (!this.recording || keys.length !== 1 || keys[0] !== LABEL.instance) return super.list(labels);
+    const passStart = keys.length === 1 && keys[0] === LABEL.instance;
+    if (passStart) this.listings++;
+    if (!this.recording || !passStart) return super.list(labels);
     const start = performance.now();
     this.passStarts.push(start);
     const result = await super.list(labels);
@@ -117,6 +135,21 @@ async function main(): Promise<void> {
   );
   const runtime = new PassTimingRuntime();
   const server = await BerthServer.start(config, { runtime, logLevel: 'warn' });
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  let since = { at: performance.now(), listings: runtime.listings };
+  const activity = async (): Promise<Activity> => {
+    const now = { at: performance.now(), listings: runtime.listings };
+    const result: Activity = {
+      seconds: (now.at - since.at) / 1000,
+      passes: now.listings - since.listings,
+      loopDelayP99Ms: loop.percentile(99) / 1e6,
+      loopDelayMaxMs: loop.max / 1e6,
+    };
+    since = now;
+    loop.reset();
+    return result;
+  };
   let stopping: Promise<void> | null = null;
   const shutdown = (): Promise<void> => (stopping ??= server.shutdownAll());
   // The parent died, went away or asks us to stop: stop nginx and the registry rather than leave them running.
@@ -133,6 +166,7 @@ async function main(): Promise<void> {
       );
     };
     if (request.type === 'passes') reply(measurePasses(server, runtime, request.count, host.cpuProfileDir));
+    else if (request.type === 'activity') reply(activity());
     else if (request.type === 'shutdown') reply(shutdown());
   });
   send({ type: 'ready', instance: server.instance });
