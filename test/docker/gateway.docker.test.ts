@@ -110,6 +110,17 @@ describe('NginxGateway', () => {
     expect([...bodies].sort()).toEqual(['A\n', 'B\n']);
   });
 
+  it('retries a refused request on each of the other targets, even under concurrent load', async () => {
+    const refusing = (target: Target): Target => ({ host: target.host, port: 81 });
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [refusing(targetA), refusing(targetB), targetB] }]);
+    const statuses: number[] = [];
+    const worker = async (): Promise<void> => {
+      while (statuses.length < 600) statuses.push((await get('/t-web/id')).status);
+    };
+    await Promise.all(Array.from({ length: 16 }, () => worker()));
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+  });
+
   it('switches targets under keep-alive load, then loses the old target, without failing a request', async () => {
     await gateway.setRoutes([{ prefix: '/t-web', targets: [targetA] }]);
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });

@@ -87,10 +87,22 @@ function balancer.balance()
   if route == nil then return use(not_found_peer) end
   local count = route.count
   if count == 0 then return use(unavailable_peer) end
-  -- No last failure means this is the request's first try: allow retries on other targets.
-  if count > 1 and get_last_failure() == nil then set_more_tries(min(count, MAX_TRIES) - 1) end
-  local index = route.last % count + 1
-  route.last = index
+  local index
+  if count == 1 then
+    index = 1
+  elseif get_last_failure() == nil then
+    -- The request's first try: allow retries on other targets.
+    set_more_tries(min(count, MAX_TRIES) - 1)
+    index = route.last % count + 1
+    route.last = index
+    ngx.ctx.berth_tried = index
+  else
+    -- A retry takes the target after the one that failed. The worker's round-robin counter
+    -- has moved on with concurrent requests and could hand the failed target out again.
+    local ctx = ngx.ctx
+    index = (ctx.berth_tried or route.last) % count + 1
+    ctx.berth_tried = index
+  end
   local peer = route.peers[index]
   local ok, err = set_current_peer(peer.host, peer.port)
   if not ok then
