@@ -1,6 +1,6 @@
-import type { Clock, Service } from '../domain/model.js';
+import type { Clock, Deployment, Revision, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
-import type { Gateway, Route } from '../gateway/gateway.js';
+import type { Gateway, Route, Target } from '../gateway/gateway.js';
 import type { ContainerRuntime, ContainerSummary, EventSubscription } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background-work.js';
@@ -80,6 +80,9 @@ export class Reconciler {
   private wake: (() => void) | null = null;
   private nextWake = Number.POSITIVE_INFINITY;
   private lastRoutes = '';
+  /** The table last given to the gateway, and which container each of its targets is. */
+  private publishedRoutes: readonly Route[] = [];
+  private publishedTargets = new Map<string, Target>();
   private routesPushedAt = 0;
   private capacity: number | null;
   /**
@@ -156,8 +159,9 @@ export class Reconciler {
       return container;
     }
     const details = await this.deps.runtime.inspect(container.id);
-    if (details && details.state === 'running') return container;
+    // Inspected after the event, so its answer stands, even "running" (started again).
     this.died.delete(container.id);
+    if (details && details.state === 'running') return container;
     return { ...container, state: details?.state ?? 'exited', ip: null };
   }
 
@@ -201,6 +205,7 @@ export class Reconciler {
       for (const c of containers) await this.tasks.removeOrphan(c.container.id);
     }
     let reserved: number | null = null;
+    const revisions = new Map<string, Revision>();
     const ctx: PassContext = {
       reservedMiB: async () => (reserved ??= await this.reservedMiB()),
       reserve: (mib) => {
@@ -210,6 +215,14 @@ export class Reconciler {
       routesPushedAt: () => this.routesPushedAt,
       wakeAt: (time) => {
         this.nextWake = Math.min(this.nextWake, time);
+      },
+      revision: (serviceId, number) => {
+        const key = `${serviceId}:${number}`;
+        const known = revisions.get(key);
+        if (known) return known;
+        const revision = this.deps.store.revisions.get(serviceId, number);
+        if (revision) revisions.set(key, revision);
+        return revision;
       },
     };
     await forEachLimited(services, this.options.concurrency, async (service) => {
@@ -222,14 +235,20 @@ export class Reconciler {
     // Look again only when the pass changed containers, so the monitor learns of new tasks at once.
     const changed = this.tasks.changes !== changesBefore;
     const now = changed ? await this.observe() : observed;
-    await this.publish(this.deps.store.services.listAll(), now);
+    const after: PassState = {
+      services: this.deps.store.services.listAll(),
+      deployments: this.deps.store.deployments.drivenByService(),
+      observed: now,
+      revision: ctx.revision,
+    };
+    await this.publish(after);
     this.services.retainTasks(new Set([...now.values()].flat().map((c) => c.task)));
-    return changed || this.holding || this.isBusy(now);
+    return changed || this.holding || this.isBusy(after);
   }
 
-  private isBusy(observed: Map<number, LabelledContainer[]>): boolean {
-    for (const service of this.deps.store.services.listAll()) {
-      if (service.status === 'DRAINING' || this.deps.store.deployments.open(service.id).length > 0) return true;
+  private isBusy({ services, deployments, observed }: PassState): boolean {
+    for (const service of services) {
+      if (service.status === 'DRAINING' || deployments.has(service.id)) return true;
       const containers = observed.get(service.id) ?? [];
       if (containers.some((c) => !isAlive(c.container) || this.tasks.isStopping(c.container.id))) return true;
       if (containers.some((c) => this.deps.health.health(c.task).state === 'initial')) return true;
@@ -238,18 +257,22 @@ export class Reconciler {
   }
 
   /** Tells the health monitor what to probe, and the gateway which healthy targets serve each service. */
-  private async publish(services: readonly Service[], observed: Map<number, LabelledContainer[]>): Promise<void> {
+  private async publish({ services, deployments, observed, revision: revisionOf }: PassState): Promise<void> {
     const monitored: MonitoredTask[] = [];
     const routes: Route[] = [];
+    const targetsByContainer = new Map<string, Target>();
     let servingUnprobed = false;
     for (const service of services) {
       if (service.status === 'DRAINING') continue;
       const root = contextRoot(service.project, service.name);
-      const containers = (observed.get(service.id) ?? []).filter((c) => c.container.state === 'running' && c.container.ip);
-      const deployment = this.deps.store.deployments.open(service.id)[0];
-      const targets = [];
+      // A container the engine reported dead is left out even if the list taken before the event says running.
+      const containers = (observed.get(service.id) ?? []).filter(
+        (c) => c.container.state === 'running' && c.container.ip && !this.died.has(c.container.id),
+      );
+      const deployment = deployments.get(service.id);
+      const targets: Target[] = [];
       for (const c of containers) {
-        const revision = this.deps.store.revisions.get(service.id, c.revision);
+        const revision = revisionOf(service.id, c.revision);
         if (!revision || this.tasks.isStopping(c.container.id)) continue;
         const port = revision.definition.containerPort;
         const isCurrent = c.revision === service.currentRevision;
@@ -263,7 +286,11 @@ export class Reconciler {
           });
         }
         const health = this.deps.health.health(c.task).state;
-        if (isCurrent && health === 'healthy') targets.push({ host: c.container.ip as string, port });
+        if (isCurrent && health === 'healthy') {
+          const target = { host: c.container.ip as string, port };
+          targets.push(target);
+          targetsByContainer.set(c.container.id, target);
+        }
         if (isCurrent && health === 'initial') servingUnprobed = true;
       }
       routes.push({ prefix: root, targets });
@@ -277,12 +304,41 @@ export class Reconciler {
       return;
     }
     this.holding = false;
-    const table = JSON.stringify(routes);
-    if (table !== this.lastRoutes) {
-      await this.deps.gateway.setRoutes(routes);
-      this.lastRoutes = table;
-    }
+    this.publishedTargets = targetsByContainer;
+    await this.pushRoutes(routes);
     this.routesPushedAt = this.deps.clock.now();
+  }
+
+  private async pushRoutes(routes: readonly Route[]): Promise<void> {
+    this.publishedRoutes = routes;
+    const table = JSON.stringify(routes);
+    if (table === this.lastRoutes) return;
+    this.lastRoutes = table;
+    try {
+      await this.deps.gateway.setRoutes(routes);
+    } catch (error) {
+      // Pushed again by the next pass, which compares with what actually reached the gateway.
+      this.lastRoutes = '';
+      throw error;
+    }
+  }
+
+  /**
+   * Takes a dead container out of the gateway as soon as the engine reports it, without
+   * waiting for the pass the event asks for: until then every request sent to it stalls
+   * on a connect to an address that no longer exists, or fails.
+   */
+  private withdraw(containerId: string): void {
+    const gone = this.publishedTargets.get(containerId);
+    if (!gone) return;
+    this.publishedTargets.delete(containerId);
+    const routes = this.publishedRoutes.map((route) => ({
+      prefix: route.prefix,
+      targets: route.targets.filter((t) => t.host !== gone.host || t.port !== gone.port),
+    }));
+    this.pushRoutes(routes).catch((error: unknown) => {
+      this.deps.logger.warn(`taking task ${containerId.slice(0, 12)} out of the gateway failed: ${(error as Error).message}`);
+    });
   }
 
   private async reservedMiB(): Promise<number> {
@@ -296,7 +352,10 @@ export class Reconciler {
     while (this.running) {
       try {
         this.subscription = this.deps.runtime.subscribe({ [LABEL.instance]: this.options.instance }, (event) => {
-          if (event.action === 'die' || event.action === 'oom') this.died.add(event.containerId);
+          if (event.action === 'die' || event.action === 'oom') {
+            this.died.add(event.containerId);
+            this.withdraw(event.containerId);
+          }
           this.kick();
         });
         await this.subscription.ended;
@@ -309,6 +368,14 @@ export class Reconciler {
       await new Promise((resolve) => setTimeout(resolve, EVENT_RESUBSCRIBE_MS));
     }
   }
+}
+
+/** What a pass read after driving every service, for the gateway and the loop's period. */
+interface PassState {
+  readonly services: readonly Service[];
+  readonly deployments: ReadonlyMap<number, Deployment>;
+  readonly observed: ReadonlyMap<number, LabelledContainer[]>;
+  readonly revision: (serviceId: number, number: number) => Revision | null;
 }
 
 export function joinPath(root: string, relPath: string): string {

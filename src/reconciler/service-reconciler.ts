@@ -1,7 +1,7 @@
 import { restartDelayMs, STABLE_RUN_MS } from '../domain/backoff.js';
 import { canRollBack, type RollbackCause } from '../domain/deployment.js';
 import { stoppedTasks } from '../domain/messages.js';
-import type { Clock, Deployment, Service } from '../domain/model.js';
+import type { Clock, Deployment, Revision, Service } from '../domain/model.js';
 import { checkPlacement } from '../domain/placement.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
@@ -29,6 +29,8 @@ export interface PassContext {
   routesPushedAt(): number;
   /** Asks for another pass at the given time (backoff, deadlines). */
   wakeAt(time: number): void;
+  /** A revision, read once per pass: revisions never change their definition. */
+  revision(serviceId: number, number: number): Revision | null;
 }
 
 /**
@@ -61,7 +63,7 @@ export class ServiceReconciler {
     }
     const alive = await this.reapExited(service, deployment, containers);
     // Reaping may have recorded a crash, which the restart backoff below must see.
-    service = this.store.services.byId(service.id) ?? service;
+    if (alive.length !== containers.length) service = this.store.services.byId(service.id) ?? service;
     if (service.status === 'DRAINING') {
       await this.removeService(service, alive);
       return;
@@ -137,7 +139,7 @@ export class ServiceReconciler {
     ctx: PassContext,
   ): Promise<Set<string>> {
     const removed = new Set<string>();
-    const revision = this.store.revisions.get(service.id, d.revision);
+    const revision = ctx.revision(service.id, d.revision);
     if (!revision) throw new Error(`Deployment ${d.id} names revision ${d.revision}, which does not exist`);
     const definition = revision.definition;
     const mine = alive.filter((t) => t.revision === d.revision);
@@ -338,7 +340,7 @@ export class ServiceReconciler {
       }
     }
     if (current === null) return;
-    const revision = this.store.revisions.get(service.id, current);
+    const revision = ctx.revision(service.id, current);
     if (!revision) return;
     const replicas = revision.definition.replicas;
     const serving = alive.filter((t) => t.revision === current && !this.tasks.isStopping(t.container.id));

@@ -68,6 +68,14 @@ export class DeploymentRepository {
     ).map(toDeployment);
   }
 
+  /** The deployment each service drives now (its oldest unfinished one), in one read for a whole pass. */
+  drivenByService(): Map<number, Deployment> {
+    const rows = this.db.prepare('SELECT * FROM deployments WHERE finished_at IS NULL ORDER BY id').all() as DeploymentRow[];
+    const driven = new Map<number, Deployment>();
+    for (const row of rows) if (!driven.has(row.service_id)) driven.set(row.service_id, toDeployment(row));
+    return driven;
+  }
+
   latest(serviceId: number): Deployment | null {
     const row = this.db
       .prepare('SELECT * FROM deployments WHERE service_id = ? ORDER BY id DESC LIMIT 1')

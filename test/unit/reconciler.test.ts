@@ -213,6 +213,19 @@ describe('the reconciler', () => {
     expect(store.services.byId(web.id)?.crashCount).toBe(1);
   });
 
+  it('takes a dead task out of the gateway when the engine reports it, before the next pass', async () => {
+    const web = createService();
+    await finished(put(web, { replicas: 2 }));
+    await until('both targets', () => gateway.last()[0]?.targets.length === 2);
+    const [victim, survivor] = runtime.running({ 'io.berth.service': 'web' });
+    const deadIp = victim!.ip;
+    runtime.exit(victim!.id, 137);
+    // No await since the event: no pass can have run.
+    expect(gateway.last()).toEqual([{ prefix: '/exp-web', targets: [{ host: survivor!.ip, port: 80 }] }]);
+    await until('replacement', () => gateway.last()[0]?.targets.length === 2);
+    expect(gateway.last()[0]?.targets.map((t) => t.host)).not.toContain(deadIp);
+  });
+
   it('backs off exponentially when a task keeps crashing', async () => {
     const web = createService();
     await finished(put(web));
