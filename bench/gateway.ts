@@ -151,6 +151,18 @@ export async function runGateway(ctx: BenchContext, options: GatewayOptions): Pr
       goal: { kind: 'info' },
       note: 'the upstream is not the bottleneck when direct is well above the proxies',
     });
+    for (const q of ['p50', 'p99'] as const) {
+      ctx.record({
+        bench: 'gateway',
+        name: `${q} latency, direct to the container vs nginx`,
+        unit: 'ms',
+        values: p('direct', q),
+        baseline: [median(p('nginx', q))],
+        compare: 'diff',
+        goal: { kind: 'info' },
+        note: 'what a proxy hop costs at all',
+      });
+    }
     ctx.record({
       bench: 'gateway',
       name: 'failed requests through berth (all wrk runs)',
