@@ -12,7 +12,7 @@ import { runWrk } from './lib/wrk.js';
 const BASE_PORT = 17630;
 const PASSES = 12;
 const WRK_SECONDS = 3;
-const WRK_RUNS = 3;
+const WRK_RUNS = 5;
 const API_CONCURRENCY = 8;
 const DEPLOY_TIMEOUT_MS = 10 * 60_000;
 
@@ -65,7 +65,7 @@ const METRICS: readonly Metric[] = [
 /**
  * Control-plane cost as the number of services grows (10, 100, 300 by default): one full
  * reconcile pass (median of 12 back-to-back passes), p50/p99 of GET /services and of a
- * status call (wrk, one connection, 5 s), and the server's RSS. Services are created and
+ * status call (wrk, one connection, the median of 5 runs of 3 s), and the server’s RSS. Services are created and
  * deployed concurrently through the API; each runs a busybox task limited to 12 MiB.
  */
 export async function runScale(ctx: BenchContext, options: ScaleOptions): Promise<void> {

@@ -60,6 +60,7 @@ export interface ReconcilerDeps {
 }
 
 const EVENT_RESUBSCRIBE_MS = 1_000;
+const YIELD_EVERY_SERVICES = 20;
 /** The longest a starting server keeps nginx's existing table while it probes the tasks it adopted. */
 const STARTUP_ROUTE_HOLD_MS = 5_000;
 
@@ -225,7 +226,11 @@ export class Reconciler {
         return revision;
       },
     };
+    let reconciled = 0;
     await forEachLimited(services, this.options.concurrency, async (service) => {
+      // A service with nothing to do never waits on I/O: without a yield, a pass over
+      // hundreds of them holds the event loop, and API requests wait it out.
+      if (++reconciled % YIELD_EVERY_SERVICES === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       try {
         await this.services.reconcile(service, observed.get(service.id) ?? [], ctx);
       } catch (error) {
