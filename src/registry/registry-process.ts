@@ -5,13 +5,14 @@ import { SupervisedProcess } from '../process/supervised-process.js';
 import type { Supervisor } from '../process/supervisor.js';
 import { readFileIfExists, writeFileAtomicIfChanged } from '../fs/atomic-file.js';
 import { RegistryUnavailableError } from './errors.js';
-import { connectAddress } from './listen-address.js';
 import { renderRegistryConfig, type RegistryConfigInput } from './registry-config.js';
 
 export interface RegistryProcessOptions {
   /** `<dataDir>/registry`: config, pid file, log and (by the caller's config) storage live here. */
   readonly registryDir: string;
   readonly config: RegistryConfigInput;
+  /** host:port where berth reaches the registry it listens on. */
+  readonly localAddress: string;
   /** Defaults to `docker-registry`, Debian's name for the Distribution binary. */
   readonly command?: string;
   readonly readyTimeoutMs?: number;
@@ -144,7 +145,7 @@ export class RegistryProcess {
   private async answers(): Promise<boolean> {
     let response: Response;
     try {
-      response = await fetch(`http://${connectAddress(this.options.config.listen)}/v2/`, {
+      response = await fetch(`http://${this.options.localAddress}/v2/`, {
         signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
       });
     } catch {

@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../domain/model.js';
 import type { Db } from '../store/database.js';
 import { CredentialStore, DEFAULT_CREDENTIAL_TTL_MS } from './credential-store.js';
 import { loadOrCreateSigningKey } from './keys.js';
-import { connectAddress } from './listen-address.js';
+import { connectAddress, formatListen, type ListenAddress } from '../net/listen-address.js';
 import { PULL_TICKET_USER, PullTickets } from './pull-tickets.js';
 import { RegistryClient } from './registry-client.js';
 import { RegistryProcess } from './registry-process.js';
@@ -19,8 +19,8 @@ export interface RegistryServiceOptions {
   readonly db: Db;
   /** The server's --data-dir; the registry keeps everything under `<dataDir>/registry`. */
   readonly dataDir: string;
-  /** --registry-listen, e.g. "127.0.0.1:5000". */
-  readonly listen: string;
+  /** --registry-listen. */
+  readonly listen: ListenAddress;
   /** host:port users push to and the engine pulls from; defaults to the listen address (wildcard → 127.0.0.1). */
   readonly publicAddress?: string;
   /** The berth API's base URL as the Docker engine reaches it, e.g. "http://127.0.0.1:7070". */
@@ -80,8 +80,9 @@ export class RegistryService {
     const registry = new RegistryProcess({
       registryDir,
       command: options.command,
+      localAddress: local,
       config: {
-        listen: options.listen,
+        listen: formatListen(options.listen),
         storageDir: join(registryDir, 'storage'),
         realm: `${options.apiBaseUrl.replace(/\/+$/, '')}${REGISTRY_TOKEN_PATH}`,
         service: REGISTRY_SERVICE,

@@ -1,9 +1,5 @@
 import { ConfigError } from '../domain/errors.js';
-
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
+import { connectUrl, parseListen, type ListenAddress } from '../net/listen-address.js';
 
 export interface ServerConfig {
   readonly dataDir: string;
@@ -29,20 +25,6 @@ export const SERVER_DEFAULTS = {
   drain: '2',
   stopGrace: '10',
 } as const;
-
-/** "HOST:PORT", "[::1]:PORT" or ":PORT" (all interfaces). */
-export function parseListen(text: string, flag: string): ListenAddress {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(text.trim());
-  const port = Number(match?.[3]);
-  if (!match || port < 1 || port > 65535) {
-    throw new ConfigError(`--${flag} must be HOST:PORT with a port from 1 to 65535, not '${text}'`);
-  }
-  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
-}
-
-export function formatListen(address: ListenAddress): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
 
 /** The public URL when none is given: the gateway's address, with a wildcard host made reachable. */
 export function defaultPublicUrl(gateway: ListenAddress): string {
@@ -114,8 +96,3 @@ function adminPort(text: string | undefined, gateway: ListenAddress): number {
   return port;
 }
 
-/** The address a client on this machine connects to for a listen address. */
-export function connectUrl(address: ListenAddress): string {
-  const host = address.host === '0.0.0.0' || address.host === '::' ? '127.0.0.1' : address.host;
-  return `http://${formatListen({ host, port: address.port })}`;
-}

@@ -20,7 +20,8 @@ import { openDatabase } from '../store/database.js';
 import { AuditTrail } from '../store/audit.js';
 import { instanceId } from '../store/meta.js';
 import { Store } from '../store/store.js';
-import { connectUrl, formatListen, type ServerConfig } from './config.js';
+import { connectUrl } from '../net/listen-address.js';
+import type { ServerConfig } from './config.js';
 import { claimDataDir, loadAdminToken, type AdminToken } from './data-dir.js';
 
 /** What tests may replace: the engine and the clock. Everything else is real. */
@@ -63,7 +64,7 @@ export class BerthServer {
     const registry = await RegistryService.create({
       db: store.db,
       dataDir,
-      listen: formatListen(config.registryListen),
+      listen: config.registryListen,
       apiBaseUrl: connectUrl(config.apiListen),
       clock,
     });

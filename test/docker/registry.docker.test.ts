@@ -120,7 +120,7 @@ describe('registry with berth token auth', () => {
     registry = await RegistryService.create({
       db,
       dataDir: join(work, 'data'),
-      listen: ADDRESS,
+      listen: { host: '127.0.0.1', port: REGISTRY_PORT },
       apiBaseUrl: `http://127.0.0.1:${API_PORT}`,
     });
     app = Fastify();
@@ -265,7 +265,7 @@ describe('registry with berth token auth', () => {
     registry = await RegistryService.create({
       db,
       dataDir: join(work, 'data'),
-      listen: ADDRESS,
+      listen: { host: '127.0.0.1', port: REGISTRY_PORT },
       apiBaseUrl: `http://localhost:${API_PORT}/`,
     });
     await registry.start();

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/domain/errors.js';
 import { InvalidRepositoryNameError } from '../../src/registry/errors.js';
-import { connectAddress } from '../../src/registry/listen-address.js';
 import { renderRegistryConfig } from '../../src/registry/registry-config.js';
 import { repositoryName, repositoryNameOrNull } from '../../src/registry/repository-name.js';
 
@@ -46,18 +44,5 @@ describe('repositoryName', () => {
   it.each(['exp-', 'exp_', 'exp-_2', 'exp_-2', 'exp___2'])('rejects project %j, which Distribution would', (project) => {
     expect(() => repositoryName(project, 'web')).toThrow(InvalidRepositoryNameError);
     expect(repositoryNameOrNull(project, 'web')).toBeNull();
-  });
-});
-
-describe('connectAddress', () => {
-  it('reaches wildcard hosts through the loopback', () => {
-    expect(connectAddress('0.0.0.0:5000')).toBe('127.0.0.1:5000');
-    expect(connectAddress(':5000')).toBe('127.0.0.1:5000');
-    expect(connectAddress('[::]:5000')).toBe('127.0.0.1:5000');
-    expect(connectAddress('10.0.0.5:5000')).toBe('10.0.0.5:5000');
-  });
-
-  it.each(['5000', 'host:', 'host:0', 'host:70000', 'host:x'])('rejects %j', (listen) => {
-    expect(() => connectAddress(listen)).toThrow(ConfigError);
   });
 });
