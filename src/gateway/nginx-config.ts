@@ -67,8 +67,6 @@ ${input.workerUser === undefined ? '' : `user ${input.workerUser};\n`}pid ${q(pa
 error_log ${q(paths.errorLog)} warn;
 # Old workers of a reload drain long requests (websockets) for at most this long.
 worker_shutdown_timeout 60s;
-# The route key comes from a regex map on every request: a compiled regex costs less CPU.
-pcre_jit on;
 
 load_module ${q(join(input.modulesDir, 'ndk_http_module.so'))};
 load_module ${q(join(input.modulesDir, 'ngx_http_lua_module.so'))};
@@ -101,11 +99,6 @@ http {
     require("berth.balancer").init_worker()
   }
 
-  # The route key is the first path segment of the normalised path: /exp-2-web/x -> /exp-2-web.
-  map $uri $berth_route {
-    ~^(/[^/]+) $1;
-    default "";
-  }
   # An empty Connection header keeps upstream connections alive; websockets need "upgrade".
   map $http_upgrade $berth_connection {
     default upgrade;

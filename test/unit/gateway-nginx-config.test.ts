@@ -32,8 +32,7 @@ describe('renderNginxConfig', () => {
     expect(text).toContain('load_module "/usr/lib/nginx/modules/ngx_http_lua_module.so";');
   });
 
-  it('runs Lua per request only in the balancer, keyed by the first path segment', () => {
-    expect(text).toContain('~^(/[^/]+) $1;');
+  it('runs Lua per request only in the balancer', () => {
     expect(text).not.toMatch(/access_by_lua|rewrite_by_lua|header_filter_by_lua|log_by_lua/);
     expect(text).toMatch(/upstream berth_targets \{[^}]*balancer_by_lua_block/);
     expect(text).toContain('keepalive 64;');

@@ -1,5 +1,5 @@
 -- The only Lua that runs per proxied request (an access_by_lua phase measured ~25% slower):
--- a table lookup by the prefix the nginx map took from $uri, and set_current_peer. Requests
+-- a table lookup by the first segment of $uri, and set_current_peer. Requests
 -- for an unknown prefix, or for a route without targets, go to the internal servers that
 -- answer 404 and 503.
 local ngx_balancer = require "ngx.balancer"
@@ -11,6 +11,7 @@ local var = ngx.var
 local log, ERR = ngx.log, ngx.ERR
 local now = ngx.now
 local min, random = math.min, math.random
+local find, sub = string.find, string.sub
 local set_current_peer = ngx_balancer.set_current_peer
 local set_more_tries = ngx_balancer.set_more_tries
 local get_last_failure = ngx_balancer.get_last_failure
@@ -83,7 +84,10 @@ function balancer.balance()
     checked_at = tick
     if route_table.version() ~= cached_version then refresh() end
   end
-  local route = routes[var.berth_route]
+  -- The route key is the first segment of the normalised path: /exp-2-web/x -> /exp-2-web.
+  local uri = var.uri
+  local slash = find(uri, "/", 2, true)
+  local route = routes[slash and sub(uri, 1, slash - 1) or uri]
   if route == nil then return use(not_found_peer) end
   local count = route.count
   if count == 0 then return use(unavailable_peer) end
