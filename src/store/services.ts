@@ -63,11 +63,12 @@ export class ServiceRepository {
     return row ? toService(row) : null;
   }
 
-  listByProject(project: string): Service[] {
-    return (this.db.prepare('SELECT * FROM services WHERE project = ? ORDER BY name').all(project) as ServiceRow[]).map(
-      toService,
-    );
+  /** The names of a project's services, sorted: all a listing needs, read from the (project, name) index. */
+  namesByProject(project: string): string[] {
+    const rows = this.db.prepare('SELECT name FROM services WHERE project = ? ORDER BY name').all(project) as { name: string }[];
+    return rows.map((row) => row.name);
   }
+
 
   listAll(): Service[] {
     return (this.db.prepare('SELECT * FROM services ORDER BY id').all() as ServiceRow[]).map(toService);

@@ -65,7 +65,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       { schema: { tags: ['services'], summary: 'List the project’s services', response: { 200: Type.Array(ServiceSummary), ...errors } } },
       async (request) => {
         const project = auth.requireProject(request);
-        return store.services.listByProject(project).map((s) => serviceSummary(s, publicUrl));
+        return store.services.namesByProject(project).map((name) => serviceSummary({ project, name }, publicUrl));
       },
     );
 
