@@ -27,6 +27,8 @@ interface Point {
   readonly passMs: number[];
   /** The engine's container list each pass begins with. */
   readonly engineListMs: number[];
+  /** CPU the server process used per pass. */
+  readonly passCpuMs: number[];
   readonly listP50: number[];
   readonly listP99: number[];
   readonly statusP50: number[];
@@ -52,6 +54,7 @@ const METRICS: readonly Metric[] = [
   { name: 'reconcile pass', unit: 'ms', values: (p) => p.passMs },
   { name: 'reconcile pass without the engine list', unit: 'ms', values: (p) => p.passMs.map((ms, i) => ms - (p.engineListMs[i] ?? 0)) },
   { name: 'engine container list (in the pass)', unit: 'ms', values: (p) => p.engineListMs, info: true },
+  { name: 'server CPU per reconcile pass', unit: 'ms', values: (p) => p.passCpuMs },
   { name: 'GET /services p50', unit: 'ms', values: (p) => p.listP50 },
   { name: 'GET /services p99', unit: 'ms', values: (p) => p.listP99 },
   { name: 'GET /services/<name> p50', unit: 'ms', values: (p) => p.statusP50 },
@@ -106,6 +109,7 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
         containers,
         passMs: passes.passMs,
         engineListMs: passes.listMs,
+        passCpuMs: passes.cpuMs,
         ...latencies,
         rssMiB: server.rssMiB(),
         ...(await activityDuring(server)),

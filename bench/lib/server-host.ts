@@ -55,10 +55,13 @@ const PASS_TIMEOUT_MS = 120_000;
 export interface PassTimes {
   readonly passMs: number[];
   readonly listMs: number[];
+  /** CPU time (user + system) the server process used in each pass: berth's own work, not the engine's. */
+  readonly cpuMs: number[];
 }
 
 class PassTimingRuntime extends DockerRuntime {
   readonly passStarts: number[] = [];
+  readonly passCpu: NodeJS.CpuUsage[] = [];
   readonly listMs: number[] = [];
   recording = false;
   /** Instance-wide listings so far, recording or not. */
@@ -71,6 +74,7 @@ class PassTimingRuntime extends DockerRuntime {
     if (!this.recording || !passStart) return super.list(labels);
     const start = performance.now();
     this.passStarts.push(start);
+    this.passCpu.push(process.cpuUsage());
     const result = await super.list(labels);
     this.listMs.push(performance.now() - start);
     return result;
@@ -100,6 +104,7 @@ async function measurePasses(server: BerthServer, runtime: PassTimingRuntime, co
 
 async function timePasses(server: BerthServer, runtime: PassTimingRuntime, count: number): Promise<PassTimes> {
   runtime.passStarts.length = 0;
+  runtime.passCpu.length = 0;
   runtime.listMs.length = 0;
   runtime.recording = true;
   // A kick during a pass makes the loop start the next one as soon as it ends.
@@ -115,7 +120,12 @@ async function timePasses(server: BerthServer, runtime: PassTimingRuntime, count
     runtime.recording = false;
   }
   const starts = runtime.passStarts.slice(0, count + 1);
-  return { passMs: starts.slice(1).map((t, i) => t - (starts[i] as number)), listMs: runtime.listMs.slice(0, count) };
+  const cpu = runtime.passCpu.slice(0, count + 1);
+  return {
+    passMs: starts.slice(1).map((t, i) => t - (starts[i] as number)),
+    listMs: runtime.listMs.slice(0, count),
+    cpuMs: cpu.slice(1).map((c, i) => (c.user + c.system - (cpu[i] as NodeJS.CpuUsage).user - (cpu[i] as NodeJS.CpuUsage).system) / 1000),
+  };
 }
 
 async function main(): Promise<void> {
