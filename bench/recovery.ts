@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_TOKEN } from '../test/support/docker-harness.js';
+import { ADMIN_TOKEN, waitFor } from '../test/support/docker-harness.js';
 import { ServerProcess } from '../test/support/server-process.js';
 import { Api, definition } from './lib/api.js';
 import { killDataDirProcesses, waitServing } from './lib/bench-server.js';
@@ -10,7 +10,8 @@ import { BENCH_LABEL, containerInfo, containerIp, containersWithLabel, docker, k
 import { pollConcurrentlyUntilOk, pollUntilOk } from './lib/http.js';
 import { HELLO_IMAGE } from './lib/images.js';
 import { startLoad, summarizeLoad } from './lib/load.js';
-import { nowMs, sleep, waitUntil } from './lib/process.js';
+import { sleep } from '../src/process/wait.js';
+import { nowMs } from './lib/process.js';
 import { paired } from './lib/stats.js';
 
 // Ports 17640-17643 (berth server --api-listen … through --registry-listen).
@@ -152,7 +153,7 @@ export async function runRecovery(ctx: BenchContext, options: RecoveryOptions): 
         await server.stop(signal);
         await server.start();
         const apiAt = nowMs();
-        await waitUntil('the service to converge after the restart', converged, { timeoutMs: 30_000, intervalMs: 20 });
+        await waitFor('the service to converge after the restart', converged, 30_000, 20);
         const convergedAt = nowMs();
         const samples = await load.done;
         const lastSample = samples.reduce((m, s) => Math.max(m, s[0]), 0);

@@ -3,7 +3,8 @@ import { BenchServer, waitServing } from './lib/bench-server.js';
 import type { BenchContext } from './lib/context.js';
 import { HELLO_IMAGE, UPSTREAM_IMAGE } from './lib/images.js';
 import { between, startLoad, summarizeLoad, type Sample } from './lib/load.js';
-import { nowMs, sleep } from './lib/process.js';
+import { sleep } from '../src/process/wait.js';
+import { nowMs } from './lib/process.js';
 import { paired } from './lib/stats.js';
 
 // Ports 17610-17613.

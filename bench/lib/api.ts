@@ -1,5 +1,5 @@
 import { HELLO_IMAGE } from './images.js';
-import { sleep } from './process.js';
+import { sleep } from '../../src/process/wait.js';
 
 export interface ApiResponse {
   readonly status: number;

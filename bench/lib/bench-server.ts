@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Api } from './api.js';
 import { removeContainersWithLabel } from './docker.js';
-import { sleep, waitUntil } from './process.js';
+import { settlesWithin } from '../../src/process/wait.js';
+import { waitFor } from '../../test/support/docker-harness.js';
 import type { Activity, HostConfig, HostMessage, HostRequest, PassTimes } from './server-host.js';
 
 export const ADMIN_TOKEN = 'bench-admin-token';
@@ -174,10 +175,9 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
-  const stopped = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
-  if (!stopped) {
+  if (!(await settlesWithin(exited, 10_000))) {
     child.kill('SIGKILL');
-    await Promise.race([exited, sleep(5_000)]);
+    await settlesWithin(exited, 5_000);
   }
 }
 
@@ -211,9 +211,10 @@ export function killDataDirProcesses(dataDir: string): void {
 
 /** Waits (bounded) until the gateway answers 200 on path. */
 export async function waitServing(gatewayUrl: string, path: string, timeoutMs = 30_000): Promise<void> {
-  await waitUntil(
+  await waitFor(
     `${gatewayUrl}${path} to answer 200`,
     async () => (await fetch(`${gatewayUrl}${path}`, { signal: AbortSignal.timeout(2_000) })).status === 200,
-    { timeoutMs, intervalMs: 50 },
+    timeoutMs,
+    50,
   );
 }

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
-import { nowMs, sleep } from './process.js';
+import { sleep } from '../../src/process/wait.js';
+import { nowMs } from './process.js';
 
 export type GetOutcome = { readonly status: number } | { readonly error: string };
 

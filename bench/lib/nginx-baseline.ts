@@ -4,7 +4,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { stopChild } from './bench-server.js';
 import { get } from './http.js';
-import { waitUntil } from './process.js';
+import { waitFor } from '../../test/support/docker-harness.js';
 
 export interface NginxProxyOptions {
   readonly listenPort: number;
@@ -81,13 +81,14 @@ export class NginxProxy {
     const child = spawn('/usr/sbin/nginx', ['-e', join(dir, 'error.log'), '-p', dir, '-c', config], { stdio: 'ignore' });
     const proxy = new NginxProxy(child, dir, `http://127.0.0.1:${options.listenPort}`);
     try {
-      await waitUntil(
+      await waitFor(
         `the baseline nginx on port ${options.listenPort}`,
         async () => {
           if (child.exitCode !== null) throw new Error(`nginx exited ${child.exitCode}: ${proxy.errors()}`);
           return 'status' in (await get(`${proxy.url}/`, 1_000));
         },
-        { timeoutMs: 10_000, intervalMs: 50 },
+        10_000,
+        50,
       );
     } catch (error) {
       await proxy.stop();

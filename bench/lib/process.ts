@@ -32,33 +32,6 @@ export function run(command: string, args: readonly string[], options: RunOption
   });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls check until it returns a truthy value; fails after timeoutMs with the last value or error seen. */
-export async function waitUntil<T>(
-  what: string,
-  check: () => Promise<T | null | undefined | false>,
-  options: { timeoutMs: number; intervalMs?: number },
-): Promise<T> {
-  const deadline = Date.now() + options.timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-      last = value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline) break;
-    await sleep(options.intervalMs ?? 100);
-  }
-  const detail = last instanceof Error ? last.message : JSON.stringify(last);
-  throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${what}; last: ${detail}`);
-}
-
 /** Runs fn over items with at most `limit` at a time. */
 export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;

@@ -88,9 +88,11 @@ export class Reconciler {
   private capacity: number | null;
   /**
    * Containers the engine reported dead. Its container list can still say
-   * "running" just after the event, so these are inspected instead.
+   * "running" just after the event, so these are inspected instead. Each maps to
+   * the number of the listing that was under way when the event came.
    */
-  private readonly died = new Set<string>();
+  private readonly died = new Map<string, number>();
+  private listings = 0;
   private startupHoldUntil = 0;
   private holding = false;
 
@@ -140,7 +142,11 @@ export class Reconciler {
 
   /** Observed containers grouped by service; the task observer shares this view. */
   async observe(): Promise<Map<number, LabelledContainer[]>> {
+    const listing = ++this.listings;
     const listed = await this.deps.runtime.list({ [LABEL.instance]: this.options.instance });
+    // A container reported dead before this listing began and absent from it is gone.
+    const present = new Set(listed.map((c) => c.id));
+    for (const [id, during] of this.died) if (during < listing && !present.has(id)) this.died.delete(id);
     const containers = await Promise.all(listed.map((c) => this.confirmState(c)));
     const byService = new Map<number, LabelledContainer[]>();
     for (const container of containers) {
@@ -358,7 +364,7 @@ export class Reconciler {
       try {
         this.subscription = this.deps.runtime.subscribe({ [LABEL.instance]: this.options.instance }, (event) => {
           if (event.action === 'die' || event.action === 'oom') {
-            this.died.add(event.containerId);
+            this.died.set(event.containerId, this.listings);
             this.withdraw(event.containerId);
           }
           this.kick();
