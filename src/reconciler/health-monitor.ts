@@ -11,6 +11,7 @@ export interface MonitoredTask {
 
 export interface TaskHealth {
   readonly state: 'initial' | 'healthy' | 'unhealthy';
+  /** Why the last probe failed; absent while healthy, and while initial until a probe has failed. */
   readonly description?: string;
 }
 

@@ -61,8 +61,8 @@ export interface ReconcilerDeps {
 
 const EVENT_RESUBSCRIBE_MS = 1_000;
 const YIELD_EVERY_SERVICES = 20;
-/** The longest a starting server keeps nginx's existing table while it probes the tasks it adopted. */
-const STARTUP_ROUTE_HOLD_MS = 5_000;
+/** The longest a starting server routes to the tasks it adopted before their first probe. */
+const ADOPTED_UNPROBED_MS = 5_000;
 
 /**
  * The level-triggered loop: desired state from the store, observed state from
@@ -93,8 +93,12 @@ export class Reconciler {
    */
   private readonly died = new Map<string, number>();
   private listings = 0;
-  private startupHoldUntil = 0;
-  private holding = false;
+  /**
+   * The running containers the first pass found: they served before this start, and
+   * stay routed until their first probe says otherwise (or adoptedUntil passes).
+   */
+  private adopted: ReadonlySet<string> | null = null;
+  private adoptedUntil = 0;
 
   constructor(
     private readonly deps: ReconcilerDeps,
@@ -122,7 +126,8 @@ export class Reconciler {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.startupHoldUntil = this.deps.clock.now() + STARTUP_ROUTE_HOLD_MS;
+    this.adopted = null;
+    this.adoptedUntil = this.deps.clock.now() + ADOPTED_UNPROBED_MS;
     this.loop = this.runLoop();
     this.eventsLoop = this.watchEvents();
   }
@@ -205,6 +210,9 @@ export class Reconciler {
   private async pass(): Promise<boolean> {
     const changesBefore = this.tasks.changes;
     const observed = await this.observe();
+    this.adopted ??= new Set(
+      [...observed.values()].flat().filter((c) => c.container.state === 'running').map((c) => c.container.id),
+    );
     const services = this.deps.store.services.listAll();
     const known = new Set(services.map((s) => s.id));
     for (const [serviceId, containers] of observed) {
@@ -254,7 +262,7 @@ export class Reconciler {
     };
     await this.publish(after);
     this.services.retainTasks(new Set([...now.values()].flat().map((c) => c.task)));
-    return changed || this.holding || this.isBusy(after);
+    return changed || this.isBusy(after);
   }
 
   private isBusy({ services, deployments, observed }: PassState): boolean {
@@ -272,7 +280,7 @@ export class Reconciler {
     const monitored: MonitoredTask[] = [];
     const routes: Route[] = [];
     const targetsByContainer = new Map<string, Target>();
-    let servingUnprobed = false;
+    const adopted = this.deps.clock.now() < this.adoptedUntil ? this.adopted : null;
     for (const service of services) {
       if (service.status === 'DRAINING') continue;
       const root = contextRoot(service.project, service.name);
@@ -296,25 +304,19 @@ export class Reconciler {
             check: service.healthCheck,
           });
         }
-        const health = this.deps.health.health(c.task).state;
-        if (isCurrent && health === 'healthy') {
+        const health = this.deps.health.health(c.task);
+        // Right after a start the prober knows nothing yet: a task that served before the
+        // start keeps serving until its first probe, so a restart never empties a route.
+        const unprobed = health.state === 'initial' && health.description === undefined;
+        if (isCurrent && (health.state === 'healthy' || (unprobed && adopted?.has(c.container.id)))) {
           const target = { host: c.container.ip as string, port };
           targets.push(target);
           targetsByContainer.set(c.container.id, target);
         }
-        if (isCurrent && health === 'initial') servingUnprobed = true;
       }
       routes.push({ prefix: root, targets });
     }
     this.deps.health.watch(monitored);
-    // Right after a start the prober knows nothing yet and every task is 'initial':
-    // pushing now would empty the table nginx kept serving. Hold it until the serving
-    // tasks have been probed once, or the hold expires.
-    if (this.deps.clock.now() < this.startupHoldUntil && servingUnprobed) {
-      this.holding = true;
-      return;
-    }
-    this.holding = false;
     this.publishedTargets = targetsByContainer;
     await this.pushRoutes(routes);
     this.routesPushedAt = this.deps.clock.now();

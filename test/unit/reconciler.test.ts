@@ -25,15 +25,21 @@ const OPTIONS: ReconcilerOptions = {
   imagesKept: 2,
 };
 
-/** Tasks listening on port 81 never pass their health check. */
+/**
+ * Tasks listening on port 81 never pass their health check. Tasks in `unprobed` wait for
+ * their first probe; tasks in `refusing` are new and have failed theirs.
+ */
 class PortHealth implements HealthMonitor {
   private watched = new Map<string, MonitoredTask>();
+  readonly unprobed = new Set<string>();
+  readonly refusing = new Set<string>();
   watch(tasks: readonly MonitoredTask[]): void {
     this.watched = new Map(tasks.map((t) => [t.task, t]));
   }
   health(task: string): TaskHealth {
     const t = this.watched.get(task);
-    if (!t) return { state: 'initial' };
+    if (!t || this.unprobed.has(task)) return { state: 'initial' };
+    if (this.refusing.has(task)) return { state: 'initial', description: 'connection refused' };
     return t.port === 81 ? { state: 'unhealthy', description: 'Health checks failed with these codes: [404]' } : { state: 'healthy' };
   }
   onChange(): void {}
@@ -62,16 +68,18 @@ let store: Store;
 let gateway: RecordingGateway;
 let reconciler: Reconciler;
 let removed: Service[];
+/** Added to the reconciler's clock, to move it past a deadline. */
+let skewMs: number;
 
-function newReconciler(): Reconciler {
+function newReconciler(health: HealthMonitor = new PortHealth()): Reconciler {
   return new Reconciler(
     {
       store,
       runtime,
       gateway,
-      health: new PortHealth(),
+      health,
       images,
-      clock: { now: () => Date.now() },
+      clock: { now: () => Date.now() + skewMs },
       logger: { info: () => {}, warn: () => {}, error: (m) => console.error(m) },
       onServiceRemoved: async (service) => {
         removed.push(service);
@@ -87,6 +95,7 @@ beforeEach(() => {
   store.projects.create('exp');
   gateway = new RecordingGateway();
   removed = [];
+  skewMs = 0;
   reconciler = newReconciler();
   reconciler.start();
 });
@@ -224,6 +233,48 @@ describe('the reconciler', () => {
     expect(gateway.last()).toEqual([{ prefix: '/exp-web', targets: [{ host: survivor!.ip, port: 80 }] }]);
     await until('replacement', () => gateway.last()[0]?.targets.length === 2);
     expect(gateway.last()[0]?.targets.map((t) => t.host)).not.toContain(deadIp);
+  });
+
+  it('keeps routing to the tasks it adopted on a restart until their first probe, and no longer than 5 s', async () => {
+    const web = createService();
+    await finished(put(web, { replicas: 2 }));
+    await reconciler.stop();
+    const [kept, failing] = runtime.running({ 'io.berth.service': 'web' });
+    const task = (c: typeof kept) => c!.spec.labels['io.berth.task'] as string;
+    const health = new PortHealth();
+    health.unprobed.add(task(kept)).add(task(failing));
+    gateway = new RecordingGateway();
+    reconciler = newReconciler(health);
+    reconciler.start();
+    await until('a table', () => gateway.tables.length > 0);
+    expect(gateway.tables[0]).toEqual([{ prefix: '/exp-web', targets: expect.arrayContaining([{ host: kept!.ip, port: 80 }, { host: failing!.ip, port: 80 }]) }]);
+    // Its first probe fails: out at once.
+    health.unprobed.delete(task(failing));
+    health.refusing.add(task(failing));
+    await until('the failing task withdrawn', () => gateway.last()[0]?.targets.length === 1);
+    expect(gateway.last()[0]?.targets).toEqual([{ host: kept!.ip, port: 80 }]);
+    // Never probed at all: out once the start-up allowance has passed.
+    skewMs = 6_000;
+    await until('the unprobed task withdrawn', () => gateway.last()[0]?.targets.length === 0);
+  });
+
+  it('routes a task started after a restart as soon as it is healthy, while adopted ones still wait for a probe', async () => {
+    const web = createService();
+    const api = createService('api');
+    await finished(put(web));
+    await finished(put(api));
+    await reconciler.stop();
+    const [adopted] = runtime.running({ 'io.berth.service': 'web' });
+    const health = new PortHealth();
+    health.unprobed.add(adopted!.spec.labels['io.berth.task'] as string);
+    gateway = new RecordingGateway();
+    reconciler = newReconciler(health);
+    reconciler.start();
+    const [victim] = runtime.running({ 'io.berth.service': 'api' });
+    runtime.exit(victim!.id, 137);
+    const route = (prefix: string) => gateway.last().find((r) => r.prefix === prefix)?.targets ?? [];
+    await until('the replacement routed', () => route('/exp-api').length === 1 && route('/exp-api')[0]?.host !== victim!.ip, 2_000);
+    expect(route('/exp-web')).toEqual([{ host: adopted!.ip, port: 80 }]);
   });
 
   it('backs off exponentially when a task keeps crashing', async () => {
