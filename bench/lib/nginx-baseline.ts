@@ -78,7 +78,9 @@ export class NginxProxy {
     mkdirSync(join(dir, 'tmp'));
     const config = join(dir, 'nginx.conf');
     writeFileSync(config, renderBaselineConfig(dir, options));
-    const child = spawn('/usr/sbin/nginx', ['-e', join(dir, 'error.log'), '-p', dir, '-c', config], { stdio: 'ignore' });
+    // In its own session, as berth's gateway is: with the kernel's autogroup scheduling each
+    // session is a group that gets its own share of the CPU.
+    const child = spawn('/usr/sbin/nginx', ['-e', join(dir, 'error.log'), '-p', dir, '-c', config], { stdio: 'ignore', detached: true });
     const proxy = new NginxProxy(child, dir, `http://127.0.0.1:${options.listenPort}`);
     try {
       await waitFor(

@@ -21,15 +21,25 @@ function stat(pid: number): [number, number] | null {
   return [Number(fields[1]), Number(fields[11]) + Number(fields[12])];
 }
 
-/** CPU time (ms) a process and its direct children (nginx's master and workers) have used so far. */
-export function cpuMsOfTree(pid: number): number {
-  let ticks = stat(pid)?.[1] ?? 0;
+/** A process and its direct children (nginx's master and workers). */
+function treeOf(pid: number): number[] {
+  const pids = [pid];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const s = stat(Number(entry));
-    if (s && s[0] === pid) ticks += s[1];
+    if (stat(Number(entry))?.[0] === pid) pids.push(Number(entry));
   }
+  return pids;
+}
+
+/** CPU time (ms) a process and its direct children have used so far. */
+export function cpuMsOfTree(pid: number): number {
+  const ticks = treeOf(pid).reduce((sum, p) => sum + (stat(p)?.[1] ?? 0), 0);
   return (ticks * 1000) / clockTicks();
+}
+
+/** Restricts a process and its direct children, all their threads, to the CPUs given as a taskset list ("0", "0-1"). */
+export function pinTree(pid: number, cpus: string): void {
+  for (const p of treeOf(pid)) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(p)], { stdio: 'ignore' });
 }
 
 export function readPid(file: string): number {

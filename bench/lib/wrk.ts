@@ -8,6 +8,8 @@ export interface WrkOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** Requests slower than this count as timeouts; wrk's default is 2 s. */
   readonly timeoutSeconds?: number;
+  /** Runs wrk on these CPUs only (a taskset list). */
+  readonly cpus?: string;
 }
 
 export interface WrkResult {
@@ -34,7 +36,10 @@ export function runWrk(options: WrkOptions): Promise<WrkResult> {
   for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
   args.push(options.url);
   return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child =
+      options.cpus === undefined
+        ? spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn('taskset', ['-c', options.cpus, 'wrk', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
