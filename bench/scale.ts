@@ -1,13 +1,16 @@
+import { fileURLToPath } from 'node:url';
 import { definition, type Api } from './lib/api.js';
 import { BenchServer } from './lib/bench-server.js';
 import type { BenchContext } from './lib/context.js';
-import { containersWithLabel } from './lib/docker.js';
+import { containersWithLabel, runningWithLabel } from './lib/docker.js';
 import { formatNumber } from './lib/figures.js';
 import { sleep } from '../src/process/wait.js';
-import { forEachLimited, nowMs } from './lib/process.js';
+import { forEachLimited, nowMs, run } from './lib/process.js';
+import type { ProbeCost } from './lib/probe-cost.js';
 import { median } from './lib/stats.js';
 import { renderTable } from './lib/table.js';
 import { runWrk } from './lib/wrk.js';
+import { DEFAULT_HEALTH_CHECK } from '../src/domain/health-check.js';
 
 // Ports 17630-17633.
 const BASE_PORT = 17630;
@@ -22,6 +25,9 @@ const DEPLOY_TIMEOUT_MS = 10 * 60_000;
  * proportion to N × its own length (BENCHMARKS.md, Findings), not the reconciler's cost.
  */
 const PROBE_INTERVAL_SECONDS = 300;
+/** The port bench/lib/api.ts's definition() gives. */
+const CONTAINER_PORT = 80;
+const PROBE_COST_ENTRY = fileURLToPath(new URL('./lib/probe-cost.ts', import.meta.url));
 
 export interface ScaleOptions {
   readonly sizes: readonly number[];
@@ -41,6 +47,8 @@ interface Point {
   readonly statusP50: number[];
   readonly statusP99: number[];
   readonly rssMiB: number;
+  /** Health probes of all tasks at the default interval: CPU time per second of wall time, as % of one core. */
+  readonly probeCorePercent: number;
   /** While the API latencies were measured: reconcile passes per second and event-loop delay. */
   readonly passesPerSecond: number;
   readonly loopDelayP99Ms: number;
@@ -67,6 +75,7 @@ const METRICS: readonly Metric[] = [
   { name: 'GET /services/<name> p50', unit: 'ms', values: (p) => p.statusP50 },
   { name: 'GET /services/<name> p99', unit: 'ms', values: (p) => p.statusP99 },
   { name: 'server RSS', unit: 'MiB', values: (p) => [p.rssMiB] },
+  { name: `health probes at the default ${DEFAULT_HEALTH_CHECK.intervalSeconds} s interval, CPU`, unit: '% of a core', values: (p) => [p.probeCorePercent] },
   { name: 'passes/s while API measured', unit: '', values: (p) => [p.passesPerSecond], info: true, detail: true },
   { name: 'event-loop delay p99 (same time)', unit: 'ms', values: (p) => [p.loopDelayP99Ms], info: true, detail: true },
   { name: 'event-loop delay max (same time)', unit: 'ms', values: (p) => [p.loopDelayMaxMs], info: true, detail: true },
@@ -121,6 +130,7 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
         ...latencies,
         rssMiB: server.rssMiB(),
         ...(await activityDuring(server)),
+        probeCorePercent: await probeCorePercent(ctx, server.instance),
       };
       points.push(point);
       ctx.log(
@@ -136,6 +146,24 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
 async function activityDuring(server: BenchServer): Promise<Pick<Point, 'passesPerSecond' | 'loopDelayP99Ms' | 'loopDelayMaxMs'>> {
   const a = await server.activity();
   return { passesPerSecond: a.passes / a.seconds, loopDelayP99Ms: a.loopDelayP99Ms, loopDelayMaxMs: a.loopDelayMaxMs };
+}
+
+/**
+ * What probing every task at the default interval costs, measured by bench/lib/probe-cost.ts
+ * in a process of its own (the server's probes at 300 s would not show it).
+ */
+async function probeCorePercent(ctx: BenchContext, instance: string): Promise<number> {
+  const tasks = await runningWithLabel(`io.berth.instance=${instance}`);
+  const targets = tasks.map((t) => {
+    const root = `/${t.labels['io.berth.project']}-${t.labels['io.berth.service']}`;
+    return { id: t.labels['io.berth.task'], host: t.ip, port: CONTAINER_PORT, path: `${root}${DEFAULT_HEALTH_CHECK.relPath}`, statusCodes: DEFAULT_HEALTH_CHECK.statusCodes };
+  });
+  const cost = JSON.parse(
+    await run(process.execPath, ['--import', 'tsx', PROBE_COST_ENTRY], { input: JSON.stringify(targets), timeoutMs: 90_000 }),
+  ) as ProbeCost;
+  const corePercent = ((targets.length / DEFAULT_HEALTH_CHECK.intervalSeconds) * cost.cpuUsPerProbe) / 1e4;
+  ctx.log(`scale: probing ${cost.targets} tasks: ${cost.probes} probes, ${cost.cpuUsPerProbe.toFixed(0)} µs CPU each; every ${DEFAULT_HEALTH_CHECK.intervalSeconds} s: ${corePercent.toFixed(2)}% of a core`);
+  return corePercent;
 }
 
 function serviceName(i: number): string {

@@ -21,6 +21,15 @@ export async function containerIp(id: string): Promise<string> {
   throw new Error(`container ${id.slice(0, 12)} has no IP address (state ${info.State.Status})`);
 }
 
+/** Running containers carrying the label (key=value), with their labels and first address, in one Engine API call. */
+export async function runningWithLabel(label: string): Promise<{ readonly labels: Record<string, string>; readonly ip: string | null }[]> {
+  const list = await engine.listContainers({ filters: { label: [label] } });
+  return list.map((c) => ({
+    labels: c.Labels,
+    ip: Object.values(c.NetworkSettings?.Networks ?? {}).find((n) => n.IPAddress)?.IPAddress ?? null,
+  }));
+}
+
 export async function containerInfo(id: string): Promise<Docker.ContainerInspectInfo> {
   return engine.getContainer(id).inspect();
 }
