@@ -19,6 +19,8 @@ const BASE_PORT = 17640;
 const POLL_MS = 10;
 const RATE = 200;
 const STALL_MS = 500;
+/** A task-killed run slower than this logs the service's events, to show where the time went. */
+const SLOW_RECOVERY_MS = 1_000;
 
 export interface RecoveryOptions {
   readonly runs: number;
@@ -75,6 +77,10 @@ export async function runRecovery(ctx: BenchContext, options: RecoveryOptions): 
       const restart = await dockerRestartPolicy(ctx.session, scope, i);
       dockerRestart.push(restart);
       ctx.log(`recovery: run ${i + 1}: task killed → 200 via gateway ${(ok.okAt - t0).toFixed(0)} ms (meanwhile ${JSON.stringify(ok.before)}); docker restart policy ${restart.toFixed(0)} ms`);
+      if (ok.okAt - t0 > SLOW_RECOVERY_MS) {
+        const events = (await api.events(name)).filter((e) => Date.parse(e.created_at) >= t0 - 1_000).reverse();
+        ctx.log(`recovery: run ${i + 1} was slow; the service's events (ms after the kill): ${events.map((e) => `${Date.parse(e.created_at) - Math.round(t0)} ${e.message}`).join('; ')}`);
+      }
       await api.remove(name);
     }
     ctx.record({
