@@ -109,14 +109,17 @@ export async function runGateway(ctx: BenchContext, options: GatewayOptions): Pr
         );
       }
     }
+    let togetherBerthFailures = 0;
     /** Both loaded at the same moment; the throughput of a over that of b. */
     const together = async (a: Path, b: Path): Promise<number> => {
       const load = (path: Path) =>
         runWrk({ url: urls[path], threads: 1, connections: CONNECTIONS / 2, durationSeconds: options.seconds, cpus: LOAD_CPUS });
       const [x, y] = await Promise.all([load(a), load(b)]);
-      const failures = wrkFailures(x) + wrkFailures(y);
-      if (failures > 0) throw new Error(`gateway: ${failures} failed requests while loading ${a} and ${b} together`);
-      ctx.log(`gateway: together ${a} ${x.requestsPerSecond.toFixed(0)} req/s, ${b} ${y.requestsPerSecond.toFixed(0)} req/s: ${(x.requestsPerSecond / y.requestsPerSecond).toFixed(3)}`);
+      if (a === 'berth') togetherBerthFailures += wrkFailures(x);
+      ctx.log(
+        `gateway: together ${a} ${x.requestsPerSecond.toFixed(0)} req/s, ${b} ${y.requestsPerSecond.toFixed(0)} req/s: ${(x.requestsPerSecond / y.requestsPerSecond).toFixed(3)}, ` +
+          `failures ${wrkFailures(x)} and ${wrkFailures(y)}`,
+      );
       return x.requestsPerSecond / y.requestsPerSecond;
     };
 
@@ -227,7 +230,7 @@ export async function runGateway(ctx: BenchContext, options: GatewayOptions): Pr
       bench: 'gateway',
       name: 'failed requests through berth (all wrk runs)',
       unit: 'requests',
-      values: [results.berth.reduce((sum, m) => sum + wrkFailures(m.wrk), 0)],
+      values: [results.berth.reduce((sum, m) => sum + wrkFailures(m.wrk), 0) + togetherBerthFailures],
       goal: { kind: 'value-max', limit: 0 },
     });
   });
