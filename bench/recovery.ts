@@ -65,6 +65,8 @@ export async function runRecovery(ctx: BenchContext, options: RecoveryOptions): 
       await deploy(name, 1);
       const victim = await taskContainer(name, 0);
       const t0 = nowMs();
+      // Events carry wall-clock times; nowMs() runs on the monotonic clock, which can drift from it.
+      const killedAtWall = Date.now();
       await killContainer(victim);
       const ok = await pollConcurrentlyUntilOk(`${server.gatewayUrl}/bench-${name}/`, {
         intervalMs: POLL_MS,
@@ -78,8 +80,8 @@ export async function runRecovery(ctx: BenchContext, options: RecoveryOptions): 
       dockerRestart.push(restart);
       ctx.log(`recovery: run ${i + 1}: task killed → 200 via gateway ${(ok.okAt - t0).toFixed(0)} ms (meanwhile ${JSON.stringify(ok.before)}); docker restart policy ${restart.toFixed(0)} ms`);
       if (ok.okAt - t0 > SLOW_RECOVERY_MS) {
-        const events = (await api.events(name)).filter((e) => Date.parse(e.created_at) >= t0 - 1_000).reverse();
-        ctx.log(`recovery: run ${i + 1} was slow; the service's events (ms after the kill): ${events.map((e) => `${Date.parse(e.created_at) - Math.round(t0)} ${e.message}`).join('; ')}`);
+        const events = (await api.events(name)).filter((e) => Date.parse(e.created_at) >= killedAtWall - 1_000).reverse();
+        ctx.log(`recovery: run ${i + 1} was slow; the service's events (ms after the kill): ${events.map((e) => `${Date.parse(e.created_at) - killedAtWall} ${e.message}`).join('; ')}`);
       }
       await api.remove(name);
     }

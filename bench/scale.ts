@@ -11,6 +11,9 @@ import { median } from './lib/stats.js';
 import { renderTable } from './lib/table.js';
 import { runWrk } from './lib/wrk.js';
 import { DEFAULT_HEALTH_CHECK } from '../src/domain/health-check.js';
+import { contextRoot } from '../src/domain/names.js';
+import { LABEL } from '../src/reconciler/labels.js';
+import { joinPath } from '../src/reconciler/reconciler.js';
 
 // Ports 17630-17633.
 const BASE_PORT = 17630;
@@ -153,10 +156,11 @@ async function activityDuring(server: BenchServer): Promise<Pick<Point, 'passesP
  * in a process of its own (the server's probes at 300 s would not show it).
  */
 async function probeCorePercent(ctx: BenchContext, instance: string): Promise<number> {
-  const tasks = await runningWithLabel(`io.berth.instance=${instance}`);
-  const targets = tasks.map((t) => {
-    const root = `/${t.labels['io.berth.project']}-${t.labels['io.berth.service']}`;
-    return { id: t.labels['io.berth.task'], host: t.ip, port: CONTAINER_PORT, path: `${root}${DEFAULT_HEALTH_CHECK.relPath}`, statusCodes: DEFAULT_HEALTH_CHECK.statusCodes };
+  const tasks = await runningWithLabel(`${LABEL.instance}=${instance}`);
+  const targets = tasks.flatMap(({ labels, ip }) => {
+    if (ip === null) return [];
+    const path = joinPath(contextRoot(labels[LABEL.project] ?? '', labels[LABEL.service] ?? ''), DEFAULT_HEALTH_CHECK.relPath);
+    return [{ id: labels[LABEL.task], host: ip, port: CONTAINER_PORT, path, statusCodes: DEFAULT_HEALTH_CHECK.statusCodes }];
   });
   const cost = JSON.parse(
     await run(process.execPath, ['--import', 'tsx', PROBE_COST_ENTRY], { input: JSON.stringify(targets), timeoutMs: 90_000 }),

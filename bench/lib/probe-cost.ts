@@ -7,6 +7,7 @@
  */
 import { HealthProber, type ProbeTarget, type ProberClock } from '../../src/gateway/prober.js';
 import { sleep } from '../../src/process/wait.js';
+import { waitFor } from '../../test/support/docker-harness.js';
 
 const PROBE_INTERVAL_S = 1;
 const MEASURE_MS = 5_000;
@@ -43,11 +44,7 @@ async function measure(targets: readonly Omit<ProbeTarget, 'intervalSeconds'>[])
   const prober = new HealthProber({ clock });
   try {
     prober.setTargets(targets.map((t) => ({ ...t, intervalSeconds: PROBE_INTERVAL_S })));
-    const deadline = Date.now() + HEALTHY_TIMEOUT_MS;
-    while (targets.some((t) => prober.health(t.id).state !== 'healthy')) {
-      if (Date.now() > deadline) throw new Error(`not every task answered its probe within ${HEALTHY_TIMEOUT_MS / 1000} s`);
-      await sleep(100);
-    }
+    await waitFor('every task to answer its probe', async () => targets.every((t) => prober.health(t.id).state === 'healthy'), HEALTHY_TIMEOUT_MS);
     await sleep(WARMUP_MS);
     const startUs = cpuUs();
     const startProbes = probes;

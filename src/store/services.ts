@@ -69,7 +69,6 @@ export class ServiceRepository {
     return rows.map((row) => row.name);
   }
 
-
   listAll(): Service[] {
     return (this.db.prepare('SELECT * FROM services ORDER BY id').all() as ServiceRow[]).map(toService);
   }
