@@ -1,11 +1,10 @@
 /**
  * A berth server in a process of its own, started by BenchServer: the same composition
- * root as `berth server` (BerthServer.start), with one difference, a DockerRuntime that
- * notes when each reconcile pass starts. A pass begins by listing the instance's
- * containers (Reconciler.observe), so, with the reconciler kicked continuously, the time
- * between two such listings is the duration of one full pass.
+ * root as `berth server` (BerthServer.start), watched through its onPass hook, which
+ * reports each reconcile pass's duration. With the reconciler kicked continuously,
+ * passes run back to back, so the CPU the process used between two reports is one pass's.
  *
- * Messages from the parent: {id, type: 'passes', count} | {id, type: 'shutdown'}.
+ * Messages from the parent: {id, type: 'passes', count} | {id, type: 'activity'} | {id, type: 'shutdown'}.
  * With cpuProfileDir set, each 'passes' measurement also writes a CPU profile of its
  * passes there (open it in Chrome DevTools, or summarise it with bench/lib/profile.ts).
  */
@@ -17,7 +16,6 @@ import { resolveServerConfig } from '../../src/server/config.js';
 import { BerthServer } from '../../src/server/server.js';
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
 import { LABEL } from '../../src/reconciler/labels.js';
-import type { ContainerSummary } from '../../src/runtime/container-runtime.js';
 
 export interface HostConfig {
   readonly dataDir: string;
@@ -37,7 +35,7 @@ export type HostRequest =
 /** What happened in the server since the previous 'activity' request. */
 export interface Activity {
   readonly seconds: number;
-  /** Reconcile passes started (each lists the instance's containers once, twice if it changed some). */
+  /** Reconcile passes ended. */
   readonly passes: number;
   /** Event-loop delay: how long ready work waited, in ms. */
   readonly loopDelayP99Ms: number;
@@ -51,33 +49,28 @@ export type HostMessage =
 
 const PASS_TIMEOUT_MS = 120_000;
 
-/** What measurePasses answers: each pass's duration, and how much of it the engine's container list took. */
+/** What measurePasses answers: each pass's duration and CPU, and what listing the engine takes. */
 export interface PassTimes {
   readonly passMs: number[];
-  readonly listMs: number[];
   /** CPU time (user + system) the server process used in each pass: berth's own work, not the engine's. */
   readonly cpuMs: number[];
+  /** The engine's listing of the instance's containers, timed after the passes: what a pass would cost without the container view. */
+  readonly listMs: number[];
 }
 
-class PassTimingRuntime extends DockerRuntime {
-  readonly passStarts: number[] = [];
-  readonly passCpu: NodeJS.CpuUsage[] = [];
-  readonly listMs: number[] = [];
+/** Reports of the passes as they end. */
+class PassLog {
+  readonly durations: number[] = [];
+  readonly cpu: NodeJS.CpuUsage[] = [];
   recording = false;
-  /** Instance-wide listings so far, recording or not. */
-  listings = 0;
+  /** Passes ended so far, recording or not. */
+  passes = 0;
 
-  override async list(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
-    const keys = Object.keys(labels);
-    const passStart = keys.length === 1 && keys[0] === LABEL.instance;
-    if (passStart) this.listings++;
-    if (!this.recording || !passStart) return super.list(labels);
-    const start = performance.now();
-    this.passStarts.push(start);
-    this.passCpu.push(process.cpuUsage());
-    const result = await super.list(labels);
-    this.listMs.push(performance.now() - start);
-    return result;
+  record(durationMs: number): void {
+    this.passes++;
+    if (!this.recording) return;
+    this.durations.push(durationMs);
+    this.cpu.push(process.cpuUsage());
   }
 }
 
@@ -85,14 +78,14 @@ function send(message: HostMessage): void {
   process.send?.(message);
 }
 
-async function measurePasses(server: BerthServer, runtime: PassTimingRuntime, count: number, profileDir?: string): Promise<PassTimes> {
-  if (!profileDir) return timePasses(server, runtime, count);
+async function measurePasses(server: BerthServer, log: PassLog, runtime: DockerRuntime, count: number, profileDir?: string): Promise<PassTimes> {
+  if (!profileDir) return timePasses(server, log, runtime, count);
   const session = new Session();
   session.connect();
   try {
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
-    const times = await timePasses(server, runtime, count);
+    const times = await timePasses(server, log, runtime, count);
     const { profile } = await session.post('Profiler.stop');
     const services = server.store.services.listAll().length;
     writeFileSync(join(profileDir, `passes-${services}-services-${Date.now()}.cpuprofile`), JSON.stringify(profile));
@@ -102,29 +95,34 @@ async function measurePasses(server: BerthServer, runtime: PassTimingRuntime, co
   }
 }
 
-async function timePasses(server: BerthServer, runtime: PassTimingRuntime, count: number): Promise<PassTimes> {
-  runtime.passStarts.length = 0;
-  runtime.passCpu.length = 0;
-  runtime.listMs.length = 0;
-  runtime.recording = true;
+async function timePasses(server: BerthServer, log: PassLog, runtime: DockerRuntime, count: number): Promise<PassTimes> {
+  log.durations.length = 0;
+  log.cpu.length = 0;
+  log.recording = true;
   // A kick during a pass makes the loop start the next one as soon as it ends.
   const kicker = setInterval(() => server.reconciler.kick(), 1);
   const deadline = Date.now() + PASS_TIMEOUT_MS;
   try {
-    while (runtime.passStarts.length < count + 1) {
-      if (Date.now() > deadline) throw new Error(`only ${runtime.passStarts.length - 1} passes within ${PASS_TIMEOUT_MS} ms`);
+    // The first report ends a pass that began before the measurement: it only marks the CPU.
+    while (log.durations.length < count + 1) {
+      if (Date.now() > deadline) throw new Error(`only ${Math.max(0, log.durations.length - 1)} passes within ${PASS_TIMEOUT_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   } finally {
     clearInterval(kicker);
-    runtime.recording = false;
+    log.recording = false;
   }
-  const starts = runtime.passStarts.slice(0, count + 1);
-  const cpu = runtime.passCpu.slice(0, count + 1);
+  const cpu = log.cpu.slice(0, count + 1);
+  const listMs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await runtime.list({ [LABEL.instance]: server.instance });
+    listMs.push(performance.now() - start);
+  }
   return {
-    passMs: starts.slice(1).map((t, i) => t - (starts[i] as number)),
-    listMs: runtime.listMs.slice(0, count),
+    passMs: log.durations.slice(1, count + 1),
     cpuMs: cpu.slice(1).map((c, i) => (c.user + c.system - (cpu[i] as NodeJS.CpuUsage).user - (cpu[i] as NodeJS.CpuUsage).system) / 1000),
+    listMs,
   };
 }
 
@@ -143,16 +141,17 @@ async function main(): Promise<void> {
     },
     { BERTH_ADMIN_TOKEN: host.adminToken },
   );
-  const runtime = new PassTimingRuntime();
-  const server = await BerthServer.start(config, { runtime, logLevel: 'warn' });
+  const runtime = new DockerRuntime();
+  const log = new PassLog();
+  const server = await BerthServer.start(config, { runtime, logLevel: 'warn', onPass: (ms) => log.record(ms) });
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
-  let since = { at: performance.now(), listings: runtime.listings };
+  let since = { at: performance.now(), passes: log.passes };
   const activity = async (): Promise<Activity> => {
-    const now = { at: performance.now(), listings: runtime.listings };
+    const now = { at: performance.now(), passes: log.passes };
     const result: Activity = {
       seconds: (now.at - since.at) / 1000,
-      passes: now.listings - since.listings,
+      passes: now.passes - since.passes,
       loopDelayP99Ms: loop.percentile(99) / 1e6,
       loopDelayMaxMs: loop.max / 1e6,
     };
@@ -175,7 +174,7 @@ async function main(): Promise<void> {
         (error: unknown) => send({ type: 'reply', id: request.id, ok: false, error: (error as Error).stack ?? String(error) }),
       );
     };
-    if (request.type === 'passes') reply(measurePasses(server, runtime, request.count, host.cpuProfileDir));
+    if (request.type === 'passes') reply(measurePasses(server, log, runtime, request.count, host.cpuProfileDir));
     else if (request.type === 'activity') reply(activity());
     else if (request.type === 'shutdown') reply(shutdown());
   });

@@ -1,9 +1,10 @@
 import type { Clock, Deployment, Revision, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
 import type { Gateway, Route, Target } from '../gateway/gateway.js';
-import type { ContainerRuntime, ContainerSummary, EventSubscription } from '../runtime/container-runtime.js';
+import type { ContainerRuntime, EventSubscription } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background-work.js';
+import type { ContainerView } from './container-view.js';
 import { NO_FAULTS, type FaultPoints } from './fault-points.js';
 import type { HealthMonitor, MonitoredTask } from './health-monitor.js';
 import type { ImageSource } from './image-source.js';
@@ -49,6 +50,8 @@ export interface Logger {
 export interface ReconcilerDeps {
   readonly store: Store;
   readonly runtime: ContainerRuntime;
+  /** The instance's containers; the reconciler feeds it the engine's events. */
+  readonly containers: ContainerView;
   readonly gateway: Gateway;
   readonly health: HealthMonitor;
   readonly images: ImageSource;
@@ -57,6 +60,8 @@ export interface ReconcilerDeps {
   /** Called once a deleted service's containers are all gone, before its rows are deleted. */
   readonly onServiceRemoved?: (service: Service) => Promise<void>;
   readonly faults?: FaultPoints;
+  /** Told how long each pass took. */
+  readonly onPass?: (durationMs: number) => void;
 }
 
 const EVENT_RESUBSCRIBE_MS = 1_000;
@@ -66,8 +71,9 @@ const ADOPTED_UNPROBED_MS = 5_000;
 
 /**
  * The level-triggered loop: desired state from the store, observed state from
- * the engine (containers found by label), one pass at a time. Engine events and
- * API writes ask for a pass at once; a periodic pass catches everything else.
+ * the engine (containers found by label, kept current by its events), one pass at a
+ * time. Engine events and API writes ask for a pass at once; a periodic pass catches
+ * everything else.
  */
 export class Reconciler {
   private readonly tasks: TaskOps;
@@ -87,13 +93,6 @@ export class Reconciler {
   private routesPushedAt = 0;
   private capacity: number | null;
   /**
-   * Containers the engine reported dead. Its container list can still say
-   * "running" just after the event, so these are inspected instead. Each maps to
-   * the number of the listing that was under way when the event came.
-   */
-  private readonly died = new Map<string, number>();
-  private listings = 0;
-  /**
    * The running containers the first pass found: they served before this start, and
    * stay routed until their first probe says otherwise (or adoptedUntil passes).
    */
@@ -107,7 +106,7 @@ export class Reconciler {
     this.capacity = options.capacityMiB;
     this.work = new BackgroundWork(() => this.kick());
     const faults = deps.faults ?? NO_FAULTS;
-    this.tasks = new TaskOps(deps.runtime, deps.store, deps.clock, options, faults);
+    this.tasks = new TaskOps(deps.runtime, deps.containers, deps.store, deps.clock, options, faults);
     this.services = new ServiceReconciler(
       deps.store,
       deps.runtime,
@@ -145,16 +144,10 @@ export class Reconciler {
     this.wake?.();
   }
 
-  /** Observed containers grouped by service; the task observer shares this view. */
+  /** Observed containers grouped by service. */
   async observe(): Promise<Map<number, LabelledContainer[]>> {
-    const listing = ++this.listings;
-    const listed = await this.deps.runtime.list({ [LABEL.instance]: this.options.instance });
-    // A container reported dead before this listing began and absent from it is gone.
-    const present = new Set(listed.map((c) => c.id));
-    for (const [id, during] of this.died) if (during < listing && !present.has(id)) this.died.delete(id);
-    const containers = await Promise.all(listed.map((c) => this.confirmState(c)));
     const byService = new Map<number, LabelledContainer[]>();
-    for (const container of containers) {
+    for (const container of await this.deps.containers.all()) {
       const labelled = readLabels(container);
       if (!labelled) continue;
       const list = byService.get(labelled.serviceId) ?? [];
@@ -162,19 +155,6 @@ export class Reconciler {
       byService.set(labelled.serviceId, list);
     }
     return byService;
-  }
-
-  private async confirmState(container: ContainerSummary): Promise<ContainerSummary> {
-    if (!this.died.has(container.id)) return container;
-    if (container.state !== 'running') {
-      this.died.delete(container.id);
-      return container;
-    }
-    const details = await this.deps.runtime.inspect(container.id);
-    // Inspected after the event, so its answer stands, even "running" (started again).
-    this.died.delete(container.id);
-    if (details && details.state === 'running') return container;
-    return { ...container, state: details?.state ?? 'exited', ip: null };
   }
 
   isStopping(containerId: string): boolean {
@@ -186,12 +166,14 @@ export class Reconciler {
       this.kicked = false;
       this.nextWake = Number.POSITIVE_INFINITY;
       let busy = false;
+      const startedAt = performance.now();
       try {
         busy = await this.pass();
       } catch (error) {
         this.deps.logger.error(`reconcile pass failed: ${(error as Error).stack ?? String(error)}`);
         busy = true;
       }
+      this.deps.onPass?.(performance.now() - startedAt);
       if (!this.running || this.kicked) continue;
       const period = busy ? this.options.busyPeriodMs : this.options.idlePeriodMs;
       const delay = Math.max(0, Math.min(period, this.nextWake - this.deps.clock.now()));
@@ -284,10 +266,7 @@ export class Reconciler {
     for (const service of services) {
       if (service.status === 'DRAINING') continue;
       const root = contextRoot(service.project, service.name);
-      // A container the engine reported dead is left out even if the list taken before the event says running.
-      const containers = (observed.get(service.id) ?? []).filter(
-        (c) => c.container.state === 'running' && c.container.ip && !this.died.has(c.container.id),
-      );
+      const containers = (observed.get(service.id) ?? []).filter((c) => c.container.state === 'running' && c.container.ip);
       const deployment = deployments.get(service.id);
       const targets: Target[] = [];
       for (const c of containers) {
@@ -364,17 +343,27 @@ export class Reconciler {
   private async watchEvents(): Promise<void> {
     while (this.running) {
       try {
-        this.subscription = this.deps.runtime.subscribe({ [LABEL.instance]: this.options.instance }, (event) => {
-          if (event.action === 'die' || event.action === 'oom') {
-            this.died.set(event.containerId, this.listings);
-            this.withdraw(event.containerId);
-          }
+        const subscription = this.deps.runtime.subscribe({ [LABEL.instance]: this.options.instance }, (event) => {
+          if (event.action === 'die' || event.action === 'oom') this.withdraw(event.containerId);
+          const applied = this.deps.containers.apply(event);
+          // A death or a removal is in the view already; a pass need not wait for the inspect.
           this.kick();
+          applied.then(
+            () => this.kick(),
+            (error: unknown) => {
+              // The view lists the engine at its next read instead.
+              this.deps.logger.warn(`looking at container ${event.containerId.slice(0, 12)} after its ${event.action} event failed: ${(error as Error).message}`);
+              this.kick();
+            },
+          );
         });
-        await this.subscription.ended;
+        this.subscription = subscription;
+        await Promise.race([subscription.delivering.then(() => this.deps.containers.streamStarted()), subscription.ended]);
+        await subscription.ended;
       } catch (error) {
         this.deps.logger.warn(`engine event stream ended: ${(error as Error).message}`);
       }
+      this.deps.containers.streamEnded();
       if (!this.running) return;
       // The stream ends when the engine restarts: catch up on what happened meanwhile.
       this.kick();

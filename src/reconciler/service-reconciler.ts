@@ -336,7 +336,7 @@ export class ServiceReconciler {
 
     for (const task of alive) {
       if (task.container.state === 'created' && (task.revision === current || task.revision === deploying)) {
-        await this.runtime.start(task.container.id);
+        await this.tasks.start(task.container.id);
       }
     }
     if (current === null) return;

@@ -2,6 +2,7 @@ import { lastStatusOf, type ObservedTask, type TaskLogStream, type TaskObserver 
 import type { ContainerRuntime, LogLine } from '../runtime/container-runtime.js';
 import { sleep } from '../process/wait.js';
 import type { Store } from '../store/store.js';
+import type { ContainerView } from './container-view.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { isAlive, LABEL, readLabels, type LabelledContainer } from './labels.js';
 
@@ -12,9 +13,9 @@ const FOLLOW_NEW_TASK_TAIL = 1_000;
 export class RuntimeTaskObserver implements TaskObserver {
   constructor(
     private readonly runtime: ContainerRuntime,
+    private readonly view: ContainerView,
     private readonly store: Store,
     private readonly health: HealthMonitor,
-    private readonly instance: string,
     private readonly isStopping: (containerId: string) => boolean,
   ) {}
 
@@ -90,7 +91,7 @@ export class RuntimeTaskObserver implements TaskObserver {
   }
 
   private async containers(serviceId: number): Promise<LabelledContainer[]> {
-    const listed = await this.runtime.list({ [LABEL.instance]: this.instance, [LABEL.serviceId]: String(serviceId) });
+    const listed = await this.view.matching({ [LABEL.serviceId]: String(serviceId) });
     return listed.map(readLabels).filter((c): c is LabelledContainer => c !== null);
   }
 }

@@ -4,6 +4,7 @@ import type { Clock, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
+import type { ContainerView } from './container-view.js';
 import type { FaultPoints } from './fault-points.js';
 import { containerName, newTaskName, taskLabels, type LabelledContainer } from './labels.js';
 
@@ -19,6 +20,8 @@ export interface TaskOpsOptions {
 /**
  * What the reconciler does to one task's container. Each operation is safe to
  * repeat: a crash between any two lines leaves state the next pass finishes.
+ * Each change is recorded in the container view when the engine confirms it, so the
+ * pass that made it sees it without waiting for the engine's event.
  */
 export class TaskOps {
   /** Containers berth has sent SIGTERM, and when: their exit is expected, not a crash. */
@@ -28,6 +31,7 @@ export class TaskOps {
 
   constructor(
     private readonly runtime: ContainerRuntime,
+    private readonly containers: ContainerView,
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly options: TaskOpsOptions,
@@ -72,11 +76,19 @@ export class TaskOps {
         logMaxBytes: this.options.logMaxBytes,
       });
       this.changes++;
+      await this.containers.refresh(id);
       this.faults.hit('task:created');
-      await this.runtime.start(id);
+      await this.start(id);
       names.push(task);
     }
     if (names.length > 0) this.store.events.add(service.id, startedTasks(names), deploymentId);
+  }
+
+  /** Starts a created container. */
+  async start(id: string): Promise<void> {
+    await this.runtime.start(id);
+    this.changes++;
+    await this.containers.refresh(id);
   }
 
   /**
@@ -127,9 +139,7 @@ export class TaskOps {
         if (message) this.store.events.add(service.id, message, deploymentId);
       });
     }
-    await this.runtime.remove(id);
-    this.stopping.delete(id);
-    this.changes++;
+    await this.remove(id);
     return message;
   }
 
@@ -144,15 +154,18 @@ export class TaskOps {
       exitCode: null,
       lines,
     });
-    await this.runtime.remove(task.container.id);
-    this.stopping.delete(task.container.id);
-    this.changes++;
+    await this.remove(task.container.id);
   }
 
   /** Removes a container whose service is gone from the store (no logs to keep). */
   async removeOrphan(containerId: string): Promise<void> {
-    await this.runtime.remove(containerId);
-    this.stopping.delete(containerId);
+    await this.remove(containerId);
+  }
+
+  private async remove(id: string): Promise<void> {
+    await this.runtime.remove(id);
+    this.containers.forget(id);
+    this.stopping.delete(id);
     this.changes++;
   }
 }

@@ -62,6 +62,8 @@ export interface RegistryAuth {
 }
 
 export interface EventSubscription {
+  /** Resolves once the engine delivers events to this subscription; never rejects (see `ended`). */
+  readonly delivering: Promise<void>;
   /** Resolves when the stream ends (engine restart, network error, or close()). */
   readonly ended: Promise<void>;
   close(): void;

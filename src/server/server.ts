@@ -8,7 +8,9 @@ import { systemClock, type Clock } from '../domain/model.js';
 import { NginxGateway } from '../gateway/nginx-gateway.js';
 import { ProberHealthMonitor } from '../gateway/prober-health-monitor.js';
 import { HealthProber } from '../gateway/prober.js';
+import { ContainerView } from '../reconciler/container-view.js';
 import { faultPointsFromEnv } from '../reconciler/fault-points.js';
+import { LABEL } from '../reconciler/labels.js';
 import { DEFAULT_RECONCILER_OPTIONS, Reconciler, type Logger } from '../reconciler/reconciler.js';
 import { RuntimeTaskObserver } from '../reconciler/task-observer.js';
 import { RegistryImageSource } from '../registry/registry-image-source.js';
@@ -24,10 +26,12 @@ import { connectUrl } from '../net/listen-address.js';
 import type { ServerConfig } from './config.js';
 import { claimDataDir, loadAdminToken, type AdminToken } from './data-dir.js';
 
-/** What tests may replace: the engine and the clock. Everything else is real. */
+/** What tests may replace (the engine and the clock) or watch. Everything else is real. */
 export interface ServerParts {
   readonly runtime?: ContainerRuntime;
   readonly clock?: Clock;
+  /** Told how long each reconcile pass took (the bench times passes with it). */
+  readonly onPass?: (durationMs: number) => void;
   readonly logLevel?: string;
 }
 
@@ -70,12 +74,14 @@ export class BerthServer {
     });
     const health = new ProberHealthMonitor(new HealthProber());
 
+    const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock);
+
     // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
     const api = await buildApp(
       {
         store,
-        observer: new RuntimeTaskObserver(runtime, store, health, instance, (id) => reconciler?.isStopping(id) ?? false),
+        observer: new RuntimeTaskObserver(runtime, containers, store, health, (id) => reconciler?.isStopping(id) ?? false),
         auth: new Authenticator(admin.token, store.projects, new AuthFailureLimiter(clock)),
         publicUrl: config.publicUrl,
         desiredStateChanged: () => reconciler?.kick(),
@@ -101,6 +107,7 @@ export class BerthServer {
       {
         store,
         runtime,
+        containers,
         gateway,
         health,
         images: new RegistryImageSource(registry),
@@ -108,6 +115,10 @@ export class BerthServer {
         logger,
         onServiceRemoved: (service) => registry.deleteRepository(service.project, service.name, service.id),
         faults: faultPointsFromEnv(process.env),
+        onPass: (durationMs) => {
+          if (durationMs >= SLOW_PASS_MS) logger.warn(`a reconcile pass took ${(durationMs / 1000).toFixed(1)} s; deployments and recovery wait for passes`);
+          parts.onPass?.(durationMs);
+        },
       },
       {
         ...DEFAULT_RECONCILER_OPTIONS,
@@ -146,6 +157,9 @@ export class BerthServer {
     this.health.stop();
   }
 }
+
+/** A pass this long means the engine or the store is stuck, which nothing else would show. */
+const SLOW_PASS_MS = 5_000;
 
 function pinoLogger(app: FastifyInstance): Logger {
   return {

@@ -121,7 +121,7 @@ export class FakeRuntime implements ContainerRuntime {
       };
     });
     this.enders.add(end);
-    return { ended, close: () => end() };
+    return { delivering: Promise.resolve(), ended, close: () => end() };
   }
 
   /** The engine restarts: every event stream ends. */

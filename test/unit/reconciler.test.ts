@@ -3,6 +3,7 @@ import { parseDefinition, type DefinitionInput } from '../../src/domain/definiti
 import { DEFAULT_HEALTH_CHECK } from '../../src/domain/health-check.js';
 import type { Service } from '../../src/domain/model.js';
 import type { Route } from '../../src/gateway/gateway.js';
+import { ContainerView } from '../../src/reconciler/container-view.js';
 import type { HealthMonitor, MonitoredTask, TaskHealth } from '../../src/reconciler/health-monitor.js';
 import type { ImageSource } from '../../src/reconciler/image-source.js';
 import { Reconciler, type ReconcilerOptions } from '../../src/reconciler/reconciler.js';
@@ -72,14 +73,16 @@ let removed: Service[];
 let skewMs: number;
 
 function newReconciler(health: HealthMonitor = new PortHealth()): Reconciler {
+  const clock = { now: () => Date.now() + skewMs };
   return new Reconciler(
     {
       store,
       runtime,
+      containers: new ContainerView(runtime, { 'io.berth.instance': INSTANCE }, clock),
       gateway,
       health,
       images,
-      clock: { now: () => Date.now() + skewMs },
+      clock,
       logger: { info: () => {}, warn: () => {}, error: (m) => console.error(m) },
       onServiceRemoved: async (service) => {
         removed.push(service);

@@ -18,6 +18,8 @@ import { linesOf, parseLogOutput, splitFrames } from './log-frames.js';
 const EVENT_ACTIONS = new Set<RuntimeEventAction>(['create', 'start', 'die', 'oom', 'destroy', 'kill', 'stop']);
 const PULL_TIMEOUT_MS = 10 * 60_000;
 const REQUEST_TIMEOUT_MS = 60_000;
+/** How far back a new event subscription replays the engine's events. */
+const EVENT_REPLAY_SECONDS = 2;
 
 interface EngineError {
   statusCode?: number;
@@ -233,19 +235,28 @@ export class DockerRuntime implements ContainerRuntime {
 
   subscribe(labels: Readonly<Record<string, string>>, onEvent: (event: RuntimeEvent) => void): EventSubscription {
     const controller = new AbortController();
-    const ended = this.streamEvents(labels, onEvent, controller.signal);
-    return { ended, close: () => controller.abort() };
+    let delivered: () => void = () => {};
+    const delivering = new Promise<void>((resolve) => {
+      delivered = resolve;
+    });
+    const ended = this.streamEvents(labels, onEvent, controller.signal, delivered);
+    return { delivering, ended, close: () => controller.abort() };
   }
 
   private async streamEvents(
     labels: Readonly<Record<string, string>>,
     onEvent: (event: RuntimeEvent) => void,
     signal: AbortSignal,
+    delivered: () => void,
   ): Promise<void> {
     const stream = (await this.streams.getEvents({
+      // The engine sends its answer's headers just before it registers the subscription;
+      // replaying the last seconds' events covers that gap (an event seen twice is harmless).
+      since: Math.floor(Date.now() / 1000) - EVENT_REPLAY_SECONDS,
       filters: { type: ['container'], label: labelFilters(labels) },
       abortSignal: signal,
     })) as unknown as Readable;
+    delivered();
     let partial = '';
     try {
       for await (const chunk of stream) {

@@ -1,0 +1,158 @@
+import type { Clock } from '../domain/model.js';
+import type { ContainerRuntime, ContainerSummary, RuntimeEvent } from '../runtime/container-runtime.js';
+
+/** How often a live view lists the engine anyway, to correct whatever an event did not say. */
+export const RELIST_MS = 30_000;
+
+/**
+ * The instance's containers, kept current from the engine's events, so that a reconcile
+ * pass and a status call read memory instead of asking the engine to filter all of its
+ * containers, whose cost grew faster than the number of services (BENCHMARKS.md).
+ *
+ * An event updates the one container it names, from an inspect; what berth does to a
+ * container itself is recorded when the call returns. The engine is listed in full when
+ * no event stream is live (every read then lists, as if there were no view), once a new
+ * stream is live, and every `relistMs`. Where a listing disagrees with what events said,
+ * the container is inspected, because the engine's list can lag behind its events.
+ */
+export class ContainerView {
+  private containers = new Map<string, ContainerSummary>();
+  /** True while an event stream is delivering; without one, events may be missed. */
+  private live = false;
+  private listedAt = Number.NEGATIVE_INFINITY;
+  private mustList = true;
+  private listing: Promise<void> | null = null;
+  /** Numbers each change learnt from an event or an inspect, so a late inspect answer never overwrites a newer one. */
+  private changes = 0;
+  private readonly changedAt = new Map<string, number>();
+
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    private readonly labels: Readonly<Record<string, string>>,
+    private readonly clock: Clock,
+    private readonly relistMs = RELIST_MS,
+  ) {}
+
+  /** Every container, listing the engine first when the view cannot vouch for itself. */
+  async all(): Promise<ContainerSummary[]> {
+    if (!this.live || this.mustList || this.clock.now() - this.listedAt >= this.relistMs) await this.list();
+    return [...this.containers.values()];
+  }
+
+  /** The containers whose labels include all of `labels`. */
+  async matching(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
+    const entries = Object.entries(labels);
+    return (await this.all()).filter((c) => entries.every(([key, value]) => c.labels[key] === value));
+  }
+
+  /** An event stream now delivers: what happened before it is known only from a listing. */
+  streamStarted(): void {
+    this.live = true;
+    this.mustList = true;
+  }
+
+  streamEnded(): void {
+    this.live = false;
+    this.mustList = true;
+  }
+
+  /** Applies an engine event at once where the event says enough, and inspects the container for the rest. */
+  async apply(event: RuntimeEvent): Promise<void> {
+    const id = event.containerId;
+    switch (event.action) {
+      case 'destroy':
+        this.forget(id);
+        return;
+      case 'die': {
+        const known = this.containers.get(id);
+        if (known) this.set(id, { ...known, state: 'exited', ip: null });
+        await this.refresh(id);
+        return;
+      }
+      case 'create':
+      case 'start':
+        await this.refresh(id);
+        return;
+      default:
+        // kill, stop and oom change nothing by themselves; the die that follows does.
+        return;
+    }
+  }
+
+  /** Looks at one container again, e.g. after berth created or started it. */
+  async refresh(id: string): Promise<void> {
+    const change = this.touch(id);
+    let details;
+    try {
+      details = await this.runtime.inspect(id);
+    } catch (error) {
+      // What the view holds for it may be wrong now; the next read lists the engine.
+      this.mustList = true;
+      throw error;
+    }
+    if (this.changedAt.get(id) !== change) return;
+    if (details === null) this.containers.delete(id);
+    else this.containers.set(id, summaryOf(details));
+  }
+
+  /** berth removed the container. */
+  forget(id: string): void {
+    this.touch(id);
+    this.containers.delete(id);
+  }
+
+  private set(id: string, container: ContainerSummary): void {
+    this.touch(id);
+    this.containers.set(id, container);
+  }
+
+  private touch(id: string): number {
+    const change = ++this.changes;
+    this.changedAt.set(id, change);
+    return change;
+  }
+
+  private list(): Promise<void> {
+    this.listing ??= this.listOnce().finally(() => {
+      this.listing = null;
+    });
+    return this.listing;
+  }
+
+  private async listOnce(): Promise<void> {
+    const startedAt = this.clock.now();
+    const before = this.changes;
+    // Cleared before the await: a stream that starts or ends meanwhile asks for another listing.
+    this.mustList = false;
+    let listed: ContainerSummary[];
+    try {
+      listed = await this.runtime.list(this.labels);
+    } catch (error) {
+      this.mustList = true;
+      throw error;
+    }
+    const fresh = new Map(listed.map((c) => [c.id, c]));
+    const disputed: string[] = [];
+    for (const [id, known] of this.containers) {
+      const seen = fresh.get(id);
+      if (seen && seen.state === known.state && seen.ip === known.ip) continue;
+      // Events said otherwise: keep what they said until an inspect settles it.
+      fresh.set(id, known);
+      disputed.push(id);
+    }
+    for (const [id, change] of this.changedAt) {
+      if (change <= before) continue;
+      // Destroyed while the engine was listing.
+      if (!this.containers.has(id)) fresh.delete(id);
+    }
+    this.containers = fresh;
+    for (const [id, change] of this.changedAt) if (change <= before) this.changedAt.delete(id);
+    await Promise.all(disputed.map((id) => this.refresh(id)));
+    this.listedAt = startedAt;
+  }
+}
+
+function summaryOf(details: ContainerSummary): ContainerSummary {
+  const { id, name, image, labels, state, createdAt, ip } = details;
+  return { id, name, image, labels, state, createdAt, ip };
+}

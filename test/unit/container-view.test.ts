@@ -1,0 +1,167 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ContainerView } from '../../src/reconciler/container-view.js';
+import type { ContainerDetails, ContainerSummary, RuntimeEvent } from '../../src/runtime/container-runtime.js';
+import { FakeRuntime } from '../support/fake-runtime.js';
+
+const LABELS = { 'io.berth.instance': 'view0001' };
+const RELIST_MS = 1_000;
+
+/** An engine whose answers the test can hold back, and whose list can lag behind its events. */
+class SlowEngine extends FakeRuntime {
+  listings = 0;
+  /** While set, list() answers with this instead of the truth, as the engine's lagging list does. */
+  laggingList: ContainerSummary[] | null = null;
+  private gate: { what: 'list' | 'inspect'; opened: Promise<void> } | null = null;
+  private open: () => void = () => {};
+
+  override async list(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
+    this.listings++;
+    const answer = this.laggingList ?? (await super.list(labels));
+    await this.wait('list');
+    return answer;
+  }
+
+  override async inspect(id: string): Promise<ContainerDetails | null> {
+    const answer = await super.inspect(id);
+    await this.wait('inspect');
+    return answer;
+  }
+
+  /** The next call of this kind takes its answer at once but returns it only at `release()`. */
+  hold(what: 'list' | 'inspect'): void {
+    const opened = new Promise<void>((resolve) => {
+      this.open = resolve;
+    });
+    this.gate = { what, opened };
+  }
+
+  release(): void {
+    this.open();
+  }
+
+  private async wait(what: 'list' | 'inspect'): Promise<void> {
+    const gate = this.gate;
+    if (gate?.what !== what) return;
+    this.gate = null;
+    await gate.opened;
+  }
+}
+
+let engine: SlowEngine;
+let view: ContainerView;
+let now: number;
+/** Every event the engine emits, for the view to apply in order as the reconciler does. */
+let applying: Promise<void>[];
+
+function spec(name: string) {
+  return { name, image: 'demo:1', labels: LABELS, env: [], command: null, memoryLimitBytes: 0, memoryReservationBytes: 0, logMaxBytes: 0 };
+}
+
+async function started(name: string): Promise<string> {
+  const id = await engine.create(spec(name));
+  await engine.start(id);
+  await settled();
+  return id;
+}
+
+async function settled(): Promise<void> {
+  await Promise.all(applying);
+}
+
+async function stateOf(id: string): Promise<string | undefined> {
+  return (await view.all()).find((c) => c.id === id)?.state;
+}
+
+beforeEach(() => {
+  engine = new SlowEngine();
+  now = 0;
+  view = new ContainerView(engine, LABELS, { now: () => now }, RELIST_MS);
+  applying = [];
+  engine.subscribe(LABELS, (event: RuntimeEvent) => applying.push(view.apply(event)));
+  view.streamStarted();
+});
+
+describe('the container view', () => {
+  it('answers from its events while the stream is live, listing the engine only once per relist period', async () => {
+    const id = await started('a');
+    expect(await stateOf(id)).toBe('running');
+    const listings = engine.listings;
+    engine.exit(id, 137);
+    expect(await stateOf(id)).toBe('exited');
+    expect((await view.all()).find((c) => c.id === id)?.ip).toBeNull();
+    await engine.remove(id);
+    await settled();
+    expect(await stateOf(id)).toBeUndefined();
+    expect(engine.listings).toBe(listings);
+    now += RELIST_MS;
+    await view.all();
+    expect(engine.listings).toBe(listings + 1);
+  });
+
+  it('lists the engine on every read while no event stream is live', async () => {
+    view.streamEnded();
+    const id = await engine.create(spec('b'));
+    await engine.start(id);
+    expect(await stateOf(id)).toBe('running');
+    const listings = engine.listings;
+    await view.all();
+    await view.all();
+    expect(engine.listings).toBe(listings + 2);
+  });
+
+  it('keeps a task dead that the engine reported dead, even when its list still says running', async () => {
+    const id = await started('c');
+    await view.all();
+    engine.laggingList = await engine.list(LABELS);
+    engine.exit(id, 137);
+    await settled();
+    now += RELIST_MS;
+    expect(await stateOf(id)).toBe('exited');
+  });
+
+  it('corrects a change no event told it about at the next listing', async () => {
+    const id = await started('d');
+    await view.all();
+    const container = engine.containers.get(id);
+    container!.state = 'exited';
+    container!.ip = null;
+    expect(await stateOf(id)).toBe('running');
+    now += RELIST_MS;
+    expect(await stateOf(id)).toBe('exited');
+  });
+
+  it('never lets a slow answer about a container overwrite a newer event', async () => {
+    const id = await engine.create(spec('e'));
+    await settled();
+    await view.all();
+    engine.hold('inspect');
+    await engine.start(id);
+    await engine.remove(id);
+    engine.release();
+    await settled();
+    expect(await stateOf(id)).toBeUndefined();
+  });
+
+  it('does not bring back a container destroyed while the engine was listing', async () => {
+    const id = await started('f');
+    now += RELIST_MS;
+    engine.hold('list');
+    const read = view.all();
+    await Promise.resolve();
+    await engine.remove(id);
+    await settled();
+    engine.release();
+    expect((await read).map((c) => c.id)).not.toContain(id);
+  });
+
+  it('lists the engine again once a new stream is live, for what happened while none was', async () => {
+    const id = await started('g');
+    await view.all();
+    view.streamEnded();
+    const container = engine.containers.get(id);
+    container!.state = 'exited';
+    container!.ip = null;
+    view.streamStarted();
+    expect(await stateOf(id)).toBe('exited');
+  });
+});
