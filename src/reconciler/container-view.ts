@@ -12,19 +12,25 @@ export const RELIST_MS = 30_000;
  * An event updates the one container it names, from an inspect; what berth does to a
  * container itself is recorded when the call returns. The engine is listed in full when
  * no event stream is live (every read then lists, as if there were no view), once a new
- * stream is live, and every `relistMs`. Where a listing disagrees with what events said,
- * the container is inspected, because the engine's list can lag behind its events.
+ * stream is live, and every `relistMs`. Where a listing disagrees with the view, the
+ * container is inspected: the engine's list can lag behind its events.
  */
 export class ContainerView {
-  private containers = new Map<string, ContainerSummary>();
+  private readonly containers = new Map<string, ContainerSummary>();
   /** True while an event stream is delivering; without one, events may be missed. */
   private live = false;
   private listedAt = Number.NEGATIVE_INFINITY;
   private mustList = true;
   private listing: Promise<void> | null = null;
-  /** Numbers each change learnt from an event or an inspect, so a late inspect answer never overwrites a newer one. */
+  /** Numbers what the view learns, in the order it asked: a late answer never overwrites a newer one. */
   private changes = 0;
-  private readonly changedAt = new Map<string, number>();
+  /**
+   * For each container, the number of what the view holds about it; for one that is gone,
+   * of when it went, until a later listing can no longer show it.
+   */
+  private readonly learnt = new Map<string, number>();
+  /** Where the previous listing began in that numbering. */
+  private previousListing = 0;
 
   constructor(
     private readonly runtime: ContainerRuntime,
@@ -65,7 +71,7 @@ export class ContainerView {
         return;
       case 'die': {
         const known = this.containers.get(id);
-        if (known) this.set(id, { ...known, state: 'exited', ip: null });
+        if (known) this.hold(id, { ...known, state: 'exited', ip: null }, ++this.changes);
         await this.refresh(id);
         return;
       }
@@ -81,7 +87,7 @@ export class ContainerView {
 
   /** Looks at one container again, e.g. after berth created or started it. */
   async refresh(id: string): Promise<void> {
-    const change = this.touch(id);
+    const change = ++this.changes;
     let details;
     try {
       details = await this.runtime.inspect(id);
@@ -90,26 +96,19 @@ export class ContainerView {
       this.mustList = true;
       throw error;
     }
-    if (this.changedAt.get(id) !== change) return;
-    if (details === null) this.containers.delete(id);
-    else this.containers.set(id, summaryOf(details));
+    if ((this.learnt.get(id) ?? 0) > change) return;
+    this.hold(id, details === null ? null : summaryOf(details), change);
   }
 
   /** berth removed the container. */
   forget(id: string): void {
-    this.touch(id);
-    this.containers.delete(id);
+    this.hold(id, null, ++this.changes);
   }
 
-  private set(id: string, container: ContainerSummary): void {
-    this.touch(id);
-    this.containers.set(id, container);
-  }
-
-  private touch(id: string): number {
-    const change = ++this.changes;
-    this.changedAt.set(id, change);
-    return change;
+  private hold(id: string, container: ContainerSummary | null, change: number): void {
+    this.learnt.set(id, change);
+    if (container === null) this.containers.delete(id);
+    else this.containers.set(id, container);
   }
 
   private list(): Promise<void> {
@@ -119,9 +118,14 @@ export class ContainerView {
     return this.listing;
   }
 
+  /**
+   * A listing can lag behind the engine's events and behind an inspect, so it never
+   * overwrites what the view holds: where they disagree, an inspect decides. It adds only
+   * containers the view has never heard of.
+   */
   private async listOnce(): Promise<void> {
     const startedAt = this.clock.now();
-    const before = this.changes;
+    const began = this.changes;
     // Cleared before the await: a stream that starts or ends meanwhile asks for another listing.
     this.mustList = false;
     let listed: ContainerSummary[];
@@ -131,22 +135,20 @@ export class ContainerView {
       this.mustList = true;
       throw error;
     }
-    const fresh = new Map(listed.map((c) => [c.id, c]));
+    const seen = new Map(listed.map((c) => [c.id, c]));
     const disputed: string[] = [];
     for (const [id, known] of this.containers) {
-      const seen = fresh.get(id);
-      if (seen && seen.state === known.state && seen.ip === known.ip) continue;
-      // Events said otherwise: keep what they said until an inspect settles it.
-      fresh.set(id, known);
-      disputed.push(id);
+      const listedAs = seen.get(id);
+      if (!listedAs || listedAs.state !== known.state || listedAs.ip !== known.ip) disputed.push(id);
     }
-    for (const [id, change] of this.changedAt) {
-      if (change <= before) continue;
-      // Destroyed while the engine was listing.
-      if (!this.containers.has(id)) fresh.delete(id);
+    for (const [id, container] of seen) {
+      if (!this.learnt.has(id)) this.containers.set(id, container);
     }
-    this.containers = fresh;
-    for (const [id, change] of this.changedAt) if (change <= before) this.changedAt.delete(id);
+    // A container gone before the previous listing began cannot appear in a listing any more.
+    for (const [id, change] of this.learnt) {
+      if (!this.containers.has(id) && change <= this.previousListing) this.learnt.delete(id);
+    }
+    this.previousListing = began;
     await Promise.all(disputed.map((id) => this.refresh(id)));
     this.listedAt = startedAt;
   }

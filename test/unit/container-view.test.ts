@@ -119,6 +119,35 @@ describe('the container view', () => {
     expect(await stateOf(id)).toBe('exited');
   });
 
+  it('holds an inspect’s answer while a later inspect of the same container is still under way', async () => {
+    const id = await engine.create(spec('i'));
+    await settled();
+    await view.all();
+    await engine.start(id);
+    engine.hold('inspect');
+    const later = view.refresh(id);
+    await settled();
+    expect(await stateOf(id)).toBe('running');
+    engine.release();
+    await later;
+  });
+
+  it('keeps what an inspect under way says over a listing that began after it and lags behind', async () => {
+    const id = await engine.create(spec('h'));
+    await settled();
+    await view.all();
+    engine.laggingList = await engine.list(LABELS);
+    engine.hold('inspect');
+    await engine.start(id);
+    now += RELIST_MS;
+    const read = view.all();
+    await Promise.resolve();
+    engine.release();
+    await read;
+    await settled();
+    expect(await stateOf(id)).toBe('running');
+  });
+
   it('corrects a change no event told it about at the next listing', async () => {
     const id = await started('d');
     await view.all();
