@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { definition, type Api } from './lib/api.js';
 import { BenchServer } from './lib/bench-server.js';
 import type { BenchContext } from './lib/context.js';
+import type { PassTimes } from './lib/server-host.js';
 import { containersWithLabel, runningWithLabel } from './lib/docker.js';
 import { formatNumber } from './lib/figures.js';
 import { sleep } from '../src/process/wait.js';
@@ -17,8 +18,16 @@ import { joinPath } from '../src/reconciler/reconciler.js';
 
 // Ports 17630-17633.
 const BASE_PORT = 17630;
-// A pass takes milliseconds since the container view; many passes make the median hold still on a busy machine.
-const PASSES = 50;
+/**
+ * Passes are timed in rounds a second apart, and each round gives its median: a pass takes
+ * milliseconds, so one burst of passes measures the machine's load in that moment as much
+ * as the pass.
+ */
+const PASS_ROUNDS = 5;
+const PASSES_PER_ROUND = 20;
+const ROUND_GAP_MS = 1_000;
+/** Probing's cost is measured this many times at each size, for the same reason. */
+const PROBE_ROUNDS = 3;
 const WRK_SECONDS = 3;
 const WRK_RUNS = 5;
 const API_CONCURRENCY = 8;
@@ -41,18 +50,19 @@ interface Point {
   readonly services: number;
   readonly deploySeconds: number;
   readonly containers: number;
+  /** Each round's median pass. */
   readonly passMs: number[];
-  /** The engine's listing of the instance's containers, which passes no longer wait for. */
+  /** The engine's listing of the instance's containers, which passes no longer wait for: each round's median. */
   readonly engineListMs: number[];
-  /** CPU the server process used per pass. */
+  /** CPU the server process used per pass: each round's median. */
   readonly passCpuMs: number[];
   readonly listP50: number[];
   readonly listP99: number[];
   readonly statusP50: number[];
   readonly statusP99: number[];
   readonly rssMiB: number;
-  /** Health probes of all tasks at the default interval: CPU time per second of wall time, as % of one core. */
-  readonly probeCorePercent: number;
+  /** Health probes of all tasks at the default interval: CPU time per second of wall time, as % of one core, per round. */
+  readonly probeCorePercent: number[];
   /** While the API latencies were measured: reconcile passes per second and event-loop delay. */
   readonly passesPerSecond: number;
   readonly loopDelayP99Ms: number;
@@ -78,7 +88,7 @@ const METRICS: readonly Metric[] = [
   { name: 'GET /services/<name> p50', unit: 'ms', values: (p) => p.statusP50 },
   { name: 'GET /services/<name> p99', unit: 'ms', values: (p) => p.statusP99 },
   { name: 'server RSS', unit: 'MiB', values: (p) => [p.rssMiB] },
-  { name: `health probes at the default ${DEFAULT_HEALTH_CHECK.intervalSeconds} s interval, CPU`, unit: '% of a core', values: (p) => [p.probeCorePercent] },
+  { name: `health probes at the default ${DEFAULT_HEALTH_CHECK.intervalSeconds} s interval, CPU`, unit: '% of a core', values: (p) => p.probeCorePercent },
   { name: 'passes/s while API measured', unit: '', values: (p) => [p.passesPerSecond], info: true, detail: true },
   { name: 'event-loop delay p99 (same time)', unit: 'ms', values: (p) => [p.loopDelayP99Ms], info: true, detail: true },
   { name: 'event-loop delay max (same time)', unit: 'ms', values: (p) => [p.loopDelayMaxMs], info: true, detail: true },
@@ -86,7 +96,7 @@ const METRICS: readonly Metric[] = [
 
 /**
  * Control-plane cost as the number of services grows (10, 100, 300 by default): one full
- * reconcile pass (median of 50 back-to-back passes), p50/p99 of GET /services and of a
+ * reconcile pass (5 rounds of 20 back-to-back passes), p50/p99 of GET /services and of a
  * status call (wrk, one connection, the median of 5 runs of 3 s), and the server’s RSS. Services are created and
  * deployed concurrently through the API; each runs a busybox task limited to 12 MiB and is
  * probed every 300 s (PROBE_INTERVAL_SECONDS).
@@ -110,7 +120,11 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
       ctx.log(`scale: ${n} services deployed (${names.length} new in ${deploySeconds.toFixed(1)} s); ${containers} running containers`);
       // Let the new tasks' fast initial probes end, so they do not weigh on the figures.
       await sleep(3_000);
-      const passes = await server.passDurations(PASSES);
+      const rounds: PassTimes[] = [];
+      for (let round = 0; round < PASS_ROUNDS; round++) {
+        if (round > 0) await sleep(ROUND_GAP_MS);
+        rounds.push(await server.passDurations(PASSES_PER_ROUND));
+      }
       const headers = { 'X-Auth-Token': api.token };
       const latencies = { listP50: [] as number[], listP99: [] as number[], statusP50: [] as number[], statusP99: [] as number[] };
       await server.activity();
@@ -127,13 +141,13 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
         services: n,
         deploySeconds,
         containers,
-        passMs: passes.passMs,
-        engineListMs: passes.listMs,
-        passCpuMs: passes.cpuMs,
+        passMs: rounds.map((r) => median(r.passMs)),
+        engineListMs: rounds.map((r) => median(r.listMs)),
+        passCpuMs: rounds.map((r) => median(r.cpuMs)),
         ...latencies,
         rssMiB: server.rssMiB(),
         ...(await activityDuring(server)),
-        probeCorePercent: await probeCorePercent(ctx, server.instance),
+        probeCorePercent: await probeCorePercents(ctx, server.instance),
       };
       points.push(point);
       ctx.log(
@@ -155,6 +169,12 @@ async function activityDuring(server: BenchServer): Promise<Pick<Point, 'passesP
  * What probing every task at the default interval costs, measured by bench/lib/probe-cost.ts
  * in a process of its own (the server's probes at 300 s would not show it).
  */
+async function probeCorePercents(ctx: BenchContext, instance: string): Promise<number[]> {
+  const percents: number[] = [];
+  for (let round = 0; round < PROBE_ROUNDS; round++) percents.push(await probeCorePercent(ctx, instance));
+  return percents;
+}
+
 async function probeCorePercent(ctx: BenchContext, instance: string): Promise<number> {
   const tasks = await runningWithLabel(`${LABEL.instance}=${instance}`);
   const targets = tasks.flatMap(({ labels, ip }) => {
