@@ -76,6 +76,7 @@ export class TaskOps {
         logMaxBytes: this.options.logMaxBytes,
       });
       this.changes++;
+      // In the view before the start: if the start fails, the next pass must see this task, not create another.
       await this.containers.refresh(id);
       this.faults.hit('task:created');
       await this.start(id);

@@ -64,6 +64,21 @@ async function started(name: string): Promise<string> {
   return id;
 }
 
+/** A created container the view has seen, with no listing due. */
+async function created(name: string): Promise<string> {
+  const id = await engine.create(spec(name));
+  await settled();
+  await view.all();
+  return id;
+}
+
+/** The container's process ends without the engine saying so. */
+function exitUnreported(id: string): void {
+  const container = engine.containers.get(id);
+  container!.state = 'exited';
+  container!.ip = null;
+}
+
 async function settled(): Promise<void> {
   await Promise.all(applying);
 }
@@ -120,9 +135,7 @@ describe('the container view', () => {
   });
 
   it('holds an inspect’s answer while a later inspect of the same container is still under way', async () => {
-    const id = await engine.create(spec('i'));
-    await settled();
-    await view.all();
+    const id = await created('i');
     await engine.start(id);
     engine.hold('inspect');
     const later = view.refresh(id);
@@ -133,9 +146,7 @@ describe('the container view', () => {
   });
 
   it('keeps what an inspect under way says over a listing that began after it and lags behind', async () => {
-    const id = await engine.create(spec('h'));
-    await settled();
-    await view.all();
+    const id = await created('h');
     engine.laggingList = await engine.list(LABELS);
     engine.hold('inspect');
     await engine.start(id);
@@ -151,18 +162,14 @@ describe('the container view', () => {
   it('corrects a change no event told it about at the next listing', async () => {
     const id = await started('d');
     await view.all();
-    const container = engine.containers.get(id);
-    container!.state = 'exited';
-    container!.ip = null;
+    exitUnreported(id);
     expect(await stateOf(id)).toBe('running');
     now += RELIST_MS;
     expect(await stateOf(id)).toBe('exited');
   });
 
   it('never lets a slow answer about a container overwrite a newer event', async () => {
-    const id = await engine.create(spec('e'));
-    await settled();
-    await view.all();
+    const id = await created('e');
     engine.hold('inspect');
     await engine.start(id);
     await engine.remove(id);
@@ -187,9 +194,7 @@ describe('the container view', () => {
     const id = await started('g');
     await view.all();
     view.streamEnded();
-    const container = engine.containers.get(id);
-    container!.state = 'exited';
-    container!.ip = null;
+    exitUnreported(id);
     view.streamStarted();
     expect(await stateOf(id)).toBe('exited');
   });
