@@ -15,8 +15,8 @@ export interface NginxProxyOptions {
 /**
  * The configuration someone would write by hand to proxy one service: a static upstream
  * with keep-alive connections. Worker, keep-alive and proxy settings are berth's own
- * (src/gateway/nginx-config.ts), so the difference measured is what berth adds: the Lua
- * route table and balancer, and the maps that pick the route key and headers.
+ * (src/gateway/nginx-config.ts), so the difference measured is what berth adds: its
+ * routing module (route table lookup by the first path segment) and the header maps.
  */
 export function renderBaselineConfig(dir: string, options: NginxProxyOptions): string {
   const user = process.geteuid?.() === 0 ? `user ${userInfo().username};\n` : '';

@@ -9,7 +9,7 @@ export function registerServerCommand(program: Command): void {
     .option('--data-dir <dir>', `state, logs and generated keys (env BERTH_DATA_DIR, default ${SERVER_DEFAULTS.dataDir})`)
     .option('--api-listen <host:port>', `API address (env BERTH_API_LISTEN, default ${SERVER_DEFAULTS.apiListen})`)
     .option('--gateway-listen <host:port>', `gateway address (env BERTH_GATEWAY_LISTEN, default ${SERVER_DEFAULTS.gatewayListen})`)
-    .option('--gateway-admin-port <port>', "nginx's route-table endpoint on 127.0.0.1 (env BERTH_GATEWAY_ADMIN_PORT, default: gateway port + 1)")
+    .option('--gateway-admin-port <port>', "nginx's admin endpoint on 127.0.0.1 (env BERTH_GATEWAY_ADMIN_PORT, default: gateway port + 1)")
     .option('--registry-listen <host:port>', `registry address (env BERTH_REGISTRY_LISTEN, default ${SERVER_DEFAULTS.registryListen})`)
     .option('--public-url <url>', 'URL services are reached under (env BERTH_PUBLIC_URL, default http://<gateway-listen>)')
     .option('--memory-capacity <MiB>', "memory reservations may add up to (env BERTH_MEMORY_CAPACITY, default: the engine's total memory)")

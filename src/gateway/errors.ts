@@ -12,13 +12,19 @@ export class GatewayReloadError extends BerthError {
   readonly status = 500;
 }
 
-/** The admin endpoint refused a route table as invalid: a bug in the caller, so never retried. */
+/** A route table nginx could not route by (a bug in the caller); nothing was written. */
 export class GatewayRoutesRejectedError extends BerthError {
   readonly code = 'BERTH_GATEWAY_ROUTES_REJECTED';
   readonly status = 500;
 }
 
-/** nginx is not there to answer: not installed, not started, restarting, or stopped. */
+/** The route table file could not be written; nginx keeps the previous table. */
+export class GatewayTableWriteError extends BerthError {
+  readonly code = 'BERTH_GATEWAY_TABLE_WRITE_FAILED';
+  readonly status = 500;
+}
+
+/** nginx is not there to answer, or its module is missing: not installed, not built, not started, or stopped. */
 export class GatewayUnavailableError extends BerthError {
   readonly code = 'BERTH_GATEWAY_UNAVAILABLE';
   readonly status = 503;

@@ -70,7 +70,7 @@ export class NginxConfigFile {
         } else if (errorCode(error) === 'ENOENT') {
           reject(
             new GatewayUnavailableError(
-              `${this.nginxBinary} not found; the gateway needs Debian's nginx-light and libnginx-mod-http-lua`,
+              `${this.nginxBinary} not found; the gateway needs Debian's nginx-light (and nginx-dev to build berth's module)`,
               { cause: error },
             ),
           );

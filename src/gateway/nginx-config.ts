@@ -14,6 +14,8 @@ export interface NginxPaths {
   /** Internal servers the balancer sends a request to when no target can take it. */
   readonly notFoundSocket: string;
   readonly unavailableSocket: string;
+  /** A symbolic link to the current route table file, beside the table files (route-table-file.ts). */
+  readonly routesLink: string;
 }
 
 export function nginxPaths(dataDir: string): NginxPaths {
@@ -25,6 +27,7 @@ export function nginxPaths(dataDir: string): NginxPaths {
     tempDir: join(dataDir, 'tmp'),
     notFoundSocket: join(dataDir, 'run', 'not-found.sock'),
     unavailableSocket: join(dataDir, 'run', 'unavailable.sock'),
+    routesLink: join(dataDir, 'routes', 'current'),
   };
 }
 
@@ -34,10 +37,8 @@ export interface NginxConfigInput {
   /** Served on 127.0.0.1 only. */
   readonly adminPort: number;
   readonly paths: NginxPaths;
-  /** Holds berth/*.lua. */
-  readonly luaDir: string;
-  /** Debian's: /usr/lib/nginx/modules. */
-  readonly modulesDir: string;
+  /** berth's nginx module (ngx_http_berth_routes_module.so), which picks every peer. */
+  readonly moduleFile: string;
   /**
    * Only when nginx starts as root: its workers would otherwise drop to `nobody`, who cannot
    * enter berth's data dir (sockets, temp files).
@@ -55,7 +56,7 @@ export interface NginxConfig {
 const MAX_SOCKET_PATH = 107;
 const ID_PLACEHOLDER = '@@BERTH_CONFIG_ID@@';
 
-/** The static nginx.conf. Routes are not in it: they live in a Lua shared dict and change without reload. */
+/** The static nginx.conf. Routes are not in it: berth's module reads them from a file and they change without reload. */
 export function renderNginxConfig(input: NginxConfigInput): NginxConfig {
   validate(input);
   const { paths } = input;
@@ -68,8 +69,7 @@ error_log ${q(paths.errorLog)} warn;
 # Old workers of a reload drain long requests (websockets) for at most this long.
 worker_shutdown_timeout 60s;
 
-load_module ${q(join(input.modulesDir, 'ndk_http_module.so'))};
-load_module ${q(join(input.modulesDir, 'ngx_http_lua_module.so'))};
+load_module ${q(input.moduleFile)};
 
 events {
   worker_connections 4096;
@@ -85,20 +85,6 @@ http {
   uwsgi_temp_path ${q(join(paths.tempDir, 'uwsgi'))};
   scgi_temp_path ${q(join(paths.tempDir, 'scgi'))};
 
-  lua_package_path ${q(`${input.luaDir}/?.lua;;`)};
-  lua_shared_dict berth_routes 16m;
-  # Loaded in the master, so a Lua error fails \`nginx -t\` and workers start with the code in memory.
-  init_by_lua_block {
-    require("berth.balancer").configure({
-      not_found_peer = "unix:${paths.notFoundSocket}",
-      unavailable_peer = "unix:${paths.unavailableSocket}",
-    })
-    require("berth.admin")
-  }
-  init_worker_by_lua_block {
-    require("berth.balancer").init_worker()
-  }
-
   # An empty Connection header keeps upstream connections alive; websockets need "upgrade".
   map $http_upgrade $berth_connection {
     default upgrade;
@@ -111,11 +97,12 @@ http {
   }
 
   upstream berth_targets {
-    # A placeholder: balancer_by_lua picks every peer.
+    # A placeholder nginx requires: berth_routes picks every peer.
     server 0.0.0.1;
-    balancer_by_lua_block {
-      require("berth.balancer").balance()
-    }
+    berth_routes ${q(paths.routesLink)}
+      ${q(`not_found=unix:${paths.notFoundSocket}`)}
+      ${q(`unavailable=unix:${paths.unavailableSocket}`)};
+    # After berth_routes, which it wraps: connections are kept per peer address.
     keepalive 64;
     # Below Node's 5 s default, so nginx does not reuse a connection the target is closing.
     keepalive_timeout 4s;
@@ -165,14 +152,7 @@ http {
 
   server {
     listen 127.0.0.1:${input.adminPort};
-    client_max_body_size 8m;
-    client_body_buffer_size 8m;
 
-    location = /routes {
-      content_by_lua_block {
-        require("berth.admin").routes()
-      }
-    }
     location = /config-id {
       default_type text/plain;
       return 200 "${ID_PLACEHOLDER}";
@@ -195,7 +175,7 @@ function quote(value: string): string {
   return `"${value}"`;
 }
 
-// Characters that would end a quoted nginx string or a Lua string, or start a variable.
+// Characters that would end a quoted nginx string or an argument, or start a variable.
 const UNSAFE = /["'\\$\s;{}]/;
 
 function validate(input: NginxConfigInput): void {
@@ -213,7 +193,7 @@ function validate(input: NginxConfigInput): void {
   if (input.adminPort === input.listenPort) {
     throw new ConfigError(`the gateway admin port must differ from the listen port (${input.listenPort})`);
   }
-  const paths = [...Object.values(input.paths), input.luaDir, input.modulesDir];
+  const paths = [...Object.values(input.paths), input.moduleFile];
   for (const path of paths) {
     if (UNSAFE.test(path)) throw new ConfigError(`gateway path '${path}' contains quotes, '$', ';', braces or spaces`);
   }

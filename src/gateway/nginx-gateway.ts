@@ -1,18 +1,23 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { access, mkdir, rm } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InternalError } from '../domain/errors.js';
 import { SupervisedProcess } from '../process/supervised-process.js';
 import { pollUntil, sleep } from '../process/wait.js';
-import { GatewayReloadError, GatewayRoutesRejectedError, GatewayUnavailableError } from './errors.js';
+import { GatewayReloadError, GatewayTableWriteError, GatewayUnavailableError } from './errors.js';
 import type { Gateway, Route } from './gateway.js';
 import { NginxAdminClient } from './nginx-admin-client.js';
 import { NginxConfigFile } from './nginx-config-file.js';
 import { nginxPaths, renderNginxConfig, type NginxConfig, type NginxPaths } from './nginx-config.js';
+import { renderRouteTable, RouteTableFile } from './route-table-file.js';
 
-/** The Lua modules beside this file (the build copies src/gateway/lua to dist/gateway/lua). */
-export const GATEWAY_LUA_DIR = fileURLToPath(new URL('./lua', import.meta.url));
+/**
+ * berth's nginx module, which `npm run build` compiles into build/nginx/ at the top of the
+ * project: two levels up from both src/gateway/ and dist/gateway/.
+ */
+export const GATEWAY_MODULE_FILE = fileURLToPath(
+  new URL('../../build/nginx/ngx_http_berth_routes_module.so', import.meta.url),
+);
 
 export interface NginxGatewayOptions {
   /** A directory the gateway owns: nginx.conf, nginx.pid, logs/, tmp/, run/ (sockets). */
@@ -21,43 +26,44 @@ export interface NginxGatewayOptions {
   readonly listenPort: number;
   /** The admin endpoint listens on 127.0.0.1 at this port. */
   readonly adminPort: number;
-  /** Default: GATEWAY_LUA_DIR. */
-  readonly luaDir?: string;
+  /** Default: GATEWAY_MODULE_FILE. */
+  readonly moduleFile?: string;
   /** Default: /usr/sbin/nginx. */
   readonly nginxBinary?: string;
-  /** Default: /usr/lib/nginx/modules (Debian). */
-  readonly modulesDir?: string;
   /** How long nginx may take to answer after a spawn or adoption; default 10 s. */
   readonly readyTimeoutMs?: number;
-  /** Receives failures of background work, such as the push after nginx restarted; default process.emitWarning. */
-  readonly onError?: (error: Error) => void;
 }
 
 const ADMIN_TIMEOUT_MS = 2_000;
 const READY_PROBE_TIMEOUT_MS = 1_000;
 const RELOAD_TIMEOUT_MS = 5_000;
-const PUSH_ATTEMPTS = 5;
-const PUSH_RETRY_BASE_MS = 100;
+/**
+ * A worker looks for a new table at most once per tick of its millisecond clock. Past two
+ * ticks after the link moved, every request that arrives is balanced with the new table.
+ */
+const TABLE_SETTLE_MS = 2;
 
 /**
- * The gateway data plane: nginx with a Lua route table. nginx outlives berth; start()
- * adopts a running one through its pid file, reloads it only if it runs another config,
- * and the supervisor restarts it when it dies. After every (re)start or adoption the last
- * table berth set is pushed again, because a new nginx starts with an empty one.
+ * The gateway data plane: nginx with berth's routing module, which reads the route table
+ * from a file under the data dir (ADR 005). nginx outlives berth; start() adopts a running
+ * one through its pid file, reloads it only if it runs another config, and the supervisor
+ * restarts it when it dies. A restarted nginx reads the last table from the file itself.
  */
 export class NginxGateway implements Gateway {
   private readonly paths: NginxPaths;
   private readonly admin: NginxAdminClient;
   private readonly configFile: NginxConfigFile;
   private readonly supervisor: SupervisedProcess;
+  private readonly table: RouteTableFile;
   private readonly halt = new AbortController();
-  /** Null until setRoutes: an adopted nginx keeps the table it has until berth knows better. */
-  private routes: readonly Route[] | null = null;
-  private pushes: Promise<void> = Promise.resolve();
+  /** The text to write next; null until setRoutes, so an adopted nginx keeps its table meanwhile. */
+  private latest: string | null = null;
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: NginxGatewayOptions) {
     this.paths = nginxPaths(options.dataDir);
     this.admin = new NginxAdminClient(options.adminPort);
+    this.table = new RouteTableFile(this.paths.routesLink);
     const nginxBinary = options.nginxBinary ?? '/usr/sbin/nginx';
     this.configFile = new NginxConfigFile(this.paths.configFile, nginxBinary);
     this.supervisor = new SupervisedProcess({
@@ -72,7 +78,6 @@ export class NginxGateway implements Gateway {
       // A SIGKILLed nginx leaves its unix sockets behind, and a new one cannot bind over them.
       beforeSpawn: () => this.removeSockets(),
     });
-    this.supervisor.onReady(() => this.pushAfterRestart());
   }
 
   /**
@@ -81,6 +86,7 @@ export class NginxGateway implements Gateway {
    */
   async start(): Promise<void> {
     const config = this.render();
+    await this.checkModule();
     for (const dir of [this.options.dataDir, dirname(this.paths.errorLog), this.paths.tempDir, dirname(this.paths.notFoundSocket)]) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     }
@@ -98,22 +104,23 @@ export class NginxGateway implements Gateway {
 
   async setRoutes(routes: readonly Route[]): Promise<void> {
     if (this.halt.signal.aborted) throw new GatewayUnavailableError('the gateway was stopped or detached');
-    this.routes = routes;
-    await this.enqueuePush();
+    this.latest = renderRouteTable(routes);
+    await this.enqueueWrite();
+    await sleep(TABLE_SETTLE_MS);
   }
 
   /** Stops supervising; nginx keeps serving the current table for the next berth to adopt. */
   async detach(): Promise<void> {
     this.halt.abort();
     await this.supervisor.detach();
-    await this.pushes;
+    await this.writes;
   }
 
   /** Terminates nginx. */
   async stop(): Promise<void> {
     this.halt.abort();
     await this.supervisor.stop();
-    await this.pushes;
+    await this.writes;
   }
 
   /** nginx's master pid, or null while it is not running. */
@@ -127,8 +134,7 @@ export class NginxGateway implements Gateway {
       listenPort: this.options.listenPort,
       adminPort: this.options.adminPort,
       paths: this.paths,
-      luaDir: this.options.luaDir ?? GATEWAY_LUA_DIR,
-      modulesDir: this.options.modulesDir ?? '/usr/lib/nginx/modules',
+      moduleFile: this.options.moduleFile ?? GATEWAY_MODULE_FILE,
       workerUser: process.geteuid?.() === 0 ? userInfo().username : undefined,
     });
   }
@@ -167,49 +173,42 @@ export class NginxGateway implements Gateway {
     }
   }
 
-  private pushAfterRestart(): void {
-    if (this.routes === null || this.halt.signal.aborted) return;
-    this.enqueuePush().catch((error: unknown) => this.report(error));
-  }
-
-  /** Pushes run one at a time, each sending the latest table, so an older table never lands last. */
-  private enqueuePush(): Promise<void> {
-    const push = this.pushes.then(() => this.pushLatest());
-    // The chain only orders pushes; each failure is delivered to the caller that asked for it.
-    this.pushes = push.then(
+  /** Writes run one at a time, each writing the latest table, so an older table never lands last. */
+  private enqueueWrite(): Promise<void> {
+    const write = this.writes.then(() => this.writeLatest());
+    // The chain only orders writes; each failure is delivered to the caller that asked for it.
+    this.writes = write.then(
       () => undefined,
       () => undefined,
     );
-    return push;
+    return write;
   }
 
-  private async pushLatest(): Promise<void> {
-    const routes = this.routes;
-    if (routes === null) return;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt += 1) {
-      try {
-        await this.admin.putRoutes(routes, ADMIN_TIMEOUT_MS);
-        return;
-      } catch (error) {
-        if (error instanceof GatewayRoutesRejectedError) throw error;
-        lastError = error;
-      }
-      if (attempt < PUSH_ATTEMPTS && !(await sleep(PUSH_RETRY_BASE_MS * 2 ** (attempt - 1), this.halt.signal))) break;
+  private async writeLatest(): Promise<void> {
+    const text = this.latest;
+    if (text === null) return;
+    try {
+      await this.table.write(text);
+    } catch (error) {
+      throw new GatewayTableWriteError(`cannot write the route table under ${this.paths.routesLink}: ${String(error)}`, {
+        cause: error,
+      });
     }
-    throw new GatewayUnavailableError(`nginx did not take the route table (${routes.length} routes)`, {
-      cause: lastError,
-    });
+  }
+
+  private async checkModule(): Promise<void> {
+    const file = this.options.moduleFile ?? GATEWAY_MODULE_FILE;
+    try {
+      await access(file);
+    } catch (error) {
+      throw new GatewayUnavailableError(`berth's nginx module is missing at ${file}; build it with \`npm run build\``, {
+        cause: error,
+      });
+    }
   }
 
   private async removeSockets(): Promise<void> {
     await rm(this.paths.notFoundSocket, { force: true });
     await rm(this.paths.unavailableSocket, { force: true });
-  }
-
-  private report(error: unknown): void {
-    const reported = error instanceof Error ? error : new InternalError(String(error));
-    if (this.options.onError) this.options.onError(reported);
-    else process.emitWarning(reported);
   }
 }

@@ -24,7 +24,7 @@ export interface SupervisorOptions {
 export interface Supervisor {
   /** Adopts a live process from the pid file, or spawns one; resolves when ready. */
   start(): Promise<void>;
-  /** Called after every (re)start or adoption, e.g. to push the route table again. */
+  /** Called after every (re)start or adoption, e.g. to give the process back state it lost. */
   onReady(listener: () => void): void;
   /** Stops watching; the process keeps running for the next server to adopt. */
   detach(): Promise<void>;

@@ -101,7 +101,6 @@ export class BerthServer {
       listenHost: config.gatewayListen.host,
       listenPort: config.gatewayListen.port,
       adminPort: config.gatewayAdminPort,
-      onError: (error) => logger.error(`gateway: ${error.message}`),
     });
     reconciler = new Reconciler(
       {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { GatewayConfigRejectedError, GatewayReloadError } from '../../src/gateway/errors.js';
+import { GatewayConfigRejectedError, GatewayReloadError, GatewayRoutesRejectedError } from '../../src/gateway/errors.js';
 import type { Route, Target } from '../../src/gateway/gateway.js';
 import { NginxGateway, type NginxGatewayOptions } from '../../src/gateway/nginx-gateway.js';
 
@@ -20,6 +20,7 @@ const ADMIN_PORT = 18102;
 const ECHO_PORT = 18103;
 const OTHER_LISTEN_PORT = 18104;
 const BUSY_PORT = 18105;
+const ECHO_V6_PORT = 18106;
 
 let dataDir: string;
 let gateway: NginxGateway;
@@ -38,7 +39,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'berth-gw-'));
   [containerA, targetA] = await startTarget('A');
   [, targetB] = await startTarget('B');
-  echo = await startEcho();
+  echo = await startEcho('127.0.0.1', ECHO_PORT);
   gateway = new NginxGateway(gatewayOptions());
   await gateway.start();
 });
@@ -60,9 +61,60 @@ describe('NginxGateway', () => {
     const reply = await get('/t-web/id');
     expect(reply.status).toBe(200);
     expect(reply.body).toBe('A\n');
-    // The admin endpoint shows what nginx holds.
-    const table = JSON.parse((await get('/routes', { port: ADMIN_PORT })).body) as { routes: Route[] };
-    expect(table.routes).toEqual([{ prefix: '/t-web', targets: [targetA] }]);
+    // The table nginx reads, for an operator to look at.
+    expect(await readFile(join(dataDir, 'routes', 'current'), 'utf8')).toBe(`/t-web ${targetA.host}:${targetA.port}\n`);
+  });
+
+  it('routes to IPv6 targets', async () => {
+    const v6 = await startEcho('::1', ECHO_V6_PORT);
+    try {
+      await gateway.setRoutes([{ prefix: '/t-six', targets: [{ host: '::1', port: ECHO_V6_PORT }] }]);
+      const reply = await get('/t-six/x');
+      expect(reply.status).toBe(200);
+      expect((JSON.parse(reply.body) as { url: string }).url).toBe('/t-six/x');
+    } finally {
+      v6.closeAllConnections();
+      await new Promise<void>((resolve) => v6.close(() => resolve()));
+    }
+  });
+
+  it('refuses a table nginx could not route by, and changes nothing', async () => {
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetA] }]);
+    const bad: Route[][] = [
+      [{ prefix: '/t web', targets: [] }],
+      [{ prefix: '/t-web/x', targets: [] }],
+      [{ prefix: '/t-web', targets: [{ host: 'example.org', port: 80 }] }],
+      [{ prefix: '/t-web', targets: [{ host: targetA.host, port: 0 }] }],
+      [
+        { prefix: '/t-web', targets: [] },
+        { prefix: '/t-web', targets: [] },
+      ],
+    ];
+    for (const routes of bad) {
+      await expect(gateway.setRoutes(routes), JSON.stringify(routes)).rejects.toBeInstanceOf(GatewayRoutesRejectedError);
+    }
+    expect((await get('/t-web/id')).body).toBe('A\n');
+  });
+
+  it('keeps routing by the previous table when the table file it is pointed at is damaged', async () => {
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetA] }]);
+    // A worker falls back on the table it loaded; new workers load one as they start.
+    await restartWorkers();
+    const dir = join(dataDir, 'routes');
+    await writeFile(join(dir, 'table.damaged'), '/t-web 999.1.2.3:80\n');
+    await symlink('table.damaged', join(dir, 'current.new'));
+    await rename(join(dir, 'current.new'), join(dir, 'current'));
+    // Workers look at the table when requests come; each of them logs what it refused.
+    await vi.waitFor(
+      async () => {
+        expect((await get('/t-web/id')).body).toBe('A\n');
+        expect(await readFile(join(dataDir, 'logs', 'error.log'), 'utf8')).toMatch(/999\.1\.2\.3:80.*is not an address/);
+      },
+      { timeout: 5_000, interval: 20 },
+    );
+    expect((await get('/t-web/id')).body).toBe('A\n');
+    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetB] }]);
+    expect((await get('/t-web/id')).body).toBe('B\n');
   });
 
   it('answers 404 for an unknown prefix, including one that only starts like a known one', async () => {
@@ -163,7 +215,7 @@ describe('NginxGateway', () => {
     }
   });
 
-  it('restarts nginx killed with SIGKILL and pushes the table again', async () => {
+  it('restarts nginx killed with SIGKILL, and the new nginx serves the last table', async () => {
     await gateway.setRoutes([{ prefix: '/t-web', targets: [targetB] }]);
     const pid = gateway.pid();
     expect(pid).not.toBeNull();
@@ -261,8 +313,10 @@ describe('NginxGateway', () => {
     await gateway.start();
     expect(gateway.pid()).not.toBe(pid);
     expect(workers.filter((worker) => scanProc().some((p) => p.pid === worker))).toEqual([]);
-    await gateway.setRoutes([{ prefix: '/t-web', targets: [targetB] }]);
+    // The new nginx reads the table berth last set before berth sets one.
     expect((await get('/t-web/id')).body).toBe('B\n');
+    await gateway.setRoutes([]);
+    expect((await get('/t-web/id')).status).toBe(404);
     expect(nginxMastersUsing(dataDir)).toEqual([gateway.pid()]);
   });
 });
@@ -318,7 +372,7 @@ function upgrade(path: string): Promise<Socket> {
 }
 
 /** Answers what it received as JSON; echoes bytes back after an Upgrade. */
-async function startEcho(): Promise<Server> {
+async function startEcho(host: string, port: number): Promise<Server> {
   const server = createServer((req, res) => {
     let bodyLength = 0;
     req.on('data', (chunk: Buffer) => (bodyLength += chunk.length));
@@ -331,7 +385,7 @@ async function startEcho(): Promise<Server> {
     socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
     socket.pipe(socket);
   });
-  await new Promise<void>((resolve) => server.listen(ECHO_PORT, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return server;
 }
 
@@ -378,6 +432,21 @@ function getFrom(target: Target, path: string): Promise<Reply> {
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Replaces nginx's workers (a reload with the same config) and waits for the new ones. */
+async function restartWorkers(): Promise<void> {
+  const pid = gateway.pid() ?? 0;
+  const before = childrenOf(pid);
+  process.kill(pid, 'SIGHUP');
+  await vi.waitFor(
+    () => {
+      const now = childrenOf(pid);
+      expect(now.length).toBe(before.length);
+      expect(now.filter((worker) => before.includes(worker))).toEqual([]);
+    },
+    { timeout: 5_000, interval: 20 },
+  );
 }
 
 /** Live processes whose parent is pid, sorted. */

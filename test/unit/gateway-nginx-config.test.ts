@@ -8,8 +8,7 @@ function input(overrides: Partial<NginxConfigInput> = {}): NginxConfigInput {
     listenPort: 8080,
     adminPort: 7071,
     paths: nginxPaths('/var/lib/berth/gateway'),
-    luaDir: '/opt/berth/dist/gateway/lua',
-    modulesDir: '/usr/lib/nginx/modules',
+    moduleFile: '/opt/berth/build/nginx/ngx_http_berth_routes_module.so',
     ...overrides,
   };
 }
@@ -28,14 +27,14 @@ describe('renderNginxConfig', () => {
     expect(text).toContain('error_log "/var/lib/berth/gateway/logs/error.log" warn;');
     expect(text).toContain('proxy_temp_path "/var/lib/berth/gateway/tmp/proxy";');
     expect(text).toContain('listen "unix:/var/lib/berth/gateway/run/not-found.sock";');
-    expect(text).toContain('lua_package_path "/opt/berth/dist/gateway/lua/?.lua;;";');
-    expect(text).toContain('load_module "/usr/lib/nginx/modules/ngx_http_lua_module.so";');
+    expect(text).toContain('load_module "/opt/berth/build/nginx/ngx_http_berth_routes_module.so";');
   });
 
-  it('runs Lua per request only in the balancer', () => {
-    expect(text).not.toMatch(/access_by_lua|rewrite_by_lua|header_filter_by_lua|log_by_lua/);
-    expect(text).toMatch(/upstream berth_targets \{[^}]*balancer_by_lua_block/);
-    expect(text).toContain('keepalive 64;');
+  it('picks peers with berth_routes from the table link, keeping connections alive per peer', () => {
+    expect(text).not.toMatch(/_by_lua/);
+    expect(text).toMatch(
+      /upstream berth_targets \{[^}]*berth_routes "\/var\/lib\/berth\/gateway\/routes\/current"\s+"not_found=unix:\/var\/lib\/berth\/gateway\/run\/not-found.sock"\s+"unavailable=unix:\/var\/lib\/berth\/gateway\/run\/unavailable.sock";[^}]*keepalive 64;/,
+    );
   });
 
   it('proxies streamed, with the path unchanged, forwarding headers and websocket upgrades', () => {
@@ -74,7 +73,7 @@ describe('renderNginxConfig', () => {
       { listenPort: 0 },
       { adminPort: 70000 },
       { adminPort: 8080 },
-      { luaDir: '/opt/my "lua"' },
+      { moduleFile: '/opt/my "module".so' },
       { paths: nginxPaths(`/${'d'.repeat(100)}`) },
       { workerUser: 'root; evil' },
     ];

@@ -1,0 +1,89 @@
+import { mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { basename, dirname, join } from 'node:path';
+import { GatewayRoutesRejectedError } from './errors.js';
+import type { Route, Target } from './gateway.js';
+
+/** One path segment: the module keys a request by the first segment of its $uri. */
+const PREFIX = /^\/[A-Za-z0-9._~-]{1,127}$/;
+const TABLE_NAME = /^table\.(\d+)$/;
+
+/**
+ * The table as berth's nginx module reads it (src/gateway/nginx-module): a line per route,
+ * its prefix and then its targets, "/exp-2-web 172.17.0.5:8080 [fd00::5]:8080". Throws
+ * GatewayRoutesRejectedError for a table the module would refuse, so that nothing is written.
+ */
+export function renderRouteTable(routes: readonly Route[]): string {
+  const seen = new Set<string>();
+  return routes
+    .map((route, index) => {
+      const where = `routes[${index}]`;
+      if (!PREFIX.test(route.prefix)) {
+        throw new GatewayRoutesRejectedError(
+          `${where}.prefix must be '/' and one path segment of at most 127 letters, digits and ._~-, not '${route.prefix}'`,
+        );
+      }
+      if (seen.has(route.prefix)) throw new GatewayRoutesRejectedError(`${where}.prefix ${route.prefix} appears twice`);
+      seen.add(route.prefix);
+      const peers = route.targets.map((target, at) => peer(target, `${where}.targets[${at}]`));
+      return `${[route.prefix, ...peers].join(' ')}\n`;
+    })
+    .join('');
+}
+
+function peer(target: Target, where: string): string {
+  const family = isIP(target.host);
+  // A zone index ("fe80::1%eth0") is nothing nginx can parse.
+  if (family === 0 || target.host.includes('%')) {
+    throw new GatewayRoutesRejectedError(`${where}.host must be an IPv4 or IPv6 address, not '${target.host}'`);
+  }
+  if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) {
+    throw new GatewayRoutesRejectedError(`${where}.port must be an integer between 1 and 65535, not ${target.port}`);
+  }
+  return family === 6 ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+}
+
+/**
+ * The route table files beside the link the module reads. Each table is written under a new
+ * name (table.<n>) and the link is then renamed over, so a worker reads the old table or the
+ * new one, whole, and a kill at any point leaves the previous table in force. The table is
+ * not fsynced: berth sets it again whenever it starts.
+ */
+export class RouteTableFile {
+  private readonly dir: string;
+
+  constructor(private readonly link: string) {
+    this.dir = dirname(link);
+  }
+
+  async write(text: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const before = await readdir(this.dir);
+    const current = await this.currentName();
+    const name = `table.${1 + Math.max(0, ...before.map(tableNumber))}`;
+    const file = join(this.dir, name);
+    await writeFile(`${file}.tmp`, text, { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+    const linkTemp = `${this.link}.tmp`;
+    await rm(linkTemp, { force: true });
+    await symlink(name, linkTemp);
+    await rename(linkTemp, this.link);
+    // The table just replaced stays: a worker that read the link a moment ago may open it yet.
+    const stale = before.filter((entry) => entry !== current && (TABLE_NAME.test(entry) || entry.endsWith('.tmp')));
+    await Promise.all(stale.map((entry) => rm(join(this.dir, entry), { force: true })));
+  }
+
+  private async currentName(): Promise<string | null> {
+    try {
+      return basename(await readlink(this.link));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+}
+
+function tableNumber(entry: string): number {
+  const match = TABLE_NAME.exec(entry);
+  return match ? Number(match[1]) : 0;
+}
