@@ -1,8 +1,9 @@
 # Sourced by up.sh, test.sh and .ci/run: installs what berth needs on Debian 12
 # and makes sure the Docker engine runs. Safe to run again and again.
 
-# nginx-dev, gcc, make and libc6-dev build berth's nginx module against the nginx installed.
-BERTH_DEBIAN_PACKAGES=(docker.io nginx-light nginx-dev gcc make libc6-dev docker-registry busybox-static openssl)
+# nginx-dev, gcc, make and libc6-dev build berth's nginx module against the nginx installed;
+# iproute2's ip sets the host's ARP entry of each task started (ADR 006).
+BERTH_DEBIAN_PACKAGES=(docker.io nginx-light nginx-dev gcc make libc6-dev iproute2 docker-registry busybox-static openssl)
 
 berth_install_packages() {
   local missing=()

@@ -126,6 +126,12 @@ export class RuntimeUnavailableError extends BerthError {
   readonly status = 503;
 }
 
+/** The host's neighbour entry for a container just started could not be set (ADR 006); the container runs regardless. */
+export class RuntimeNeighbourError extends BerthError {
+  readonly code = 'BERTH_RUNTIME_NEIGHBOUR_FAILED';
+  readonly status = 500;
+}
+
 export class ConfigError extends BerthError {
   readonly code = 'BERTH_CONFIG_INVALID';
   readonly status = 400;

@@ -62,7 +62,9 @@ export class BerthServer {
     const store = new Store(openDatabase(join(dataDir, 'berth.db')), clock);
     const instance = instanceId(store.db);
     const admin = await loadAdminToken(dataDir, config.adminToken);
-    const runtime = parts.runtime ?? new DockerRuntime();
+    // The runtime exists before the logger; its warnings reach the log once that exists.
+    let warn = (error: Error): void => process.emitWarning(error);
+    const runtime = parts.runtime ?? new DockerRuntime({ onWarning: (error) => warn(error) });
     await runtime.ping();
 
     const registry = await RegistryService.create({
@@ -96,6 +98,7 @@ export class BerthServer {
       },
     );
     const logger = pinoLogger(api);
+    warn = (error) => logger.warn(`runtime: ${error.message}`);
     const gateway = new NginxGateway({
       dataDir: join(dataDir, 'nginx'),
       listenHost: config.gatewayListen.host,

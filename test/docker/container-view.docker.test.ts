@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerView } from '../../src/reconciler/container-view.js';
 import type { EventSubscription } from '../../src/runtime/container-runtime.js';
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
-import { DEMO_IMAGE, docker, ensureDemoImage } from '../support/docker-harness.js';
+import { demoTaskSpec, docker, ensureDemoImage } from '../support/docker-harness.js';
 
 const INSTANCE = `view${process.pid}`;
 const LABELS = { 'io.berth.instance': INSTANCE };
@@ -43,16 +43,7 @@ describe('the container view against the engine', () => {
     const wrong: string[] = [];
     let next = 0;
     const startOne = async (i: number): Promise<void> => {
-      const id = await runtime.create({
-        name: `berth-${INSTANCE}-${i}`,
-        image: DEMO_IMAGE,
-        labels: LABELS,
-        env: [],
-        command: null,
-        memoryLimitBytes: 32 * 1024 * 1024,
-        memoryReservationBytes: 0,
-        logMaxBytes: 1024 * 1024,
-      });
+      const id = await runtime.create(demoTaskSpec(`berth-${INSTANCE}-${i}`, LABELS));
       await view.refresh(id);
       await runtime.start(id);
       await view.refresh(id);

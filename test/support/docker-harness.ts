@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveServerConfig } from '../../src/server/config.js';
 import { BerthServer, type ServerParts } from '../../src/server/server.js';
+import type { ContainerSpec } from '../../src/runtime/container-runtime.js';
 
 export const DEMO_IMAGE = 'berth-demo/hello:1';
 export const ADMIN_TOKEN = 'integration-admin-token';
@@ -177,4 +178,18 @@ export function dockerAsync(args: readonly string[], input?: string): Promise<st
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args[0]} … exited ${code}: ${err}`))));
     child.stdin.end(input ?? '');
   });
+}
+
+/** A container of the demo image as the runtime would create one for a task. */
+export function demoTaskSpec(name: string, labels: Readonly<Record<string, string>>): ContainerSpec {
+  return {
+    name,
+    image: DEMO_IMAGE,
+    labels,
+    env: [],
+    command: null,
+    memoryLimitBytes: 32 * 1024 * 1024,
+    memoryReservationBytes: 0,
+    logMaxBytes: 1024 * 1024,
+  };
 }

@@ -14,6 +14,7 @@ import type {
   RuntimeEventAction,
 } from '../container-runtime.js';
 import { linesOf, parseLogOutput, splitFrames } from './log-frames.js';
+import { NeighbourAnnouncer } from './neighbour-announcer.js';
 
 const EVENT_ACTIONS = new Set<RuntimeEventAction>(['create', 'start', 'die', 'oom', 'destroy', 'kill', 'stop']);
 const PULL_TIMEOUT_MS = 10 * 60_000;
@@ -49,11 +50,26 @@ export class DockerRuntime implements ContainerRuntime {
   /** For streams that are quiet for long on purpose (events, followed logs, pulls with their own bound). */
   private readonly streams: Docker;
   private removals: Promise<void> = Promise.resolve();
+  /** Null unless berth may set the host's neighbour entries (root, the engine on this host). */
+  private readonly neighbours: NeighbourAnnouncer | null;
+  private readonly onWarning: (error: Error) => void;
 
-  constructor(options: { socketPath?: string; requestTimeoutMs?: number } = {}) {
+  constructor(
+    options: {
+      socketPath?: string;
+      requestTimeoutMs?: number;
+      /** Set the host's ARP entry of each container started (ADR 006); default: when running as root. */
+      announceNeighbours?: boolean;
+      /** Receives what went wrong without failing the call; default process.emitWarning. */
+      onWarning?: (error: Error) => void;
+    } = {},
+  ) {
     const socketPath = options.socketPath ?? '/var/run/docker.sock';
     this.docker = new Docker({ socketPath, timeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS });
     this.streams = new Docker({ socketPath });
+    const announce = options.announceNeighbours ?? process.geteuid?.() === 0;
+    this.neighbours = announce ? new NeighbourAnnouncer(this.docker) : null;
+    this.onWarning = options.onWarning ?? ((error) => process.emitWarning(error));
   }
 
   async ping(): Promise<void> {
@@ -133,6 +149,12 @@ export class DockerRuntime implements ContainerRuntime {
 
   async start(id: string): Promise<void> {
     await tolerating([304], () => this.docker.getContainer(id).start());
+    // The container runs either way; a task left unannounced may only be reachable up to 1 s later.
+    try {
+      await this.neighbours?.announce(id);
+    } catch (error) {
+      this.onWarning(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   async signal(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
