@@ -195,6 +195,7 @@ export class Reconciler {
     this.adopted ??= new Set(
       [...observed.values()].flat().filter((c) => c.container.state === 'running').map((c) => c.container.id),
     );
+    const storeChanges = this.deps.store.changes();
     const services = this.deps.store.services.listAll();
     const known = new Set(services.map((s) => s.id));
     for (const [serviceId, containers] of observed) {
@@ -202,7 +203,9 @@ export class Reconciler {
       for (const c of containers) await this.tasks.removeOrphan(c.container.id);
     }
     let reserved: number | null = null;
+    // Most lookups are of the revision a service serves: one query instead of one per service.
     const revisions = new Map<string, Revision>();
+    for (const revision of this.deps.store.revisions.currentOfAll()) revisions.set(`${revision.serviceId}:${revision.number}`, revision);
     const ctx: PassContext = {
       reservedMiB: async () => (reserved ??= await this.reservedMiB()),
       reserve: (mib) => {
@@ -237,7 +240,7 @@ export class Reconciler {
     const changed = this.tasks.changes !== changesBefore;
     const now = changed ? await this.observe() : observed;
     const after: PassState = {
-      services: this.deps.store.services.listAll(),
+      services: this.deps.store.changes() === storeChanges ? services : this.deps.store.services.listAll(),
       deployments: this.deps.store.deployments.drivenByService(),
       observed: now,
       revision: ctx.revision,

@@ -31,4 +31,12 @@ export class Store {
   transaction<T>(work: () => T): T {
     return this.db.transaction(work)();
   }
+
+  /**
+   * Rows written through this connection since it opened (SQLite's total_changes()). The
+   * server is the only writer of its database, so an equal count means nothing changed.
+   */
+  changes(): number {
+    return (this.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+  }
 }
