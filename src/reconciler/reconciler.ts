@@ -205,7 +205,7 @@ export class Reconciler {
     let reserved: number | null = null;
     // Most lookups are of the revision a service serves: one query instead of one per service.
     const revisions = new Map<string, Revision>();
-    for (const revision of this.deps.store.revisions.currentOfAll()) revisions.set(`${revision.serviceId}:${revision.number}`, revision);
+    for (const revision of this.deps.store.revisions.currentOfAll()) revisions.set(revisionKey(revision.serviceId, revision.number), revision);
     const ctx: PassContext = {
       reservedMiB: async () => (reserved ??= await this.reservedMiB()),
       reserve: (mib) => {
@@ -217,7 +217,7 @@ export class Reconciler {
         this.nextWake = Math.min(this.nextWake, time);
       },
       revision: (serviceId, number) => {
-        const key = `${serviceId}:${number}`;
+        const key = revisionKey(serviceId, number);
         const known = revisions.get(key);
         if (known) return known;
         const revision = this.deps.store.revisions.get(serviceId, number);
@@ -396,4 +396,8 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
     }
   });
   await Promise.all(workers);
+}
+
+function revisionKey(serviceId: number, number: number): string {
+  return `${serviceId}:${number}`;
 }
