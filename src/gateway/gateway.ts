@@ -18,3 +18,16 @@ export interface Gateway {
   /** Replaces the whole route table. Resolves once the data plane serves it. */
   setRoutes(routes: readonly Route[]): Promise<void>;
 }
+
+/** Whether two tables route every prefix, in the same order, to the same targets. */
+export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((route, i) => {
+    const other = b[i] as Route;
+    return (
+      route.prefix === other.prefix &&
+      route.targets.length === other.targets.length &&
+      route.targets.every((t, j) => t.host === other.targets[j]?.host && t.port === other.targets[j]?.port)
+    );
+  });
+}

@@ -91,7 +91,9 @@ export class HealthProber {
     for (const [id, entry] of this.entries) {
       const target = wanted.get(id);
       if (target === undefined || !sameEndpoint(target, entry.target)) this.drop(id, entry);
-      else entry.target = target;
+      // Kept when nothing changed: the reconciler sends every target on every pass, and
+      // replacing each one would keep hundreds of new objects alive per pass (BENCHMARKS.md).
+      else if (!sameSettings(target, entry.target)) entry.target = target;
     }
     for (const target of wanted.values()) {
       if (this.entries.has(target.id)) continue;
@@ -178,6 +180,11 @@ export class HealthProber {
 
 function sameEndpoint(a: ProbeTarget, b: ProbeTarget): boolean {
   return a.host === b.host && a.port === b.port && a.path === b.path;
+}
+
+/** The status ranges compare by identity: a service's health check read again is a new array, and is taken. */
+function sameSettings(a: ProbeTarget, b: ProbeTarget): boolean {
+  return a.statusCodes === b.statusCodes && a.intervalSeconds === b.intervalSeconds;
 }
 
 /** One GET; done gets null on success or a description of the failure, exactly once, never synchronously. */

@@ -1,6 +1,7 @@
-import type { Clock, Deployment, Revision, Service } from '../domain/model.js';
+import type { ServiceDefinition } from '../domain/definition.js';
+import type { Clock, Deployment, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
-import type { Gateway, Route, Target } from '../gateway/gateway.js';
+import { sameRoutes, type Gateway, type Route, type Target } from '../gateway/gateway.js';
 import type { ContainerRuntime, EventSubscription } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background-work.js';
@@ -9,6 +10,7 @@ import { NO_FAULTS, type FaultPoints } from './fault-points.js';
 import type { HealthMonitor, MonitoredTask } from './health-monitor.js';
 import type { ImageSource } from './image-source.js';
 import { isAlive, LABEL, readLabels, type LabelledContainer } from './labels.js';
+import { PassReads } from './pass-reads.js';
 import { ServiceReconciler, type PassContext } from './service-reconciler.js';
 import { TaskOps } from './task-ops.js';
 
@@ -79,6 +81,7 @@ export class Reconciler {
   private readonly tasks: TaskOps;
   private readonly services: ServiceReconciler;
   private readonly work: BackgroundWork;
+  private readonly reads: PassReads;
   private running = false;
   private loop: Promise<void> | null = null;
   private eventsLoop: Promise<void> | null = null;
@@ -86,9 +89,14 @@ export class Reconciler {
   private kicked = false;
   private wake: (() => void) | null = null;
   private nextWake = Number.POSITIVE_INFINITY;
-  private lastRoutes = '';
-  /** The table last given to the gateway, and which container each of its targets is. */
+  /**
+   * The table last given to the gateway, and which container each of its targets is.
+   * An equal table computed by a later pass does not replace them: objects kept from pass
+   * to pass would outlive the young generation, and copying them grew with services².
+   */
   private publishedRoutes: readonly Route[] = [];
+  /** Set when publishedRoutes is sent, reset when sending it fails: the next pass sends it again. */
+  private routesDelivered = false;
   private publishedTargets = new Map<string, Target>();
   private routesPushedAt = 0;
   private capacity: number | null;
@@ -105,6 +113,7 @@ export class Reconciler {
   ) {
     this.capacity = options.capacityMiB;
     this.work = new BackgroundWork(() => this.kick());
+    this.reads = new PassReads(deps.store, deps.clock);
     const faults = deps.faults ?? NO_FAULTS;
     this.tasks = new TaskOps(deps.runtime, deps.containers, deps.store, deps.clock, options, faults);
     this.services = new ServiceReconciler(
@@ -195,17 +204,15 @@ export class Reconciler {
     this.adopted ??= new Set(
       [...observed.values()].flat().filter((c) => c.container.state === 'running').map((c) => c.container.id),
     );
-    const storeChanges = this.deps.store.changes();
-    const services = this.deps.store.services.listAll();
-    const known = new Set(services.map((s) => s.id));
+    const reads = this.reads.read();
+    const known = new Set(reads.services.map((s) => s.id));
     for (const [serviceId, containers] of observed) {
       if (known.has(serviceId)) continue;
       for (const c of containers) await this.tasks.removeOrphan(c.container.id);
     }
     let reserved: number | null = null;
-    // Most lookups are of the revision a service serves: one query instead of one per service.
-    const revisions = new Map<string, Revision>();
-    for (const revision of this.deps.store.revisions.currentOfAll()) revisions.set(revisionKey(revision.serviceId, revision.number), revision);
+    // Revisions a service does not serve (a deployment's) are read when asked for, once a pass.
+    const otherDefinitions = new Map<string, ServiceDefinition>();
     const ctx: PassContext = {
       reservedMiB: async () => (reserved ??= await this.reservedMiB()),
       reserve: (mib) => {
@@ -216,17 +223,24 @@ export class Reconciler {
       wakeAt: (time) => {
         this.nextWake = Math.min(this.nextWake, time);
       },
-      revision: (serviceId, number) => {
-        const key = revisionKey(serviceId, number);
-        const known = revisions.get(key);
+      definition: (serviceId, number) => {
+        const read = reads.byService.get(serviceId);
+        if (read?.serving && read.service.currentRevision === number) return read.serving;
+        const key = `${serviceId}:${number}`;
+        const known = otherDefinitions.get(key);
         if (known) return known;
-        const revision = this.deps.store.revisions.get(serviceId, number);
-        if (revision) revisions.set(key, revision);
-        return revision;
+        const definition = this.deps.store.revisions.get(serviceId, number)?.definition ?? null;
+        if (definition) otherDefinitions.set(key, definition);
+        return definition;
       },
+      // An API call may have written since the pass read: then only this service's rows are read again.
+      openDeployments: (serviceId) =>
+        this.deps.store.changes() === reads.changes
+          ? (reads.openDeployments.get(serviceId) ?? [])
+          : this.deps.store.deployments.open(serviceId),
     };
     let reconciled = 0;
-    await forEachLimited(services, this.options.concurrency, async (service) => {
+    await forEachLimited(reads.services, this.options.concurrency, async (service) => {
       // A service with nothing to do never waits on I/O: without a yield, a pass over
       // hundreds of them holds the event loop, and API requests wait it out.
       if (++reconciled % YIELD_EVERY_SERVICES === 0) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -239,11 +253,12 @@ export class Reconciler {
     // Look again only when the pass changed containers, so the monitor learns of new tasks at once.
     const changed = this.tasks.changes !== changesBefore;
     const now = changed ? await this.observe() : observed;
+    const end = this.reads.read();
     const after: PassState = {
-      services: this.deps.store.changes() === storeChanges ? services : this.deps.store.services.listAll(),
-      deployments: this.deps.store.deployments.drivenByService(),
+      services: end.services,
+      deployments: new Map([...end.openDeployments].map(([serviceId, open]) => [serviceId, open[0] as Deployment])),
       observed: now,
-      revision: ctx.revision,
+      definition: ctx.definition,
     };
     await this.publish(after);
     this.services.retainTasks(new Set([...now.values()].flat().map((c) => c.task)));
@@ -261,7 +276,7 @@ export class Reconciler {
   }
 
   /** Tells the health monitor what to probe, and the gateway which healthy targets serve each service. */
-  private async publish({ services, deployments, observed, revision: revisionOf }: PassState): Promise<void> {
+  private async publish({ services, deployments, observed, definition: definitionOf }: PassState): Promise<void> {
     const monitored: MonitoredTask[] = [];
     const routes: Route[] = [];
     const targetsByContainer = new Map<string, Target>();
@@ -273,9 +288,9 @@ export class Reconciler {
       const deployment = deployments.get(service.id);
       const targets: Target[] = [];
       for (const c of containers) {
-        const revision = revisionOf(service.id, c.revision);
-        if (!revision || this.tasks.isStopping(c.container.id)) continue;
-        const port = revision.definition.containerPort;
+        const definition = definitionOf(service.id, c.revision);
+        if (!definition || this.tasks.isStopping(c.container.id)) continue;
+        const port = definition.containerPort;
         const isCurrent = c.revision === service.currentRevision;
         if (isCurrent || c.revision === deployment?.revision) {
           monitored.push({
@@ -299,21 +314,19 @@ export class Reconciler {
       routes.push({ prefix: root, targets });
     }
     this.deps.health.watch(monitored);
-    this.publishedTargets = targetsByContainer;
+    if (!sameTargets(targetsByContainer, this.publishedTargets)) this.publishedTargets = targetsByContainer;
     await this.pushRoutes(routes);
     this.routesPushedAt = this.deps.clock.now();
   }
 
   private async pushRoutes(routes: readonly Route[]): Promise<void> {
+    if (this.routesDelivered && sameRoutes(routes, this.publishedRoutes)) return;
     this.publishedRoutes = routes;
-    const table = JSON.stringify(routes);
-    if (table === this.lastRoutes) return;
-    this.lastRoutes = table;
+    this.routesDelivered = true;
     try {
       await this.deps.gateway.setRoutes(routes);
     } catch (error) {
-      // Pushed again by the next pass, which compares with what actually reached the gateway.
-      this.lastRoutes = '';
+      this.routesDelivered = false;
       throw error;
     }
   }
@@ -380,7 +393,7 @@ interface PassState {
   readonly services: readonly Service[];
   readonly deployments: ReadonlyMap<number, Deployment>;
   readonly observed: ReadonlyMap<number, LabelledContainer[]>;
-  readonly revision: (serviceId: number, number: number) => Revision | null;
+  readonly definition: (serviceId: number, number: number) => ServiceDefinition | null;
 }
 
 export function joinPath(root: string, relPath: string): string {
@@ -398,6 +411,11 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
   await Promise.all(workers);
 }
 
-function revisionKey(serviceId: number, number: number): string {
-  return `${serviceId}:${number}`;
+function sameTargets(a: ReadonlyMap<string, Target>, b: ReadonlyMap<string, Target>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [container, target] of a) {
+    const other = b.get(container);
+    if (other?.host !== target.host || other.port !== target.port) return false;
+  }
+  return true;
 }

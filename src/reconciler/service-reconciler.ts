@@ -1,7 +1,8 @@
 import { restartDelayMs, STABLE_RUN_MS } from '../domain/backoff.js';
+import type { ServiceDefinition } from '../domain/definition.js';
 import { canRollBack, type RollbackCause } from '../domain/deployment.js';
 import { stoppedTasks } from '../domain/messages.js';
-import type { Clock, Deployment, Revision, Service } from '../domain/model.js';
+import type { Clock, Deployment, Service } from '../domain/model.js';
 import { checkPlacement } from '../domain/placement.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
@@ -29,8 +30,10 @@ export interface PassContext {
   routesPushedAt(): number;
   /** Asks for another pass at the given time (backoff, deadlines). */
   wakeAt(time: number): void;
-  /** A revision, read once per pass: revisions never change their definition. */
-  revision(serviceId: number, number: number): Revision | null;
+  /** A revision's definition, read at most once a pass: definitions never change. */
+  definition(serviceId: number, number: number): ServiceDefinition | null;
+  /** A service's unfinished deployments as of now, oldest first. */
+  openDeployments(serviceId: number): readonly Deployment[];
 }
 
 /**
@@ -56,12 +59,13 @@ export class ServiceReconciler {
 
   async reconcile(initial: Service, containers: readonly LabelledContainer[], ctx: PassContext): Promise<void> {
     let service = initial;
-    const open = this.store.deployments.open(service.id);
+    const open = ctx.openDeployments(service.id);
     let deployment = open[0] ?? null;
     if (deployment && open.length > 1 && canRollBack(deployment.step)) {
       deployment = this.rollBack(service, deployment, 'superseded', `superseded by revision ${open[open.length - 1]?.revision}`);
     }
-    const alive = await this.reapExited(service, deployment, containers);
+    // At rest every task is alive: no reaping, and no promise for it (a pass is hundreds of services).
+    const alive = containers.every((t) => isAlive(t.container)) ? containers : await this.reapExited(service, deployment, containers);
     // Reaping may have recorded a crash, which the restart backoff below must see.
     if (alive.length !== containers.length) service = this.store.services.byId(service.id) ?? service;
     if (service.status === 'DRAINING') {
@@ -76,7 +80,7 @@ export class ServiceReconciler {
       if (this.store.deployments.get(deployment.id)?.step !== before) ctx.wakeAt(this.clock.now());
       remaining = alive.filter((t) => !removed.has(t.container.id));
       service = this.store.services.byId(service.id) ?? service;
-      deployment = this.store.deployments.open(service.id)[0] ?? null;
+      deployment = ctx.openDeployments(service.id)[0] ?? null;
     }
     await this.maintain(service, deployment, remaining, ctx);
   }
@@ -139,9 +143,8 @@ export class ServiceReconciler {
     ctx: PassContext,
   ): Promise<Set<string>> {
     const removed = new Set<string>();
-    const revision = ctx.revision(service.id, d.revision);
-    if (!revision) throw new Error(`Deployment ${d.id} names revision ${d.revision}, which does not exist`);
-    const definition = revision.definition;
+    const definition = ctx.definition(service.id, d.revision);
+    if (!definition) throw new Error(`Deployment ${d.id} names revision ${d.revision}, which does not exist`);
     const mine = alive.filter((t) => t.revision === d.revision);
     const now = this.clock.now();
     this.faults.hit(`deployment:${d.step}`);
@@ -271,28 +274,32 @@ export class ServiceReconciler {
   }
 
   /**
-   * A serving task that fails its health checks is already out of the gateway;
-   * stop it so a replacement starts. A task that has never been healthy gets the
-   * health timeout to start, so a slow starter is not killed in a loop.
+   * The serving tasks that fail their health checks: they are already out of the gateway,
+   * and are stopped so that replacements start. A task that has never been healthy gets
+   * the health timeout to start, so a slow starter is not killed in a loop.
    */
-  private async replaceUnhealthy(service: Service, serving: readonly LabelledContainer[], now: number): Promise<boolean> {
-    let replaced = false;
+  private unhealthy(serving: readonly LabelledContainer[], now: number): LabelledContainer[] {
+    const replace: LabelledContainer[] = [];
     for (const task of serving) {
       const health = this.health.health(task.task);
       if (health.state === 'healthy') this.everHealthy.add(task.task);
       if (health.state !== 'unhealthy' || task.container.state !== 'running') continue;
       const grown = now - task.container.createdAt.getTime() >= this.options.healthTimeoutMs;
-      if (!this.everHealthy.has(task.task) && !grown) continue;
-      const message = `task ${task.task} is unhealthy (${health.description ?? 'failed its health check'}); replacing it`;
+      if (this.everHealthy.has(task.task) || grown) replace.push(task);
+    }
+    return replace;
+  }
+
+  private async replaceUnhealthy(service: Service, tasks: readonly LabelledContainer[], now: number): Promise<void> {
+    for (const task of tasks) {
+      const message = `task ${task.task} is unhealthy (${this.health.health(task.task).description ?? 'failed its health check'}); replacing it`;
       this.store.transaction(() => {
         this.store.events.add(service.id, message);
         this.store.services.recordCrash(service.id, now, message);
       });
       this.everHealthy.delete(task.task);
       await this.tasks.stop(task);
-      replaced = true;
     }
-    return replaced;
   }
 
   /**
@@ -332,7 +339,7 @@ export class ServiceReconciler {
     // Old tasks keep serving in-flight requests until the drain period ends.
     const draining = d?.step === 'switching' || d?.step === 'draining';
     const strays = alive.filter((t) => t.revision !== current && t.revision !== deploying);
-    if (!draining) await this.stopAll(service, strays, d?.id ?? null);
+    if (!draining && strays.length > 0) await this.stopAll(service, strays, d?.id ?? null);
 
     for (const task of alive) {
       if (task.container.state === 'created' && (task.revision === current || task.revision === deploying)) {
@@ -340,9 +347,9 @@ export class ServiceReconciler {
       }
     }
     if (current === null) return;
-    const revision = ctx.revision(service.id, current);
-    if (!revision) return;
-    const replicas = revision.definition.replicas;
+    const definition = ctx.definition(service.id, current);
+    if (!definition) return;
+    const replicas = definition.replicas;
     const serving = alive.filter((t) => t.revision === current && !this.tasks.isStopping(t.container.id));
     const now = this.clock.now();
 
@@ -352,15 +359,19 @@ export class ServiceReconciler {
         ctx.wakeAt(due);
         return;
       }
-      const image = await this.images.resolve(service.project, service.name, revision.definition);
-      await this.tasks.startTasks(service, current, revision.definition, image.reference, replicas - serving.length, null);
+      const image = await this.images.resolve(service.project, service.name, definition);
+      await this.tasks.startTasks(service, current, definition, image.reference, replicas - serving.length, null);
       return;
     }
     if (serving.length > replicas) {
       await this.stopAll(service, serving.slice(replicas), null);
       return;
     }
-    if (await this.replaceUnhealthy(service, serving, now)) return;
+    const unhealthy = this.unhealthy(serving, now);
+    if (unhealthy.length > 0) {
+      await this.replaceUnhealthy(service, unhealthy, now);
+      return;
+    }
     const healthy = serving.every((t) => t.container.state === 'running' && this.health.health(t.task).state === 'healthy');
     if (!d && healthy && !service.steady) {
       this.store.transaction(() => {

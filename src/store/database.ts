@@ -19,7 +19,7 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
 /**
  * Compiling SQL is most of what a store call costs (profiled at 300 services:
  * ~45 ms of every reconcile pass). Every statement berth runs is a literal, so
- * the cache stays small; no caller switches a statement's mode (pluck/raw).
+ * the cache stays small; each SQL text is always run in the same mode (raw or not).
  */
 function cacheStatements(db: Db): void {
   const compile = db.prepare.bind(db);

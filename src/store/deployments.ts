@@ -68,12 +68,9 @@ export class DeploymentRepository {
     ).map(toDeployment);
   }
 
-  /** The deployment each service drives now (its oldest unfinished one), in one read for a whole pass. */
-  drivenByService(): Map<number, Deployment> {
-    const rows = this.db.prepare('SELECT * FROM deployments WHERE finished_at IS NULL ORDER BY id').all() as DeploymentRow[];
-    const driven = new Map<number, Deployment>();
-    for (const row of rows) if (!driven.has(row.service_id)) driven.set(row.service_id, toDeployment(row));
-    return driven;
+  /** Every unfinished deployment, oldest first, in one read for a whole pass. */
+  openOfAll(): Deployment[] {
+    return (this.db.prepare('SELECT * FROM deployments WHERE finished_at IS NULL ORDER BY id').all() as DeploymentRow[]).map(toDeployment);
   }
 
   latest(serviceId: number): Deployment | null {

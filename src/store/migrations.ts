@@ -105,4 +105,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    // Each service row counts its own updates, so that a reconcile pass reads again only
+    // the rows that changed (ADR 007). A trigger, so that no write can forget it.
+    sql: `
+      ALTER TABLE services ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+      CREATE TRIGGER services_version AFTER UPDATE ON services
+        FOR EACH ROW WHEN NEW.version = OLD.version
+      BEGIN
+        UPDATE services SET version = OLD.version + 1 WHERE id = NEW.id;
+      END;
+    `,
+  },
 ];

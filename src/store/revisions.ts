@@ -45,15 +45,6 @@ export class RevisionRepository {
     return row ? toRevision(row) : null;
   }
 
-  /** The revision each service serves, in one query. */
-  currentOfAll(): Revision[] {
-    return (
-      this.db
-        .prepare('SELECT r.* FROM revisions r JOIN services s ON s.id = r.service_id AND r.number = s.current_revision')
-        .all() as RevisionRow[]
-    ).map(toRevision);
-  }
-
   list(serviceId: number): Revision[] {
     return (
       this.db.prepare('SELECT * FROM revisions WHERE service_id = ? ORDER BY number DESC').all(serviceId) as RevisionRow[]

@@ -69,6 +69,11 @@ export class ServiceRepository {
     return rows.map((row) => row.name);
   }
 
+  /** Each service's id and the count of its row's updates, by id: what changed since an earlier read. */
+  versions(): [id: number, version: number][] {
+    return this.db.prepare('SELECT id, version FROM services ORDER BY id').raw(true).all() as [number, number][];
+  }
+
   listAll(): Service[] {
     return (this.db.prepare('SELECT * FROM services ORDER BY id').all() as ServiceRow[]).map(toService);
   }

@@ -186,6 +186,18 @@ describe('HealthProber', () => {
     expect(p.health('exp-2-web.1')).toEqual({ state: 'healthy' });
   });
 
+  it('judges a known task by the status ranges it is given later', async () => {
+    answerWith(404);
+    const { prober: p, clock } = prober();
+    p.setTargets([target()]);
+    await clock.settled();
+    expect(p.health('exp-2-web.1').state).not.toBe('healthy');
+    p.setTargets([target({ statusCodes: [{ from: 404, to: 404 }] })]);
+    await clock.runNext();
+    await clock.settled();
+    expect(p.health('exp-2-web.1')).toEqual({ state: 'healthy' });
+  });
+
   it('describes a refused connection and a timeout', async () => {
     answer = () => undefined; // never answers
     const { prober: p, clock } = prober(200);

@@ -49,7 +49,13 @@ class PortHealth implements HealthMonitor {
 
 class RecordingGateway {
   readonly tables: Route[][] = [];
+  /** Tables still to refuse, as a gateway that cannot write its table does. */
+  refuse = 0;
   async setRoutes(routes: readonly Route[]): Promise<void> {
+    if (this.refuse > 0) {
+      this.refuse--;
+      throw new Error('table not written');
+    }
     this.tables.push([...routes]);
   }
   last(): Route[] {
@@ -236,6 +242,16 @@ describe('the reconciler', () => {
     expect(gateway.last()).toEqual([{ prefix: '/exp-web', targets: [{ host: survivor!.ip, port: 80 }] }]);
     await until('replacement', () => gateway.last()[0]?.targets.length === 2);
     expect(gateway.last()[0]?.targets.map((t) => t.host)).not.toContain(deadIp);
+  });
+
+  it('gives the gateway a table it refused again, though nothing changed since', async () => {
+    const web = createService();
+    await finished(put(web));
+    await until('routes', () => gateway.last()[0]?.targets.length === 1);
+    gateway.refuse = 1;
+    createService('idle');
+    await until('the refused table given again', () => gateway.last().find((r) => r.prefix === '/exp-idle'));
+    expect(gateway.refuse).toBe(0);
   });
 
   it('keeps routing to the tasks it adopted on a restart until their first probe, and no longer than 5 s', async () => {
