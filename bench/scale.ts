@@ -20,12 +20,15 @@ import { joinPath } from '../src/reconciler/reconciler.js';
 const BASE_PORT = 17630;
 /**
  * Passes are timed in rounds a second apart, and each round gives its median: a pass takes
- * milliseconds, so one burst of passes measures the machine's load in that moment as much
- * as the pass.
+ * about a millisecond, so one burst of passes measures the machine's load in that moment
+ * as much as the pass. A round before them is not counted: the first passes after a
+ * deploy were the slowest round at every size (the deploy's garbage, code not yet optimised).
  */
-const PASS_ROUNDS = 5;
-const PASSES_PER_ROUND = 20;
+const PASS_ROUNDS = 7;
+const PASSES_PER_ROUND = 50;
 const ROUND_GAP_MS = 1_000;
+/** Engine listings timed after each round. */
+const LISTINGS = 3;
 /** Probing's cost is measured this many times at each size, for the same reason. */
 const PROBE_ROUNDS = 3;
 const WRK_SECONDS = 3;
@@ -52,7 +55,17 @@ interface Point {
   readonly containers: number;
   /** Each round's median pass. */
   readonly passMs: number[];
-  /** The engine's listing of the instance's containers, which passes no longer wait for: each round's median. */
+  /** The same, with a write to one service row before each pass, as an API call writes. */
+  readonly passAfterWriteMs: number[];
+  readonly passAfterWriteCpuMs: number[];
+  /** Garbage-collection pauses per pass, each round (passes with nothing written). */
+  readonly passGcMs: number[];
+  readonly majorGcs: number;
+  /**
+   * The engine's listing of the instance's containers, which passes no longer wait for:
+   * each round's median, timed from the bench's own process so that decoding 300
+   * containers' JSON leaves no garbage in the server's heap before the next round.
+   */
   readonly engineListMs: number[];
   /** CPU the server process used per pass: each round's median. */
   readonly passCpuMs: number[];
@@ -83,6 +96,9 @@ const METRICS: readonly Metric[] = [
   { name: 'reconcile pass', unit: 'ms', values: (p) => p.passMs },
   { name: 'engine container list (a pass before the container view)', unit: 'ms', values: (p) => p.engineListMs, info: true },
   { name: 'server CPU per reconcile pass', unit: 'ms', values: (p) => p.passCpuMs },
+  { name: 'GC pauses per reconcile pass', unit: 'ms', values: (p) => p.passGcMs, info: true },
+  { name: 'reconcile pass after a write to one service', unit: 'ms', values: (p) => p.passAfterWriteMs },
+  { name: 'server CPU per reconcile pass after a write', unit: 'ms', values: (p) => p.passAfterWriteCpuMs },
   { name: 'GET /services p50', unit: 'ms', values: (p) => p.listP50 },
   { name: 'GET /services p99', unit: 'ms', values: (p) => p.listP99 },
   { name: 'GET /services/<name> p50', unit: 'ms', values: (p) => p.statusP50 },
@@ -104,10 +120,11 @@ const METRICS: readonly Metric[] = [
 
 /**
  * Control-plane cost as the number of services grows (10, 100, 300 by default): one full
- * reconcile pass (5 rounds of 20 back-to-back passes), p50/p99 of GET /services and of a
- * status call (wrk, one connection, the median of 5 runs of 3 s), and the server’s RSS. Services are created and
- * deployed concurrently through the API; each runs a busybox task limited to 12 MiB and is
- * probed every 300 s (PROBE_INTERVAL_SECONDS).
+ * reconcile pass (7 rounds of 50 back-to-back passes after one not counted, and as many
+ * with a write to one service row before every pass), p50/p99 of GET /services and of a
+ * status call (wrk, one connection, the median of 5 runs of 3 s), and the server’s RSS.
+ * Services are created and deployed concurrently through the API; each runs a busybox
+ * task limited to 12 MiB and is probed every 300 s (PROBE_INTERVAL_SECONDS).
  */
 export async function runScale(ctx: BenchContext, options: ScaleOptions): Promise<void> {
   const sizes = [...options.sizes].sort((a, b) => a - b);
@@ -128,10 +145,16 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
       ctx.log(`scale: ${n} services deployed (${names.length} new in ${deploySeconds.toFixed(1)} s); ${containers} running containers`);
       // Let the new tasks' fast initial probes end, so they do not weigh on the figures.
       await sleep(3_000);
+      await server.passDurations(PASSES_PER_ROUND);
+      await server.passDurations(PASSES_PER_ROUND, true);
       const rounds: PassTimes[] = [];
+      const afterWrite: PassTimes[] = [];
+      const listings: number[][] = [];
       for (let round = 0; round < PASS_ROUNDS; round++) {
         if (round > 0) await sleep(ROUND_GAP_MS);
         rounds.push(await server.passDurations(PASSES_PER_ROUND));
+        afterWrite.push(await server.passDurations(PASSES_PER_ROUND, true));
+        listings.push(await timeListings(server.instance));
       }
       const headers = { 'X-Auth-Token': api.token };
       const latencies = { listP50: [] as number[], listP99: [] as number[], statusP50: [] as number[], statusP99: [] as number[] };
@@ -150,8 +173,12 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
         deploySeconds,
         containers,
         passMs: rounds.map((r) => median(r.passMs)),
-        engineListMs: rounds.map((r) => median(r.listMs)),
+        engineListMs: listings.map(median),
         passCpuMs: rounds.map((r) => median(r.cpuMs)),
+        passAfterWriteMs: afterWrite.map((r) => median(r.passMs)),
+        passAfterWriteCpuMs: afterWrite.map((r) => median(r.cpuMs)),
+        passGcMs: rounds.map((r) => r.gcMsPerPass),
+        majorGcs: rounds.reduce((sum, r) => sum + r.majorGcs, 0),
         ...latencies,
         rssMiB: server.rssMiB(),
         ...(await activityDuring(server)),
@@ -159,7 +186,7 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
       };
       points.push(point);
       ctx.log(
-        `scale: ${n}: pass ${median(point.passMs).toFixed(1)} ms (engine list ${median(point.engineListMs).toFixed(1)} ms), GET /services p50 ${median(point.listP50).toFixed(2)} p99 ${median(point.listP99).toFixed(2)} ms, ` +
+        `scale: ${n}: pass ${median(point.passMs).toFixed(1)} ms (after a write ${median(point.passAfterWriteMs).toFixed(1)} ms; engine list ${median(point.engineListMs).toFixed(1)} ms; GC ${median(point.passGcMs).toFixed(2)} ms a pass, ${point.majorGcs} full collections), GET /services p50 ${median(point.listP50).toFixed(2)} p99 ${median(point.listP99).toFixed(2)} ms, ` +
           `status p50 ${median(point.statusP50).toFixed(2)} p99 ${median(point.statusP99).toFixed(2)} ms, RSS ${point.rssMiB.toFixed(0)} MiB`,
       );
     }
@@ -196,6 +223,16 @@ async function probeCorePercent(ctx: BenchContext, instance: string): Promise<nu
   const corePercent = ((targets.length / DEFAULT_HEALTH_CHECK.intervalSeconds) * cost.cpuUsPerProbe) / 1e4;
   ctx.log(`scale: probing ${cost.targets} tasks: ${cost.probes} probes, ${cost.cpuUsPerProbe.toFixed(0)} µs CPU each; every ${DEFAULT_HEALTH_CHECK.intervalSeconds} s: ${corePercent.toFixed(2)}% of a core`);
   return corePercent;
+}
+
+async function timeListings(instance: string): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < LISTINGS; i++) {
+    const start = nowMs();
+    await containersWithLabel(`${LABEL.instance}=${instance}`);
+    times.push(nowMs() - start);
+  }
+  return times;
 }
 
 function serviceName(i: number): string {

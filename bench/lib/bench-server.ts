@@ -98,9 +98,12 @@ export class BenchServer {
     return vmRssMiB(this.pid);
   }
 
-  /** Durations of `count` consecutive full reconcile passes, and of the engine list each began with, in ms. */
-  async passDurations(count: number): Promise<PassTimes> {
-    return (await this.request({ type: 'passes', count })) as PassTimes;
+  /**
+   * Durations of `count` consecutive full reconcile passes, and the engine's listing timed
+   * after them, in ms. With afterWrite, a write to one service row comes before each pass.
+   */
+  async passDurations(count: number, afterWrite = false): Promise<PassTimes> {
+    return (await this.request({ type: 'passes', count, afterWrite })) as PassTimes;
   }
 
   /** Passes and event-loop delay since the previous call (the first call starts the count). */
@@ -128,7 +131,7 @@ export class BenchServer {
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 
-  private request(body: { type: HostRequest['type']; count?: number }, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
+  private request(body: { type: HostRequest['type']; count?: number; afterWrite?: boolean }, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -9,13 +9,11 @@
  * passes there (open it in Chrome DevTools, or summarise it with bench/lib/profile.ts).
  */
 import { writeFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { resolveServerConfig } from '../../src/server/config.js';
 import { BerthServer } from '../../src/server/server.js';
-import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
-import { LABEL } from '../../src/reconciler/labels.js';
 
 export interface HostConfig {
   readonly dataDir: string;
@@ -28,7 +26,7 @@ export interface HostConfig {
 }
 
 export type HostRequest =
-  | { readonly id: number; readonly type: 'passes'; readonly count: number }
+  | { readonly id: number; readonly type: 'passes'; readonly count: number; readonly afterWrite?: boolean }
   | { readonly id: number; readonly type: 'activity' }
   | { readonly id: number; readonly type: 'shutdown' };
 
@@ -48,16 +46,17 @@ export type HostMessage =
   | { readonly type: 'reply'; readonly id: number; readonly ok: false; readonly error: string };
 
 const PASS_TIMEOUT_MS = 120_000;
-/** Engine listings timed after each measurement of passes. */
-const LISTINGS = 3;
+const PROFILE_SAMPLING_US = 50;
 
-/** What measurePasses answers: each pass's duration and CPU, and what listing the engine takes. */
+/** What measurePasses answers: each pass's duration and CPU, and the garbage collector's pauses meanwhile. */
 export interface PassTimes {
   readonly passMs: number[];
   /** CPU time (user + system) the server process used in each pass: berth's own work, not the engine's. */
   readonly cpuMs: number[];
-  /** The engine's listing of the instance's containers, timed after the passes: what a pass would cost without the container view. */
-  readonly listMs: number[];
+  /** Garbage-collection pauses during the passes, in ms per pass. */
+  readonly gcMsPerPass: number;
+  /** Full (mark-compact) collections during the passes. */
+  readonly majorGcs: number;
 }
 
 /** Reports of the passes as they end. */
@@ -65,41 +64,74 @@ class PassLog {
   readonly durations: number[] = [];
   readonly cpu: NodeJS.CpuUsage[] = [];
   recording = false;
+  /** Run between two recorded passes: a store write, so that the next pass cannot use what it read before as it is. */
+  between: (() => void) | null = null;
   /** Passes ended so far, recording or not. */
   passes = 0;
+  gcMs = 0;
+  majorGcs = 0;
+
+  gc(entry: PerformanceEntry): void {
+    if (!this.recording) return;
+    this.gcMs += entry.duration;
+    if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) this.majorGcs++;
+  }
 
   record(durationMs: number): void {
     this.passes++;
     if (!this.recording) return;
     this.durations.push(durationMs);
     this.cpu.push(process.cpuUsage());
+    this.between?.();
   }
+}
+
+/**
+ * A write to one service row that changes nothing berth acts on, as an API call writes:
+ * the pass after it compares every row's version and reads that row again (ADR 007).
+ */
+function touchStore(server: BerthServer): () => void {
+  const touch = server.store.db.prepare('UPDATE services SET steady = steady WHERE id = (SELECT min(id) FROM services)');
+  return () => {
+    touch.run();
+  };
 }
 
 function send(message: HostMessage): void {
   process.send?.(message);
 }
 
-async function measurePasses(server: BerthServer, log: PassLog, runtime: DockerRuntime, count: number, profileDir?: string): Promise<PassTimes> {
-  if (!profileDir) return timePasses(server, log, runtime, count);
+async function measurePasses(
+  server: BerthServer,
+  log: PassLog,
+  count: number,
+  afterWrite: boolean,
+  profileDir?: string,
+): Promise<PassTimes> {
+  log.between = afterWrite ? touchStore(server) : null;
+  if (!profileDir) return timePasses(server, log, count);
   const session = new Session();
   session.connect();
   try {
     await session.post('Profiler.enable');
+    // A pass takes about a millisecond: the default interval (1 ms) would see one sample in it.
+    await session.post('Profiler.setSamplingInterval', { interval: PROFILE_SAMPLING_US });
     await session.post('Profiler.start');
-    const times = await timePasses(server, log, runtime, count);
+    const times = await timePasses(server, log, count);
     const { profile } = await session.post('Profiler.stop');
     const services = server.store.services.listAll().length;
-    writeFileSync(join(profileDir, `passes-${services}-services-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+    writeFileSync(join(profileDir, `passes-${afterWrite ? 'after-write-' : ''}${services}-services-${Date.now()}.cpuprofile`), JSON.stringify(profile));
     return times;
   } finally {
     session.disconnect();
   }
 }
 
-async function timePasses(server: BerthServer, log: PassLog, runtime: DockerRuntime, count: number): Promise<PassTimes> {
+async function timePasses(server: BerthServer, log: PassLog, count: number): Promise<PassTimes> {
   log.durations.length = 0;
   log.cpu.length = 0;
+  log.gcMs = 0;
+  log.majorGcs = 0;
   log.recording = true;
   // A kick during a pass makes the loop start the next one as soon as it ends.
   const kicker = setInterval(() => server.reconciler.kick(), 1);
@@ -115,16 +147,11 @@ async function timePasses(server: BerthServer, log: PassLog, runtime: DockerRunt
     log.recording = false;
   }
   const cpu = log.cpu.slice(0, count + 1);
-  const listMs: number[] = [];
-  for (let i = 0; i < LISTINGS; i++) {
-    const start = performance.now();
-    await runtime.list({ [LABEL.instance]: server.instance });
-    listMs.push(performance.now() - start);
-  }
   return {
     passMs: log.durations.slice(1, count + 1),
     cpuMs: cpu.slice(1).map((c, i) => (c.user + c.system - (cpu[i] as NodeJS.CpuUsage).user - (cpu[i] as NodeJS.CpuUsage).system) / 1000),
-    listMs,
+    gcMsPerPass: log.gcMs / count,
+    majorGcs: log.majorGcs,
   };
 }
 
@@ -143,9 +170,11 @@ async function main(): Promise<void> {
     },
     { BERTH_ADMIN_TOKEN: host.adminToken },
   );
-  const runtime = new DockerRuntime();
   const log = new PassLog();
-  const server = await BerthServer.start(config, { runtime, logLevel: 'warn', onPass: (ms) => log.record(ms) });
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) log.gc(entry);
+  }).observe({ entryTypes: ['gc'] });
+  const server = await BerthServer.start(config, { logLevel: 'warn', onPass: (ms) => log.record(ms) });
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   let since = { at: performance.now(), passes: log.passes };
@@ -176,7 +205,7 @@ async function main(): Promise<void> {
         (error: unknown) => send({ type: 'reply', id: request.id, ok: false, error: (error as Error).stack ?? String(error) }),
       );
     };
-    if (request.type === 'passes') reply(measurePasses(server, log, runtime, request.count, host.cpuProfileDir));
+    if (request.type === 'passes') reply(measurePasses(server, log, request.count, request.afterWrite ?? false, host.cpuProfileDir));
     else if (request.type === 'activity') reply(activity());
     else if (request.type === 'shutdown') reply(shutdown());
   });
