@@ -271,7 +271,8 @@ function report(ctx: BenchContext, points: readonly Point[]): void {
       const b = points[i] as Point;
       const perService = median(metric.values(b)) / b.services / (median(metric.values(a)) / a.services);
       if (perService > 1) linear = false;
-      row.push(perService.toFixed(2));
+      // A figure that was 0 at the size before (no GC pause at 10 services) has no ratio.
+      row.push(Number.isFinite(perService) ? perService.toFixed(2) : '—');
     }
     row.push(metric.info ? 'info' : linear ? 'pass' : 'miss');
     rows.push(row);
