@@ -16,8 +16,9 @@ import { contextRoot } from '../src/domain/names.js';
 import { LABEL } from '../src/reconciler/labels.js';
 import { joinPath } from '../src/reconciler/reconciler.js';
 
-// Ports 17630-17633.
-const BASE_PORT = 17630;
+// Ports 17650-17661 for the default sizes: each size's server takes 4 from 17650 up.
+const BASE_PORT = 17650;
+const PORTS_PER_SERVER = 4;
 /**
  * Passes are timed in rounds a second apart, and each round gives its median: a pass takes
  * about a millisecond, so one burst of passes measures the machine's load in that moment
@@ -119,80 +120,120 @@ const METRICS: readonly Metric[] = [
 ];
 
 /**
- * Control-plane cost as the number of services grows (10, 100, 300 by default): one full
- * reconcile pass (7 rounds of 50 back-to-back passes after one not counted, and as many
- * with a write to one service row before every pass), p50/p99 of GET /services and of a
- * status call (wrk, one connection, the median of 5 runs of 3 s), and the server’s RSS.
- * Services are created and deployed concurrently through the API; each runs a busybox
- * task limited to 12 MiB and is probed every 300 s (PROBE_INTERVAL_SECONDS).
+ * Control-plane cost as the number of services grows (10, 100, 300 by default), with one
+ * server per size, all running at once and measured in turns: one full reconcile pass (7
+ * rounds of 50 back-to-back passes after one not counted, and as many with a write to one
+ * service row before every pass), p50/p99 of GET /services and of a status call (wrk, one
+ * connection, the median of 5 runs of 3 s), and the server’s RSS. Services are created and
+ * deployed concurrently through the API; each runs a busybox task limited to 12 MiB and is
+ * probed every 300 s (PROBE_INTERVAL_SECONDS).
+ *
+ * Side by side, because the sizes are compared with each other: measured one after the
+ * other, minutes apart, a change in the machine's load between them landed in the growth
+ * (BENCHMARKS.md). In turns, each size's round runs within a second of the others', on an
+ * engine holding every size's containers.
  */
 export async function runScale(ctx: BenchContext, options: ScaleOptions): Promise<void> {
   const sizes = [...options.sizes].sort((a, b) => a - b);
   await ctx.scoped(async (scope) => {
-    ctx.log('scale: starting a server');
-    const server = await BenchServer.start({ basePort: BASE_PORT, healthTimeout: '300', drain: '0.5', stopGrace: '3' });
-    scope.defer('scale server', () => server.destroy());
-    const api = await server.admin.project('s');
-    const points: Point[] = [];
-    let created = 0;
-    for (const n of sizes) {
-      const names = Array.from({ length: n - created }, (_, i) => serviceName(created + i + 1));
+    const fleets: Fleet[] = [];
+    for (const [index, n] of sizes.entries()) {
+      ctx.log(`scale: starting a server for ${n} services`);
+      const server = await BenchServer.start({ basePort: BASE_PORT + PORTS_PER_SERVER * index, healthTimeout: '300', drain: '0.5', stopGrace: '3' });
+      scope.defer(`scale server (${n} services)`, () => server.destroy());
+      const api = await server.admin.project('s');
       const t0 = nowMs();
-      await deployAll(api, names);
+      await deployAll(api, Array.from({ length: n }, (_, i) => serviceName(i + 1)));
       const deploySeconds = (nowMs() - t0) / 1000;
-      created = n;
-      const containers = (await containersWithLabel(`io.berth.instance=${server.instance}`, true)).length;
-      ctx.log(`scale: ${n} services deployed (${names.length} new in ${deploySeconds.toFixed(1)} s); ${containers} running containers`);
-      // Let the new tasks' fast initial probes end, so they do not weigh on the figures.
-      await sleep(3_000);
-      await server.passDurations(PASSES_PER_ROUND);
-      await server.passDurations(PASSES_PER_ROUND, true);
-      const rounds: PassTimes[] = [];
-      const afterWrite: PassTimes[] = [];
-      const listings: number[][] = [];
-      for (let round = 0; round < PASS_ROUNDS; round++) {
-        if (round > 0) await sleep(ROUND_GAP_MS);
-        rounds.push(await server.passDurations(PASSES_PER_ROUND));
-        afterWrite.push(await server.passDurations(PASSES_PER_ROUND, true));
-        listings.push(await timeListings(server.instance));
+      const containers = (await containersWithLabel(`${LABEL.instance}=${server.instance}`, true)).length;
+      ctx.log(`scale: ${n} services deployed in ${deploySeconds.toFixed(1)} s; ${containers} running containers`);
+      fleets.push({ services: n, server, api, deploySeconds, containers, rest: [], afterWrite: [], listings: [] });
+    }
+    // Let the new tasks' fast initial probes end, so they do not weigh on the figures.
+    await sleep(3_000);
+    for (const fleet of fleets) {
+      await fleet.server.passDurations(PASSES_PER_ROUND);
+      await fleet.server.passDurations(PASSES_PER_ROUND, true);
+    }
+    for (let round = 0; round < PASS_ROUNDS; round++) {
+      if (round > 0) await sleep(ROUND_GAP_MS);
+      for (const fleet of inTurn(fleets, round)) {
+        fleet.rest.push(await fleet.server.passDurations(PASSES_PER_ROUND));
+        fleet.afterWrite.push(await fleet.server.passDurations(PASSES_PER_ROUND, true));
+        fleet.listings.push(await timeListings(fleet.server.instance));
       }
-      const headers = { 'X-Auth-Token': api.token };
-      const latencies = { listP50: [] as number[], listP99: [] as number[], statusP50: [] as number[], statusP99: [] as number[] };
-      await server.activity();
-      for (let run = 0; run < WRK_RUNS; run++) {
-        const wrk = (path: string) => runWrk({ url: `${server.apiUrl}${path}`, threads: 1, connections: 1, durationSeconds: WRK_SECONDS, headers });
+    }
+    const latencies = new Map(fleets.map((f) => [f, { listP50: [] as number[], listP99: [] as number[], statusP50: [] as number[], statusP99: [] as number[] }]));
+    for (const fleet of fleets) await fleet.server.activity();
+    for (let run = 0; run < WRK_RUNS; run++) {
+      for (const fleet of inTurn(fleets, run)) {
+        const headers = { 'X-Auth-Token': fleet.api.token };
+        const wrk = (path: string) => runWrk({ url: `${fleet.server.apiUrl}${path}`, threads: 1, connections: 1, durationSeconds: WRK_SECONDS, headers });
         const list = await wrk('/services');
         const status = await wrk(`/services/${serviceName(1)}`);
-        latencies.listP50.push(list.latencyMs.p50);
-        latencies.listP99.push(list.latencyMs.p99);
-        latencies.statusP50.push(status.latencyMs.p50);
-        latencies.statusP99.push(status.latencyMs.p99);
+        const l = latencies.get(fleet) as Latencies;
+        l.listP50.push(list.latencyMs.p50);
+        l.listP99.push(list.latencyMs.p99);
+        l.statusP50.push(status.latencyMs.p50);
+        l.statusP99.push(status.latencyMs.p99);
       }
-      const point: Point = {
-        services: n,
-        deploySeconds,
-        containers,
-        passMs: rounds.map((r) => median(r.passMs)),
-        engineListMs: listings.map(median),
-        passCpuMs: rounds.map((r) => median(r.cpuMs)),
-        passAfterWriteMs: afterWrite.map((r) => median(r.passMs)),
-        passAfterWriteCpuMs: afterWrite.map((r) => median(r.cpuMs)),
-        passGcMs: rounds.map((r) => r.gcMsPerPass),
-        majorGcs: rounds.reduce((sum, r) => sum + r.majorGcs, 0),
-        ...latencies,
-        rssMiB: server.rssMiB(),
-        ...(await activityDuring(server)),
-        probeCorePercent: await probeCorePercents(ctx, server.instance),
-      };
-      points.push(point);
+    }
+    const activities = new Map<Fleet, Awaited<ReturnType<typeof activityDuring>>>();
+    for (const fleet of fleets) activities.set(fleet, await activityDuring(fleet.server));
+    const probing = new Map<Fleet, number[]>(fleets.map((f) => [f, []]));
+    for (let round = 0; round < PROBE_ROUNDS; round++) {
+      for (const fleet of inTurn(fleets, round)) probing.get(fleet)?.push(await probeCorePercent(ctx, fleet.server.instance));
+    }
+    const points: Point[] = fleets.map((fleet) => ({
+      services: fleet.services,
+      deploySeconds: fleet.deploySeconds,
+      containers: fleet.containers,
+      passMs: fleet.rest.map((r) => median(r.passMs)),
+      engineListMs: fleet.listings.map(median),
+      passCpuMs: fleet.rest.map((r) => median(r.cpuMs)),
+      passAfterWriteMs: fleet.afterWrite.map((r) => median(r.passMs)),
+      passAfterWriteCpuMs: fleet.afterWrite.map((r) => median(r.cpuMs)),
+      passGcMs: fleet.rest.map((r) => r.gcMsPerPass),
+      majorGcs: fleet.rest.reduce((sum, r) => sum + r.majorGcs, 0),
+      ...(latencies.get(fleet) as Latencies),
+      rssMiB: fleet.server.rssMiB(),
+      ...(activities.get(fleet) as Awaited<ReturnType<typeof activityDuring>>),
+      probeCorePercent: probing.get(fleet) ?? [],
+    }));
+    for (const point of points) {
       ctx.log(
-        `scale: ${n}: pass ${median(point.passMs).toFixed(1)} ms (after a write ${median(point.passAfterWriteMs).toFixed(1)} ms; engine list ${median(point.engineListMs).toFixed(1)} ms; GC ${median(point.passGcMs).toFixed(2)} ms a pass, ${point.majorGcs} full collections), GET /services p50 ${median(point.listP50).toFixed(2)} p99 ${median(point.listP99).toFixed(2)} ms, ` +
+        `scale: ${point.services}: pass ${median(point.passMs).toFixed(2)} ms (after a write ${median(point.passAfterWriteMs).toFixed(2)} ms; engine list ${median(point.engineListMs).toFixed(1)} ms; GC ${median(point.passGcMs).toFixed(2)} ms a pass, ${point.majorGcs} full collections), GET /services p50 ${median(point.listP50).toFixed(2)} p99 ${median(point.listP99).toFixed(2)} ms, ` +
           `status p50 ${median(point.statusP50).toFixed(2)} p99 ${median(point.statusP99).toFixed(2)} ms, RSS ${point.rssMiB.toFixed(0)} MiB`,
       );
     }
     ctx.raw.scale = { points };
     report(ctx, points);
   });
+}
+
+interface Latencies {
+  readonly listP50: number[];
+  readonly listP99: number[];
+  readonly statusP50: number[];
+  readonly statusP99: number[];
+}
+
+/** One size's server and what was measured of it. */
+interface Fleet {
+  readonly services: number;
+  readonly server: BenchServer;
+  readonly api: Api;
+  readonly deploySeconds: number;
+  readonly containers: number;
+  readonly rest: PassTimes[];
+  readonly afterWrite: PassTimes[];
+  readonly listings: number[][];
+}
+
+/** The fleets, starting with a different one each turn: no size is always measured first after the pause. */
+function inTurn(fleets: readonly Fleet[], turn: number): Fleet[] {
+  const start = turn % fleets.length;
+  return [...fleets.slice(start), ...fleets.slice(0, start)];
 }
 
 async function activityDuring(server: BenchServer): Promise<Pick<Point, 'passesPerSecond' | 'loopDelayP99Ms' | 'loopDelayMaxMs'>> {
@@ -204,12 +245,6 @@ async function activityDuring(server: BenchServer): Promise<Pick<Point, 'passesP
  * What probing every task at the default interval costs, measured by bench/lib/probe-cost.ts
  * in a process of its own (the server's probes at 300 s would not show it).
  */
-async function probeCorePercents(ctx: BenchContext, instance: string): Promise<number[]> {
-  const percents: number[] = [];
-  for (let round = 0; round < PROBE_ROUNDS; round++) percents.push(await probeCorePercent(ctx, instance));
-  return percents;
-}
-
 async function probeCorePercent(ctx: BenchContext, instance: string): Promise<number> {
   const tasks = await runningWithLabel(`${LABEL.instance}=${instance}`);
   const targets = tasks.flatMap(({ labels, ip }) => {
@@ -300,7 +335,7 @@ function report(ctx: BenchContext, points: readonly Point[]): void {
         .slice(1)
         .map((p, i) => `${Math.round((((p.rssMiB - (points[i] as Point).rssMiB) * 1024) / (p.services - (points[i] as Point).services)))} KiB (${points[i]?.services}→${p.services})`)
         .join(', ')}`,
-      `deploying: ${points.map((p, i) => `${p.services - (points[i - 1]?.services ?? 0)} services in ${p.deploySeconds.toFixed(0)} s`).join(', ')}`,
+      `deploying: ${points.map((p) => `${p.services} services in ${p.deploySeconds.toFixed(0)} s`).join(', ')}`,
     ].join('\n'),
   );
 }
