@@ -91,8 +91,9 @@ export class Reconciler {
   private nextWake = Number.POSITIVE_INFINITY;
   /**
    * The table last given to the gateway, and which container each of its targets is.
-   * An equal table computed by a later pass does not replace them: objects kept from pass
-   * to pass would outlive the young generation, and copying them grew with services².
+   * An equal table computed by a later pass does not replace them: hundreds of new
+   * objects kept on every pass would each outlive the young generation, and the garbage
+   * collector's share of a pass grew faster than the services (BENCHMARKS.md).
    */
   private publishedRoutes: readonly Route[] = [];
   /** Set when publishedRoutes is sent, reset when sending it fails: the next pass sends it again. */
