@@ -22,11 +22,15 @@ const PORTS_PER_SERVER = 4;
 /**
  * Passes are timed in rounds a second apart, and each round gives its median: a pass takes
  * about a millisecond, so one burst of passes measures the machine's load in that moment
- * as much as the pass. A round before them is not counted: the first passes after a
- * deploy were the slowest round at every size (the deploy's garbage, code not yet optimised).
+ * as much as the pass. Within a round the sizes take turns every SLICE_PASSES passes, so
+ * that each size's passes are spread over the same fraction of a second: the machine's
+ * speed changed within a second (BENCHMARKS.md). A round before them is not counted: the
+ * first passes after a deploy were the slowest round at every size (the deploy's garbage,
+ * code not yet optimised).
  */
 const PASS_ROUNDS = 7;
-const PASSES_PER_ROUND = 50;
+const SLICES_PER_ROUND = 5;
+const SLICE_PASSES = 10;
 const ROUND_GAP_MS = 1_000;
 /** Engine listings timed after each round. */
 const LISTINGS = 3;
@@ -122,7 +126,7 @@ const METRICS: readonly Metric[] = [
 /**
  * Control-plane cost as the number of services grows (10, 100, 300 by default), with one
  * server per size, all running at once and measured in turns: one full reconcile pass (7
- * rounds of 50 back-to-back passes after one not counted, and as many with a write to one
+ * rounds of 5 × 10 back-to-back passes after one not counted, and as many with a write to one
  * service row before every pass), p50/p99 of GET /services and of a status call (wrk, one
  * connection, the median of 5 runs of 3 s), and the server’s RSS. Services are created and
  * deployed concurrently through the API; each runs a busybox task limited to 12 MiB and is
@@ -151,15 +155,15 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
     }
     // Let the new tasks' fast initial probes end, so they do not weigh on the figures.
     await sleep(3_000);
-    for (const fleet of fleets) {
-      await fleet.server.passDurations(PASSES_PER_ROUND);
-      await fleet.server.passDurations(PASSES_PER_ROUND, true);
-    }
+    await passRound(fleets, 0, false);
+    await passRound(fleets, 0, true);
     for (let round = 0; round < PASS_ROUNDS; round++) {
       if (round > 0) await sleep(ROUND_GAP_MS);
+      const rest = await passRound(fleets, round, false);
+      const afterWrite = await passRound(fleets, round, true);
       for (const fleet of inTurn(fleets, round)) {
-        fleet.rest.push(await fleet.server.passDurations(PASSES_PER_ROUND));
-        fleet.afterWrite.push(await fleet.server.passDurations(PASSES_PER_ROUND, true));
+        fleet.rest.push(rest.get(fleet) as PassTimes);
+        fleet.afterWrite.push(afterWrite.get(fleet) as PassTimes);
         fleet.listings.push(await timeListings(fleet.server.instance));
       }
     }
@@ -228,6 +232,25 @@ interface Fleet {
   readonly rest: PassTimes[];
   readonly afterWrite: PassTimes[];
   readonly listings: number[][];
+}
+
+/** One round of passes: SLICES_PER_ROUND slices of SLICE_PASSES passes per size, the sizes taking turns slice by slice. */
+async function passRound(fleets: readonly Fleet[], round: number, afterWrite: boolean): Promise<Map<Fleet, PassTimes>> {
+  const slices = new Map<Fleet, PassTimes[]>(fleets.map((f) => [f, []]));
+  for (let slice = 0; slice < SLICES_PER_ROUND; slice++) {
+    for (const fleet of inTurn(fleets, round + slice)) slices.get(fleet)?.push(await fleet.server.passDurations(SLICE_PASSES, afterWrite));
+  }
+  return new Map(fleets.map((f) => [f, joinTimes(slices.get(f) ?? [])]));
+}
+
+function joinTimes(parts: readonly PassTimes[]): PassTimes {
+  const passes = parts.reduce((sum, p) => sum + p.passMs.length, 0);
+  return {
+    passMs: parts.flatMap((p) => p.passMs),
+    cpuMs: parts.flatMap((p) => p.cpuMs),
+    gcMsPerPass: parts.reduce((sum, p) => sum + p.gcMsPerPass * p.passMs.length, 0) / passes,
+    majorGcs: parts.reduce((sum, p) => sum + p.majorGcs, 0),
+  };
 }
 
 /** The fleets, starting with a different one each turn: no size is always measured first after the pause. */
