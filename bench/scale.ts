@@ -151,7 +151,8 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
       const deploySeconds = (nowMs() - t0) / 1000;
       const containers = (await containersWithLabel(`${LABEL.instance}=${server.instance}`, true)).length;
       ctx.log(`scale: ${n} services deployed in ${deploySeconds.toFixed(1)} s; ${containers} running containers`);
-      fleets.push({ services: n, server, api, deploySeconds, containers, rest: [], afterWrite: [], listings: [] });
+      const latencies = { listP50: [], listP99: [], statusP50: [], statusP99: [] };
+      fleets.push({ services: n, server, api, deploySeconds, containers, rest: [], afterWrite: [], listings: [], latencies, probing: [] });
     }
     // Let the new tasks' fast initial probes end, so they do not weigh on the figures.
     await sleep(3_000);
@@ -167,7 +168,6 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
         fleet.listings.push(await timeListings(fleet.server.instance));
       }
     }
-    const latencies = new Map(fleets.map((f) => [f, { listP50: [] as number[], listP99: [] as number[], statusP50: [] as number[], statusP99: [] as number[] }]));
     for (const fleet of fleets) await fleet.server.activity();
     for (let run = 0; run < WRK_RUNS; run++) {
       for (const fleet of inTurn(fleets, run)) {
@@ -175,18 +175,17 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
         const wrk = (path: string) => runWrk({ url: `${fleet.server.apiUrl}${path}`, threads: 1, connections: 1, durationSeconds: WRK_SECONDS, headers });
         const list = await wrk('/services');
         const status = await wrk(`/services/${serviceName(1)}`);
-        const l = latencies.get(fleet) as Latencies;
+        const l = fleet.latencies;
         l.listP50.push(list.latencyMs.p50);
         l.listP99.push(list.latencyMs.p99);
         l.statusP50.push(status.latencyMs.p50);
         l.statusP99.push(status.latencyMs.p99);
       }
     }
-    const activities = new Map<Fleet, Awaited<ReturnType<typeof activityDuring>>>();
+    const activities = new Map<Fleet, Activity>();
     for (const fleet of fleets) activities.set(fleet, await activityDuring(fleet.server));
-    const probing = new Map<Fleet, number[]>(fleets.map((f) => [f, []]));
     for (let round = 0; round < PROBE_ROUNDS; round++) {
-      for (const fleet of inTurn(fleets, round)) probing.get(fleet)?.push(await probeCorePercent(ctx, fleet.server.instance));
+      for (const fleet of inTurn(fleets, round)) fleet.probing.push(await probeCorePercent(ctx, fleet.server.instance));
     }
     const points: Point[] = fleets.map((fleet) => ({
       services: fleet.services,
@@ -199,10 +198,10 @@ export async function runScale(ctx: BenchContext, options: ScaleOptions): Promis
       passAfterWriteCpuMs: fleet.afterWrite.map((r) => median(r.cpuMs)),
       passGcMs: fleet.rest.map((r) => r.gcMsPerPass),
       majorGcs: fleet.rest.reduce((sum, r) => sum + r.majorGcs, 0),
-      ...(latencies.get(fleet) as Latencies),
+      ...fleet.latencies,
       rssMiB: fleet.server.rssMiB(),
-      ...(activities.get(fleet) as Awaited<ReturnType<typeof activityDuring>>),
-      probeCorePercent: probing.get(fleet) ?? [],
+      ...(activities.get(fleet) as Activity),
+      probeCorePercent: fleet.probing,
     }));
     for (const point of points) {
       ctx.log(
@@ -232,7 +231,13 @@ interface Fleet {
   readonly rest: PassTimes[];
   readonly afterWrite: PassTimes[];
   readonly listings: number[][];
+  readonly latencies: Latencies;
+  /** Probing's cost at the default interval, % of a core, per measurement. */
+  readonly probing: number[];
 }
+
+/** What the server did while the API latencies were measured. */
+type Activity = Pick<Point, 'passesPerSecond' | 'loopDelayP99Ms' | 'loopDelayMaxMs'>;
 
 /** One round of passes: SLICES_PER_ROUND slices of SLICE_PASSES passes per size, the sizes taking turns slice by slice. */
 async function passRound(fleets: readonly Fleet[], round: number, afterWrite: boolean): Promise<Map<Fleet, PassTimes>> {
@@ -259,7 +264,7 @@ function inTurn(fleets: readonly Fleet[], turn: number): Fleet[] {
   return [...fleets.slice(start), ...fleets.slice(0, start)];
 }
 
-async function activityDuring(server: BenchServer): Promise<Pick<Point, 'passesPerSecond' | 'loopDelayP99Ms' | 'loopDelayMaxMs'>> {
+async function activityDuring(server: BenchServer): Promise<Activity> {
   const a = await server.activity();
   return { passesPerSecond: a.passes / a.seconds, loopDelayP99Ms: a.loopDelayP99Ms, loopDelayMaxMs: a.loopDelayMaxMs };
 }

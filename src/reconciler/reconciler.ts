@@ -206,9 +206,8 @@ export class Reconciler {
       [...observed.values()].flat().filter((c) => c.container.state === 'running').map((c) => c.container.id),
     );
     const reads = this.reads.read();
-    const known = new Set(reads.services.map((s) => s.id));
     for (const [serviceId, containers] of observed) {
-      if (known.has(serviceId)) continue;
+      if (reads.byService.has(serviceId)) continue;
       for (const c of containers) await this.tasks.removeOrphan(c.container.id);
     }
     let reserved: number | null = null;

@@ -165,7 +165,6 @@ function tcpAnswers(port: number): Promise<boolean> {
   });
 }
 
-/** Live (non-zombie) processes whose command line contains text. */
 /**
  * busybox httpd forks a child for each connection, which can outlive the client's close
  * for a moment: such a child serves for the same server and is not a second one.
@@ -184,6 +183,7 @@ function parentOf(pid: number): number {
   }
 }
 
+/** Live (non-zombie) processes whose command line contains text. */
 function processesMentioning(text: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
