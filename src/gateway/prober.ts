@@ -37,8 +37,13 @@ export interface HealthProberOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 2_000;
-/** While a target is initial it is probed this often, so a new task is routed to soon after it answers. */
-const INITIAL_PROBE_MS = 100;
+/**
+ * While a target is initial, a failed probe is repeated after 10 ms, then 20, 40 and 80, then
+ * every 100 ms: a new task is routed to soon after it answers, whether it listens a few
+ * milliseconds after its start or a few seconds, and a slow one costs ten probes a second.
+ */
+const INITIAL_RETRY_FIRST_MS = 10;
+const INITIAL_RETRY_MAX_MS = 100;
 /** A healthy target turns unhealthy after this many failed probes in a row. */
 const FAILURES_TO_UNHEALTHY = 2;
 
@@ -61,10 +66,11 @@ interface Entry {
 /**
  * berth's active health checks: an HTTP GET of each target's path.
  *
- * A new target is `initial` and is probed at once, then every 100 ms. The first success
- * makes it `healthy`. Failures keep it `initial` (with the reason in `description`) for two
- * intervals, the time two regular probes take, so a slow-starting task is not reported
- * unhealthy sooner than it would be once running; after that it is `unhealthy`.
+ * A new target is `initial` and is probed at once, then again after 10 ms, doubling up to
+ * every 100 ms. The first success makes it `healthy`. Failures keep it `initial` (with the
+ * reason in `description`) for two intervals, the time two regular probes take, so a
+ * slow-starting task is not reported unhealthy sooner than it would be once running; after
+ * that it is `unhealthy`.
  * From then on it is probed at its interval: a healthy target turns `unhealthy` after two
  * failures in a row, an unhealthy one `healthy` after one success. Listeners hear about
  * changes of state, not of description.
@@ -138,7 +144,10 @@ export class HealthProber {
       entry.inFlight = null;
       if (entry.removed) return;
       this.record(entry, failure);
-      const delay = entry.health.state === 'initial' ? INITIAL_PROBE_MS : entry.target.intervalSeconds * 1000;
+      const delay =
+        entry.health.state === 'initial'
+          ? Math.min(INITIAL_RETRY_MAX_MS, INITIAL_RETRY_FIRST_MS * 2 ** (entry.failures - 1))
+          : entry.target.intervalSeconds * 1000;
       entry.timer = this.clock.setTimeout(() => this.probe(entry), delay);
     });
   }

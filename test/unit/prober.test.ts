@@ -114,7 +114,7 @@ describe('HealthProber', () => {
     expect(await clock.runNext()).toBe(5_000);
   });
 
-  it('keeps a failing new target initial, probing every 100 ms, for two intervals; then unhealthy', async () => {
+  it('keeps a failing new target initial, probing again after 10 ms, doubling up to every 100 ms, for two intervals; then unhealthy', async () => {
     answerWith(404);
     const { prober: p, clock, changes } = prober();
     p.setTargets([target({ intervalSeconds: 1 })]);
@@ -129,7 +129,8 @@ describe('HealthProber', () => {
       delays.push(await clock.runNext());
       await clock.settled();
     }
-    expect(delays).toEqual(Array.from({ length: 20 }, () => 100));
+    // 10 + 20 + 40 + 80 + 19 × 100 ms: the first probe at or after two intervals (2 s) fails it.
+    expect(delays).toEqual([10, 20, 40, 80, ...Array.from({ length: 19 }, () => 100)]);
     expect(p.health('exp-2-web.1')).toEqual({
       state: 'unhealthy',
       description: 'Health checks failed with these codes: [404]',
