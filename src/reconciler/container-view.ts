@@ -31,6 +31,8 @@ export class ContainerView {
   private readonly learnt = new Map<string, number>();
   /** Where the previous listing began in that numbering. */
   private previousListing = 0;
+  /** What `all` returned, until the view changes: a pass at rest then finds the same array. */
+  private snapshot: readonly ContainerSummary[] | null = null;
 
   constructor(
     private readonly runtime: ContainerRuntime,
@@ -39,10 +41,14 @@ export class ContainerView {
     private readonly relistMs = RELIST_MS,
   ) {}
 
-  /** Every container, listing the engine first when the view cannot vouch for itself. */
-  async all(): Promise<ContainerSummary[]> {
+  /**
+   * Every container, listing the engine first when the view cannot vouch for itself. The
+   * same array as the call before while nothing changed.
+   */
+  async all(): Promise<readonly ContainerSummary[]> {
     if (!this.live || this.mustList || this.clock.now() - this.listedAt >= this.relistMs) await this.list();
-    return [...this.containers.values()];
+    this.snapshot ??= [...this.containers.values()];
+    return this.snapshot;
   }
 
   /** The containers whose labels include all of `labels`. */
@@ -107,6 +113,7 @@ export class ContainerView {
 
   private hold(id: string, container: ContainerSummary | null, change: number): void {
     this.learnt.set(id, change);
+    this.snapshot = null;
     if (container === null) this.containers.delete(id);
     else this.containers.set(id, container);
   }
@@ -142,7 +149,9 @@ export class ContainerView {
       if (!listedAs || listedAs.state !== known.state || listedAs.ip !== known.ip) disputed.push(id);
     }
     for (const [id, container] of seen) {
-      if (!this.learnt.has(id)) this.containers.set(id, container);
+      if (this.learnt.has(id)) continue;
+      this.containers.set(id, container);
+      this.snapshot = null;
     }
     // A container gone before the previous listing began cannot appear in a listing any more.
     for (const [id, change] of this.learnt) {

@@ -23,6 +23,10 @@ export interface HealthMonitor {
   /** The complete set of running tasks to watch; others are forgotten. */
   watch(tasks: readonly MonitoredTask[]): void;
   health(task: string): TaskHealth;
+  /**
+   * Called whenever a task's state changes other than through `watch`. The reconciler makes
+   * its route table again only when something it reads changed, this among them.
+   */
   onChange(listener: () => void): void;
   stop(): void;
 }

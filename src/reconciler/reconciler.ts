@@ -2,7 +2,7 @@ import type { ServiceDefinition } from '../domain/definition.js';
 import type { Clock, Deployment, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
 import { sameRoutes, type Gateway, type Route, type Target } from '../gateway/gateway.js';
-import type { ContainerRuntime, EventSubscription } from '../runtime/container-runtime.js';
+import type { ContainerRuntime, ContainerSummary, EventSubscription } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background-work.js';
 import type { ContainerView } from './container-view.js';
@@ -68,6 +68,9 @@ export interface ReconcilerDeps {
 
 const EVENT_RESUBSCRIBE_MS = 1_000;
 const YIELD_EVERY_SERVICES = 20;
+const NO_TASKS: readonly LabelledContainer[] = [];
+
+type TasksByService = ReadonlyMap<number, readonly LabelledContainer[]>;
 /** The longest a starting server routes to the tasks it adopted before their first probe. */
 const ADOPTED_UNPROBED_MS = 5_000;
 
@@ -106,6 +109,14 @@ export class Reconciler {
    * stay routed until their first probe says otherwise (or adoptedUntil passes).
    */
   private adopted: ReadonlySet<string> | null = null;
+  /** Counts the health monitor's changes of a task's state. */
+  private healthChanges = 0;
+  /** What the last table and probe list were made from. */
+  private publishedFrom: PublishInputs | null = null;
+  /** The grouping whose tasks the service reconciler was last told to keep. */
+  private retainedFor: TasksByService | null = null;
+  /** The last grouping of the view's containers, and the array it was made from. */
+  private observed: { readonly from: readonly ContainerSummary[]; readonly byService: TasksByService } | null = null;
   private adoptedUntil = 0;
 
   constructor(
@@ -129,7 +140,10 @@ export class Reconciler {
       deps.onServiceRemoved ?? (async () => {}),
       faults,
     );
-    deps.health.onChange(() => this.kick());
+    deps.health.onChange(() => {
+      this.healthChanges++;
+      this.kick();
+    });
   }
 
   start(): void {
@@ -154,16 +168,19 @@ export class Reconciler {
     this.wake?.();
   }
 
-  /** Observed containers grouped by service. */
-  async observe(): Promise<Map<number, LabelledContainer[]>> {
+  /** Observed containers grouped by service; the same map as before while the view holds the same containers. */
+  private async observe(): Promise<TasksByService> {
+    const containers = await this.deps.containers.all();
+    if (this.observed?.from === containers) return this.observed.byService;
     const byService = new Map<number, LabelledContainer[]>();
-    for (const container of await this.deps.containers.all()) {
+    for (const container of containers) {
       const labelled = readLabels(container);
       if (!labelled) continue;
       const list = byService.get(labelled.serviceId) ?? [];
       list.push(labelled);
       byService.set(labelled.serviceId, list);
     }
+    this.observed = { from: containers, byService };
     return byService;
   }
 
@@ -239,15 +256,16 @@ export class Reconciler {
           ? (reads.openDeployments.get(serviceId) ?? [])
           : this.deps.store.deployments.open(serviceId),
     };
-    let reconciled = 0;
-    await forEachLimited(reads.services, this.options.concurrency, async (service) => {
-      // A service with nothing to do never waits on I/O: without a yield, a pass over
-      // hundreds of them holds the event loop, and API requests wait it out.
-      if (++reconciled % YIELD_EVERY_SERVICES === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const failed = (service: Service, error: unknown): void => {
+      this.deps.logger.error(`reconciling ${service.project}/${service.name} failed: ${(error as Error).stack ?? String(error)}`);
+    };
+    await forEachLimited(reads.services, this.options.concurrency, (service) => {
       try {
-        await this.services.reconcile(service, observed.get(service.id) ?? [], ctx);
+        const work = this.services.reconcile(service, observed.get(service.id) ?? NO_TASKS, ctx);
+        return work?.catch((error: unknown) => failed(service, error)) ?? null;
       } catch (error) {
-        this.deps.logger.error(`reconciling ${service.project}/${service.name} failed: ${(error as Error).stack ?? String(error)}`);
+        failed(service, error);
+        return null;
       }
     });
     // Look again only when the pass changed containers, so the monitor learns of new tasks at once.
@@ -261,26 +279,42 @@ export class Reconciler {
       definition: ctx.definition,
     };
     await this.publish(after);
-    this.services.retainTasks(new Set([...now.values()].flat().map((c) => c.task)));
+    if (now !== this.retainedFor) {
+      this.services.retainTasks(new Set([...now.values()].flat().map((c) => c.task)));
+      this.retainedFor = now;
+    }
     return changed || this.isBusy(after);
   }
 
   private isBusy({ services, deployments, observed }: PassState): boolean {
     for (const service of services) {
       if (service.status === 'DRAINING' || deployments.has(service.id)) return true;
-      const containers = observed.get(service.id) ?? [];
-      if (containers.some((c) => !isAlive(c.container) || this.tasks.isStopping(c.container.id))) return true;
-      if (containers.some((c) => this.deps.health.health(c.task).state === 'initial')) return true;
+      for (const c of observed.get(service.id) ?? NO_TASKS) {
+        if (!isAlive(c.container) || this.tasks.isStopping(c.container.id)) return true;
+        if (this.deps.health.health(c.task).state === 'initial') return true;
+      }
     }
     return false;
   }
 
   /** Tells the health monitor what to probe, and the gateway which healthy targets serve each service. */
   private async publish({ services, deployments, observed, definition: definitionOf }: PassState): Promise<void> {
+    const now = this.deps.clock.now();
+    const adopting = now < this.adoptedUntil;
+    const inputs: PublishInputs = { services, observed, taskChanges: this.tasks.changes, healthChanges: this.healthChanges, adopting };
+    // The same rows, containers, stops and health give the same table and probe list. Made
+    // again on every pass, they were most of what a pass at rest left for the garbage
+    // collector, whose pauses then grew faster than the services (BENCHMARKS.md). While
+    // adopting, a failed first probe counts without changing a task's state: no skipping.
+    const unchanged = this.routesDelivered && deployments.size === 0 && !adopting && samePublishInputs(inputs, this.publishedFrom);
+    if (unchanged) {
+      this.routesPushedAt = now;
+      return;
+    }
     const monitored: MonitoredTask[] = [];
     const routes: Route[] = [];
     const targetsByContainer = new Map<string, Target>();
-    const adopted = this.deps.clock.now() < this.adoptedUntil ? this.adopted : null;
+    const adopted = adopting ? this.adopted : null;
     for (const service of services) {
       if (service.status === 'DRAINING') continue;
       const root = contextRoot(service.project, service.name);
@@ -316,6 +350,7 @@ export class Reconciler {
     this.deps.health.watch(monitored);
     if (!sameTargets(targetsByContainer, this.publishedTargets)) this.publishedTargets = targetsByContainer;
     await this.pushRoutes(routes);
+    this.publishedFrom = inputs;
     this.routesPushedAt = this.deps.clock.now();
   }
 
@@ -340,6 +375,8 @@ export class Reconciler {
     const gone = this.publishedTargets.get(containerId);
     if (!gone) return;
     this.publishedTargets.delete(containerId);
+    // The next pass makes the table again, whatever it finds unchanged.
+    this.publishedFrom = null;
     const routes = this.publishedRoutes.map((route) => ({
       prefix: route.prefix,
       targets: route.targets.filter((t) => t.host !== gone.host || t.port !== gone.port),
@@ -392,7 +429,7 @@ export class Reconciler {
 interface PassState {
   readonly services: readonly Service[];
   readonly deployments: ReadonlyMap<number, Deployment>;
-  readonly observed: ReadonlyMap<number, LabelledContainer[]>;
+  readonly observed: TasksByService;
   readonly definition: (serviceId: number, number: number) => ServiceDefinition | null;
 }
 
@@ -400,15 +437,43 @@ export function joinPath(root: string, relPath: string): string {
   return relPath === '/' ? `${root}/` : `${root}${relPath.startsWith('/') ? '' : '/'}${relPath}`;
 }
 
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs fn on every item, at most `limit` at a time; fn returns a promise only for an item
+ * that waits on something.
+ */
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void> | null): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {
       const item = items[next++] as T;
-      await fn(item);
+      const work = fn(item);
+      if (work) await work;
+      // Items with nothing to wait on never give the event loop back: without a yield, a pass
+      // over hundreds of them holds it, and API requests wait it out.
+      if (next % YIELD_EVERY_SERVICES === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   });
   await Promise.all(workers);
+}
+
+interface PublishInputs {
+  readonly services: readonly Service[];
+  readonly observed: TasksByService;
+  readonly taskChanges: number;
+  readonly healthChanges: number;
+  readonly adopting: boolean;
+}
+
+/** The store's rows and the view's grouping are kept objects: the same object means the same content. */
+function samePublishInputs(a: PublishInputs, b: PublishInputs | null): boolean {
+  return (
+    b !== null &&
+    a.services === b.services &&
+    a.observed === b.observed &&
+    a.taskChanges === b.taskChanges &&
+    a.healthChanges === b.healthChanges &&
+    a.adopting === b.adopting
+  );
 }
 
 function sameTargets(a: ReadonlyMap<string, Target>, b: ReadonlyMap<string, Target>): boolean {

@@ -57,7 +57,35 @@ export class ServiceReconciler {
     private readonly faults: FaultPoints,
   ) {}
 
-  async reconcile(initial: Service, containers: readonly LabelledContainer[], ctx: PassContext): Promise<void> {
+  /**
+   * Returns a promise only when the service has something to do. A pass visits every
+   * service, and an async call for each, with its promise, frame and closures, was most of
+   * what a pass at rest allocated; the garbage it left made a pass over 300 services cost
+   * more than three passes over 100 (BENCHMARKS.md, control-plane scale).
+   */
+  reconcile(service: Service, containers: readonly LabelledContainer[], ctx: PassContext): Promise<void> | null {
+    return this.atRest(service, containers, ctx) ? null : this.reconcileSteps(service, containers, ctx);
+  }
+
+  /**
+   * True when a reconcile would change nothing: no deployment, no crash to count down,
+   * and exactly the wanted number of tasks, all of the serving revision, running and
+   * healthy. It records what `unhealthy` would: these tasks have been healthy.
+   */
+  private atRest(service: Service, containers: readonly LabelledContainer[], ctx: PassContext): boolean {
+    const current = service.currentRevision;
+    if (current === null || service.status === 'DRAINING' || !service.steady || service.crashCount > 0) return false;
+    if (ctx.openDeployments(service.id).length > 0) return false;
+    if (containers.length !== ctx.definition(service.id, current)?.replicas) return false;
+    for (const task of containers) {
+      if (task.revision !== current || task.container.state !== 'running' || this.tasks.isStopping(task.container.id)) return false;
+      if (this.health.health(task.task).state !== 'healthy') return false;
+    }
+    for (const task of containers) this.everHealthy.add(task.task);
+    return true;
+  }
+
+  private async reconcileSteps(initial: Service, containers: readonly LabelledContainer[], ctx: PassContext): Promise<void> {
     let service = initial;
     const open = ctx.openDeployments(service.id);
     let deployment = open[0] ?? null;

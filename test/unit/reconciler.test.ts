@@ -34,6 +34,8 @@ class PortHealth implements HealthMonitor {
   private watched = new Map<string, MonitoredTask>();
   readonly unprobed = new Set<string>();
   readonly refusing = new Set<string>();
+  /** Tasks whose probes fail from now on. */
+  readonly failing = new Set<string>();
   watch(tasks: readonly MonitoredTask[]): void {
     this.watched = new Map(tasks.map((t) => [t.task, t]));
   }
@@ -41,6 +43,7 @@ class PortHealth implements HealthMonitor {
     const t = this.watched.get(task);
     if (!t || this.unprobed.has(task)) return { state: 'initial' };
     if (this.refusing.has(task)) return { state: 'initial', description: 'connection refused' };
+    if (this.failing.has(task)) return { state: 'unhealthy', description: 'connection refused' };
     return t.port === 81 ? { state: 'unhealthy', description: 'Health checks failed with these codes: [404]' } : { state: 'healthy' };
   }
   onChange(): void {}
@@ -229,6 +232,23 @@ describe('the reconciler', () => {
     expect(messages(web)).toContain(`task ${task} exited with code 137: out of memory (limit 32 MiB)`);
     expect(store.taskLogs.list(web.id, 5)[0]).toMatchObject({ taskName: task, exitCode: 137 });
     expect(store.services.byId(web.id)?.crashCount).toBe(1);
+  });
+
+  it('replaces a task of a service at rest once it turns unhealthy, however young', async () => {
+    await reconciler.stop();
+    const health = new PortHealth();
+    reconciler = newReconciler(health);
+    reconciler.start();
+    const web = createService();
+    await finished(put(web));
+    await until('steady', () => store.services.byId(web.id)?.steady);
+    const [victim] = runtime.running({ 'io.berth.service': 'web' });
+    const task = victim!.spec.labels['io.berth.task']!;
+    // The task now looks younger than the health timeout: only having been healthy gets it replaced.
+    skewMs = -60_000;
+    health.failing.add(task);
+    await until('replacement', () => !runtime.containers.has(victim!.id) && runtime.running({ 'io.berth.service': 'web' }).length === 1);
+    expect(messages(web)).toContain(`task ${task} is unhealthy (connection refused); replacing it`);
   });
 
   it('takes a dead task out of the gateway when the engine reports it, before the next pass', async () => {
