@@ -92,8 +92,7 @@ export class ServiceReconciler {
     if (deployment && open.length > 1 && canRollBack(deployment.step)) {
       deployment = this.rollBack(service, deployment, 'superseded', `superseded by revision ${open[open.length - 1]?.revision}`);
     }
-    // At rest every task is alive: no reaping, and no promise for it (a pass is hundreds of services).
-    const alive = containers.every((t) => isAlive(t.container)) ? containers : await this.reapExited(service, deployment, containers);
+    const alive = await this.reapExited(service, deployment, containers);
     // Reaping may have recorded a crash, which the restart backoff below must see.
     if (alive.length !== containers.length) service = this.store.services.byId(service.id) ?? service;
     if (service.status === 'DRAINING') {
@@ -367,7 +366,7 @@ export class ServiceReconciler {
     // Old tasks keep serving in-flight requests until the drain period ends.
     const draining = d?.step === 'switching' || d?.step === 'draining';
     const strays = alive.filter((t) => t.revision !== current && t.revision !== deploying);
-    if (!draining && strays.length > 0) await this.stopAll(service, strays, d?.id ?? null);
+    if (!draining) await this.stopAll(service, strays, d?.id ?? null);
 
     for (const task of alive) {
       if (task.container.state === 'created' && (task.revision === current || task.revision === deploying)) {
