@@ -29,15 +29,20 @@ export class Authenticator {
     this.adminHash = hashSecret(adminToken);
   }
 
+  /**
+   * The token is checked first: a valid token is never refused, whatever failures others
+   * made from the same address (every local CLI user, every client behind one proxy).
+   * Only failures are counted and limited.
+   */
   authenticate(request: FastifyRequest): Principal {
-    const wait = this.limiter.retryAfter(request.ip);
-    if (wait > 0) throw new TooManyAuthFailuresError(wait);
     const token = tokenOf(request);
     if (token !== null && token.length <= 512) {
       if (timingSafeEqual(hashSecret(token), this.adminHash)) return { kind: 'admin' };
       const project = this.projects.projectForToken(token);
       if (project !== null) return { kind: 'project', project };
     }
+    const wait = this.limiter.retryAfter(request.ip);
+    if (wait > 0) throw new TooManyAuthFailuresError(wait);
     this.limiter.recordFailure(request.ip);
     throw new TokenInvalidError();
   }

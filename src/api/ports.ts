@@ -1,3 +1,4 @@
+import type { OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
 import type { TaskObserver } from '../domain/observed.js';
 import type { AuditTrail } from '../store/audit.js';
@@ -19,4 +20,6 @@ export interface ApiDeps {
   readonly desiredStateChanged: () => void;
   readonly dockerCredentials: DockerCredentialsProvider | null;
   readonly audit: AuditTrail;
+  /** berth's registry under every spelling of its address; null when the server runs without one. */
+  readonly ownRegistry: OwnRegistry | null;
 }

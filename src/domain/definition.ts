@@ -1,4 +1,5 @@
 import { InvalidDefinitionError } from './errors.js';
+import { parseImageReference } from './image-reference.js';
 
 /** A service definition as the servicectl API receives it (structure already checked by the schema). */
 export interface DefinitionInput {
@@ -30,11 +31,6 @@ export const MAX_MEMORY_MIB = 1024 * 1024;
 export const MAX_REPLICAS = 64;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-// Docker's reference grammar, loosely: an optional registry (a dotted name, localhost, or host:port),
-// lowercase path components, tag, digest.
-const IMAGE_REF =
-  /^(?:(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::\d+)?\/|[A-Za-z0-9-]+:\d+\/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-
 /** Variables berth sets itself; a definition may not override them. */
 export const RESERVED_ENV = new Set(['CONTEXT_ROOT']);
 
@@ -49,9 +45,7 @@ export function parseDefinition(input: DefinitionInput): ServiceDefinition {
       `'container-tag' must be a Docker tag: letters, digits, '_', '.', '-', at most 128 characters`,
     );
   }
-  if (image !== null && (image.length > 512 || !IMAGE_REF.test(image))) {
-    throw new InvalidDefinitionError(`'image' must be an image reference such as 'nginx:1.25' or 'registry:5000/team/app:v2'`);
-  }
+  if (image !== null) parseImageReference(image);
   const reservation = memory('memory-reservation', input['memory-reservation']);
   const limit = memory('memory-limit', input['memory-limit']);
   if (reservation > limit) {

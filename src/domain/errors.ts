@@ -52,6 +52,15 @@ export class ServiceExistsError extends BerthError {
   }
 }
 
+/** Another project's service already has the address `<project>-<service>` (405, as a taken name). */
+export class ServiceAddressTakenError extends BerthError {
+  readonly code = 'BERTH_SERVICE_ADDRESS_TAKEN';
+  readonly status = 405;
+  constructor(name: string, qualified: string) {
+    super(`Service name '${name}' would be served at /${qualified}, which another project's service already uses; choose another name`);
+  }
+}
+
 export class InvalidProjectNameError extends BerthError {
   readonly code = 'BERTH_INVALID_PROJECT_NAME';
   readonly status = 400;
@@ -67,6 +76,23 @@ export class ProjectExistsError extends BerthError {
 
 export class InvalidDefinitionError extends BerthError {
   readonly code = 'BERTH_INVALID_DEFINITION';
+  readonly status = 400;
+}
+
+/** An image on berth's registry in another project's repository. */
+export class ImageNotOwnedError extends BerthError {
+  readonly code = 'BERTH_IMAGE_NOT_OWNED';
+  readonly status = 400;
+  constructor(repository: string) {
+    super(
+      `'image' ${repository} is in another project's repository on berth's registry; a project runs only images of its own repositories there`,
+    );
+  }
+}
+
+/** The engine resolved a reference to an image that does not carry that name (an id prefix, say). */
+export class ImageNotNamedError extends BerthError {
+  readonly code = 'BERTH_IMAGE_NOT_NAMED';
   readonly status = 400;
 }
 

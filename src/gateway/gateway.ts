@@ -14,9 +14,20 @@ export interface Route {
   readonly targets: readonly Target[];
 }
 
+/** A route the gateway left out of its table, and why. */
+export interface RouteRejection {
+  /** Its position in the routes given. */
+  readonly index: number;
+  readonly prefix: string;
+  readonly reason: string;
+}
+
 export interface Gateway {
-  /** Replaces the whole route table. Resolves once the data plane serves it. */
-  setRoutes(routes: readonly Route[]): Promise<void>;
+  /**
+   * Replaces the whole route table. Resolves once the data plane serves it, with the routes
+   * it left out: a bad route never keeps the others from being served.
+   */
+  setRoutes(routes: readonly Route[]): Promise<readonly RouteRejection[]>;
 }
 
 /** Whether two tables route every prefix, in the same order, to the same targets. */

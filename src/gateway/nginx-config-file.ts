@@ -1,3 +1,4 @@
+import { childEnvironment } from '../process/running-process.js';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -64,7 +65,7 @@ export class NginxConfigFile {
 
   private check(file: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      execFile(this.nginxBinary, ['-t', '-q', '-c', file], { timeout: TEST_TIMEOUT_MS }, (error, _stdout, stderr) => {
+      execFile(this.nginxBinary, ['-t', '-q', '-c', file], { timeout: TEST_TIMEOUT_MS, env: childEnvironment() }, (error, _stdout, stderr) => {
         if (error === null) {
           resolve();
         } else if (errorCode(error) === 'ENOENT') {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { SupervisedProcess } from '../process/supervised-process.js';
 import { pollUntil, sleep } from '../process/wait.js';
 import { GatewayReloadError, GatewayTableWriteError, GatewayUnavailableError } from './errors.js';
-import type { Gateway, Route } from './gateway.js';
+import type { Gateway, Route, RouteRejection } from './gateway.js';
 import { NginxAdminClient } from './nginx-admin-client.js';
 import { NginxConfigFile } from './nginx-config-file.js';
 import { nginxPaths, renderNginxConfig, type NginxConfig, type NginxPaths } from './nginx-config.js';
@@ -102,11 +102,13 @@ export class NginxGateway implements Gateway {
     });
   }
 
-  async setRoutes(routes: readonly Route[]): Promise<void> {
+  async setRoutes(routes: readonly Route[]): Promise<readonly RouteRejection[]> {
     if (this.halt.signal.aborted) throw new GatewayUnavailableError('the gateway was stopped or detached');
-    this.latest = renderRouteTable(routes);
+    const table = renderRouteTable(routes);
+    this.latest = table.text;
     await this.enqueueWrite();
     await sleep(TABLE_SETTLE_MS);
+    return table.rejected;
   }
 
   /** Stops supervising; nginx keeps serving the current table for the next berth to adopt. */

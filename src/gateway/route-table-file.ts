@@ -2,33 +2,50 @@ import { mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:f
 import { isIP } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { GatewayRoutesRejectedError } from './errors.js';
-import type { Route, Target } from './gateway.js';
+import type { Route, RouteRejection, Target } from './gateway.js';
 
 /** One path segment: the module keys a request by the first segment of its $uri. */
 const PREFIX = /^\/[A-Za-z0-9._~-]{1,127}$/;
 const TABLE_NAME = /^table\.(\d+)$/;
 
+/** A table as berth's nginx module reads it, and the routes left out of it. */
+export interface RenderedTable {
+  readonly text: string;
+  readonly rejected: readonly RouteRejection[];
+}
+
 /**
  * The table as berth's nginx module reads it (src/gateway/nginx-module): a line per route,
- * its prefix and then its targets, "/exp-2-web 172.17.0.5:8080 [fd00::5]:8080". Throws
- * GatewayRoutesRejectedError for a table the module would refuse, so that nothing is written.
+ * its prefix and then its targets, "/exp-2-web 172.17.0.5:8080 [fd00::5]:8080". A route the
+ * module would refuse (a bad prefix or target, a prefix taken by an earlier route) is left out
+ * and reported, so one bad route never keeps the table from every other service.
  */
-export function renderRouteTable(routes: readonly Route[]): string {
+export function renderRouteTable(routes: readonly Route[]): RenderedTable {
   const seen = new Set<string>();
-  return routes
-    .map((route, index) => {
-      const where = `routes[${index}]`;
-      if (!PREFIX.test(route.prefix)) {
-        throw new GatewayRoutesRejectedError(
-          `${where}.prefix must be '/' and one path segment of at most 127 letters, digits and ._~-, not '${route.prefix}'`,
-        );
-      }
-      if (seen.has(route.prefix)) throw new GatewayRoutesRejectedError(`${where}.prefix ${route.prefix} appears twice`);
-      seen.add(route.prefix);
-      const peers = route.targets.map((target, at) => peer(target, `${where}.targets[${at}]`));
-      return `${[route.prefix, ...peers].join(' ')}\n`;
-    })
-    .join('');
+  const lines: string[] = [];
+  const rejected: RouteRejection[] = [];
+  routes.forEach((route, index) => {
+    try {
+      lines.push(routeLine(route, seen));
+    } catch (error) {
+      if (!(error instanceof GatewayRoutesRejectedError)) throw error;
+      rejected.push({ index, prefix: route.prefix, reason: error.message });
+    }
+  });
+  return { text: lines.join(''), rejected };
+}
+
+/** The route's line; the reason a route is refused names the part of it at fault. */
+function routeLine(route: Route, seen: Set<string>): string {
+  if (!PREFIX.test(route.prefix)) {
+    throw new GatewayRoutesRejectedError(
+      `prefix must be '/' and one path segment of at most 127 letters, digits and ._~-, not '${route.prefix.slice(0, 140)}'`,
+    );
+  }
+  if (seen.has(route.prefix)) throw new GatewayRoutesRejectedError(`prefix ${route.prefix} is already the route of another service`);
+  const peers = route.targets.map((target, at) => peer(target, `targets[${at}]`));
+  seen.add(route.prefix);
+  return `${[route.prefix, ...peers].join(' ')}\n`;
 }
 
 function peer(target: Target, where: string): string {

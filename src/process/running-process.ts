@@ -3,6 +3,17 @@ import { open } from 'node:fs/promises';
 import { ProcessStartError } from './errors.js';
 import { isLive, readProcessInfo, signalProcess, type ProcessInfo } from './proc-fs.js';
 
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The environment of a child berth starts: only PATH and what the caller adds. berth's own
+ * environment holds secrets such as BERTH_ADMIN_TOKEN, which nginx and the registry must
+ * never see.
+ */
+export function childEnvironment(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return { PATH: process.env.PATH ?? DEFAULT_PATH, ...extra };
+}
+
 /** One live process the supervisor watches, whether it spawned it or adopted it. */
 export interface RunningProcess {
   readonly pid: number;
@@ -36,7 +47,7 @@ export async function spawnDetached(spec: SpawnSpec): Promise<RunningProcess> {
     const child = spawn(spec.command, [...spec.args], {
       detached: true,
       stdio: ['ignore', log.fd, log.fd],
-      env: { ...process.env, ...spec.env },
+      env: childEnvironment(spec.env),
     });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => {

@@ -1,10 +1,11 @@
 import type { ServiceDefinition } from '../domain/definition.js';
 import type { Clock, Deployment, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
-import { sameRoutes, type Gateway, type Route, type Target } from '../gateway/gateway.js';
+import { sameRoutes, type Gateway, type Route, type RouteRejection, type Target } from '../gateway/gateway.js';
 import type { ContainerRuntime, ContainerSummary, EventSubscription } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background-work.js';
+import { FailureLog, type Logger } from './failure-log.js';
 import type { ContainerView } from './container-view.js';
 import { NO_FAULTS, type FaultPoints } from './fault-points.js';
 import type { HealthMonitor, MonitoredTask } from './health-monitor.js';
@@ -13,6 +14,8 @@ import { isAlive, LABEL, readLabels, type LabelledContainer } from './labels.js'
 import { PassReads } from './pass-reads.js';
 import { ServiceReconciler, type PassContext } from './service-reconciler.js';
 import { TaskOps } from './task-ops.js';
+
+export type { Logger } from './failure-log.js';
 
 export interface ReconcilerOptions {
   readonly instance: string;
@@ -42,12 +45,6 @@ export const DEFAULT_RECONCILER_OPTIONS: Omit<ReconcilerOptions, 'instance' | 'c
   concurrency: 8,
   imagesKept: 5,
 };
-
-export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
 
 export interface ReconcilerDeps {
   readonly store: Store;
@@ -85,6 +82,9 @@ export class Reconciler {
   private readonly services: ServiceReconciler;
   private readonly work: BackgroundWork;
   private readonly reads: PassReads;
+  private readonly failures: FailureLog;
+  /** The reason each service's route is left out of the gateway's table, as last reported in its events. */
+  private readonly routeRejections = new Map<number, string>();
   private running = false;
   private loop: Promise<void> | null = null;
   private eventsLoop: Promise<void> | null = null;
@@ -126,6 +126,7 @@ export class Reconciler {
     this.capacity = options.capacityMiB;
     this.work = new BackgroundWork(() => this.kick());
     this.reads = new PassReads(deps.store, deps.clock);
+    this.failures = new FailureLog(deps.logger, deps.clock);
     const faults = deps.faults ?? NO_FAULTS;
     this.tasks = new TaskOps(deps.runtime, deps.containers, deps.store, deps.clock, options, faults);
     this.services = new ServiceReconciler(
@@ -196,8 +197,9 @@ export class Reconciler {
       const startedAt = performance.now();
       try {
         busy = await this.pass();
+        this.failures.succeeded('reconcile pass');
       } catch (error) {
-        this.deps.logger.error(`reconcile pass failed: ${(error as Error).stack ?? String(error)}`);
+        this.failures.failed('reconcile pass', (error as Error).message, (error as Error).stack ?? String(error));
         busy = true;
       }
       this.deps.onPass?.(performance.now() - startedAt);
@@ -257,12 +259,19 @@ export class Reconciler {
           : this.deps.store.deployments.open(serviceId),
     };
     const failed = (service: Service, error: unknown): void => {
-      this.deps.logger.error(`reconciling ${service.project}/${service.name} failed: ${(error as Error).stack ?? String(error)}`);
+      this.failures.failed(failureKey(service), (error as Error).message, (error as Error).stack ?? String(error));
     };
     await forEachLimited(reads.services, this.options.concurrency, (service) => {
       try {
         const work = this.services.reconcile(service, observed.get(service.id) ?? NO_TASKS, ctx);
-        return work?.catch((error: unknown) => failed(service, error)) ?? null;
+        if (work === null) {
+          this.failures.succeeded(failureKey(service));
+          return null;
+        }
+        return work.then(
+          () => this.failures.succeeded(failureKey(service)),
+          (error: unknown) => failed(service, error),
+        );
       } catch (error) {
         failed(service, error);
         return null;
@@ -313,6 +322,7 @@ export class Reconciler {
     }
     const monitored: MonitoredTask[] = [];
     const routes: Route[] = [];
+    const owners: Service[] = [];
     const targetsByContainer = new Map<string, Target>();
     const adopted = adopting ? this.adopted : null;
     for (const service of services) {
@@ -346,23 +356,48 @@ export class Reconciler {
         }
       }
       routes.push({ prefix: root, targets });
+      owners.push(service);
     }
     this.deps.health.watch(monitored);
     if (!sameTargets(targetsByContainer, this.publishedTargets)) this.publishedTargets = targetsByContainer;
-    await this.pushRoutes(routes);
+    const rejected = await this.pushRoutes(routes);
+    if (rejected !== null) this.reportRejections(owners, rejected);
     this.publishedFrom = inputs;
     this.routesPushedAt = this.deps.clock.now();
   }
 
-  private async pushRoutes(routes: readonly Route[]): Promise<void> {
-    if (this.routesDelivered && sameRoutes(routes, this.publishedRoutes)) return;
+  /** Sends the table unless the gateway has it already; answers the routes it left out, null when not sent. */
+  private async pushRoutes(routes: readonly Route[]): Promise<readonly RouteRejection[] | null> {
+    if (this.routesDelivered && sameRoutes(routes, this.publishedRoutes)) return null;
     this.publishedRoutes = routes;
     this.routesDelivered = true;
     try {
-      await this.deps.gateway.setRoutes(routes);
+      return await this.deps.gateway.setRoutes(routes);
     } catch (error) {
       this.routesDelivered = false;
       throw error;
+    }
+  }
+
+  /**
+   * A route the gateway left out (a path another project's service already holds, say) is
+   * told on its own service, once per reason; every other service is served as usual.
+   */
+  private reportRejections(owners: readonly Service[], rejected: readonly RouteRejection[]): void {
+    const now = new Map<number, string>();
+    for (const rejection of rejected) {
+      const service = owners[rejection.index];
+      if (service) now.set(service.id, rejection.reason);
+    }
+    for (const [serviceId, reason] of now) {
+      if (this.routeRejections.get(serviceId) === reason) continue;
+      this.routeRejections.set(serviceId, reason);
+      const service = owners.find((s) => s.id === serviceId) as Service;
+      this.deps.store.events.add(serviceId, `the gateway does not serve ${contextRoot(service.project, service.name)}: ${reason}`);
+      this.deps.logger.warn(`${service.project}/${service.name}: the gateway left its route out: ${reason}`);
+    }
+    for (const serviceId of [...this.routeRejections.keys()]) {
+      if (!now.has(serviceId)) this.routeRejections.delete(serviceId);
     }
   }
 
@@ -431,6 +466,10 @@ interface PassState {
   readonly deployments: ReadonlyMap<number, Deployment>;
   readonly observed: TasksByService;
   readonly definition: (serviceId: number, number: number) => ServiceDefinition | null;
+}
+
+function failureKey(service: Service): string {
+  return `reconciling ${service.project}/${service.name}`;
 }
 
 export function joinPath(root: string, relPath: string): string {

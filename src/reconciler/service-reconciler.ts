@@ -1,6 +1,7 @@
 import { restartDelayMs, STABLE_RUN_MS } from '../domain/backoff.js';
 import type { ServiceDefinition } from '../domain/definition.js';
 import { canRollBack, type RollbackCause } from '../domain/deployment.js';
+import { ImageNotNamedError, ImageNotOwnedError } from '../domain/errors.js';
 import { stoppedTasks } from '../domain/messages.js';
 import type { Clock, Deployment, Service } from '../domain/model.js';
 import { checkPlacement } from '../domain/placement.js';
@@ -9,7 +10,7 @@ import type { Store } from '../store/store.js';
 import type { BackgroundWork } from './background-work.js';
 import type { FaultPoints } from './fault-points.js';
 import type { HealthMonitor } from './health-monitor.js';
-import type { ImageSource } from './image-source.js';
+import type { ImageSource, ImageToRun } from './image-source.js';
 import { isAlive, type LabelledContainer } from './labels.js';
 import type { TaskOps } from './task-ops.js';
 
@@ -188,14 +189,24 @@ export class ServiceReconciler {
           this.rollBack(service, d, 'failed', placement.reason);
           return removed;
         }
-        const image = await this.images.resolve(service.project, service.name, definition);
+        let image: ImageToRun;
+        try {
+          image = await this.images.resolve(service.project, service.name, definition);
+        } catch (error) {
+          if (!(error instanceof ImageNotOwnedError)) throw error;
+          this.rollBack(service, d, 'failed', error.message);
+          return removed;
+        }
         // A local image needs no pull: checking it here saves the extra pass a background job costs.
-        const local = !image.alwaysPull && (await this.runtime.hasImage(image.reference));
+        const local = !image.alwaysPull && (await this.isNamedLocally(image));
         if (!local) {
           const key = `image:${d.id}`;
           const state = this.work.ensure(key, async () => {
             await this.images.verify(service.project, service.name, definition);
             await this.runtime.pullImage(image.reference, image.auth);
+            if (!(await this.isNamedLocally(image))) {
+              throw new ImageNotNamedError(`the engine holds no image named ${image.engineName}`);
+            }
           });
           if (state.status === 'running') return removed;
           this.work.forget(key);
@@ -345,6 +356,12 @@ export class ServiceReconciler {
     for (const reference of old) {
       if (reference !== null && !keep.has(reference)) await this.runtime.removeImage(reference);
     }
+  }
+
+  /** True when the engine holds the image under its own name, not merely under an id prefix. */
+  private async isNamedLocally(image: ImageToRun): Promise<boolean> {
+    const names = await this.runtime.imageNames(image.reference);
+    return names !== null && names.includes(image.engineName);
   }
 
   /** Forgets tasks that no longer exist. */

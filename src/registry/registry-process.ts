@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { childEnvironment } from '../process/running-process.js';
 import { SupervisedProcess } from '../process/supervised-process.js';
 import type { Supervisor } from '../process/supervisor.js';
 import { readFileIfExists, writeFileAtomicIfChanged } from '../fs/atomic-file.js';
@@ -163,6 +164,7 @@ export class RegistryProcess {
       const timeoutMs = this.options.gcTimeoutMs ?? DEFAULT_GC_TIMEOUT_MS;
       const child = spawn(this.command, ['garbage-collect', this.configFile], {
         stdio: ['ignore', log.fd, log.fd],
+        env: childEnvironment(),
         timeout: timeoutMs,
         killSignal: 'SIGKILL',
       });

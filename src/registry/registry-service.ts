@@ -1,9 +1,11 @@
 import { join } from 'node:path';
+import type { OwnRegistry } from '../domain/image-reference.js';
 import { systemClock, type Clock } from '../domain/model.js';
 import type { Db } from '../store/database.js';
 import { CredentialStore, DEFAULT_CREDENTIAL_TTL_MS } from './credential-store.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { connectAddress, formatListen, type ListenAddress } from '../net/listen-address.js';
+import { LocalRegistryNames } from './own-registry.js';
 import { PULL_TICKET_USER, PullTickets } from './pull-tickets.js';
 import { RegistryClient } from './registry-client.js';
 import { RegistryProcess } from './registry-process.js';
@@ -56,6 +58,7 @@ export class RegistryService {
   readonly tokenRoutes: RegistryTokenRoutesOptions;
   /** host:port of the registry as users and the engine address it. */
   readonly address: string;
+  private readonly ownNames: OwnRegistry;
 
   private constructor(
     private readonly credentials: CredentialStore,
@@ -67,6 +70,7 @@ export class RegistryService {
     address: string,
   ) {
     this.address = address;
+    this.ownNames = new LocalRegistryNames(address);
     this.tokenRoutes = { tokens, authenticate: (user, password) => this.authenticate(user, password) };
   }
 
@@ -124,6 +128,11 @@ export class RegistryService {
     return `${this.address}/${repositoryName(project, service)}`;
   }
 
+  /** The registry's address under every spelling the engine could pull from. */
+  names(): OwnRegistry {
+    return this.ownNames;
+  }
+
   /** New push/pull credentials for the service's repository; earlier ones stay valid until they expire. */
   credentialsFor(project: string, service: string, serviceId: number): DockerCredentials {
     const repoUri = this.repositoryUri(project, service);
@@ -131,14 +140,13 @@ export class RegistryService {
     return { repo_uri: repoUri, proxy_endpoint: this.address, user: issued.user, password: issued.password };
   }
 
-  /** Pull-only auth the engine presents at the token endpoint; mint one right before each pull. */
-  pullAuth(project: string, service: string): PullAuth {
-    const repository = repositoryName(project, service);
+  /** Pull-only auth for one repository (`<project>/<service>`); mint one right before each pull. */
+  pullAuth(repository: string): PullAuth {
     return { username: PULL_TICKET_USER, password: this.tickets.mint(repository), serveraddress: this.address };
   }
 
-  tagExists(project: string, service: string, tag: string): Promise<boolean> {
-    return this.client.tagExists(repositoryName(project, service), tag);
+  tagExists(repository: string, tag: string): Promise<boolean> {
+    return this.client.tagExists(repository, tag);
   }
 
   listTags(project: string, service: string): Promise<string[]> {

@@ -83,7 +83,12 @@ export interface ContainerRuntime {
   logs(id: string, options: { tail: number; since?: Date }): Promise<LogLine[]>;
   /** Streams log lines as they are written until the signal aborts. */
   followLogs(id: string, options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void }): Promise<void>;
-  hasImage(reference: string): Promise<boolean>;
+  /**
+   * The names (RepoTags and RepoDigests) of the image the engine resolves `reference` to, or
+   * null when it has none. The engine also resolves an image id prefix, so the caller checks
+   * that the reference is among the names before it trusts the image.
+   */
+  imageNames(reference: string): Promise<readonly string[] | null>;
   pullImage(reference: string, auth: RegistryAuth | null): Promise<void>;
   /** Removes an image reference; one still in use or already gone is not an error. */
   removeImage(reference: string): Promise<void>;

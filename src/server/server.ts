@@ -88,6 +88,7 @@ export class BerthServer {
         publicUrl: config.publicUrl,
         desiredStateChanged: () => reconciler?.kick(),
         audit: new AuditTrail(store.db, clock, join(dataDir, 'audit.log'), (error) => api.log.error(`audit log: ${error.message}`)),
+        ownRegistry: registry.names(),
         dockerCredentials: {
           credentialsFor: async (service) => registry.credentialsFor(service.project, service.name, service.id),
         },

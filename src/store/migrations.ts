@@ -118,4 +118,16 @@ export const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 3,
+    // A service's address, <project>-<service>, is unique across projects: project "a" with
+    // service "b-c" and project "a-b" with service "c" would share /a-b-c. Not a UNIQUE index:
+    // a store written before this rule may hold such a pair, which must still open (the
+    // gateway serves the older one's route and reports the other's).
+    sql: `
+      ALTER TABLE services ADD COLUMN qualified_name TEXT;
+      UPDATE services SET qualified_name = project || '-' || name;
+      CREATE INDEX services_qualified_name ON services(qualified_name);
+    `,
+  },
 ];

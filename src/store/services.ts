@@ -1,6 +1,7 @@
-import { ServiceExistsError } from '../domain/errors.js';
+import { ServiceAddressTakenError, ServiceExistsError } from '../domain/errors.js';
 import type { HealthCheck } from '../domain/health-check.js';
 import type { Clock, Service, ServiceStatus } from '../domain/model.js';
+import { qualifiedName } from '../domain/names.js';
 import type { Db } from './database.js';
 
 interface ServiceRow {
@@ -42,11 +43,15 @@ export class ServiceRepository {
   create(project: string, name: string, healthCheck: HealthCheck): Service {
     return this.db.transaction(() => {
       if (this.find(project, name)) throw new ServiceExistsError(name);
+      const qualified = qualifiedName(project, name);
+      if (this.db.prepare('SELECT 1 FROM services WHERE qualified_name = ?').get(qualified)) {
+        throw new ServiceAddressTakenError(name, qualified);
+      }
       const info = this.db
         .prepare(
-          "INSERT INTO services (project, name, health_check, status, created_at) VALUES (?, ?, ?, 'INACTIVE', ?)",
+          "INSERT INTO services (project, name, qualified_name, health_check, status, created_at) VALUES (?, ?, ?, ?, 'INACTIVE', ?)",
         )
-        .run(project, name, JSON.stringify(healthCheck), this.clock.now());
+        .run(project, name, qualified, JSON.stringify(healthCheck), this.clock.now());
       return this.byId(Number(info.lastInsertRowid)) as Service;
     })();
   }

@@ -126,4 +126,24 @@ describe('hostile input', () => {
       await h.close();
     }
   });
+
+  it('never refuses a valid token because others failed from the same address', async () => {
+    const h = await apiHarness({ authFailures: 5 });
+    try {
+      const token = await createProject(h.app, 'victim');
+      for (let i = 0; i < 30; i++) {
+        await h.app.inject({ method: 'GET', url: '/services', headers: { 'x-auth-token': `guess-${i}` } });
+      }
+      const wrong = await h.app.inject({ method: 'GET', url: '/services', headers: { 'x-auth-token': 'guess' } });
+      expect(wrong.statusCode).toBe(429);
+      const project = await h.app.inject({ method: 'GET', url: '/services', headers: { 'x-auth-token': token } });
+      expect(project.statusCode).toBe(200);
+      const admin = await h.app.inject({ method: 'POST', url: '/projects', headers: { 'x-auth-token': ADMIN }, payload: { name: 'after-lockout' } });
+      expect(admin.statusCode).toBe(201);
+      const bearer = await h.app.inject({ method: 'GET', url: '/services', headers: { authorization: `Bearer ${token}` } });
+      expect(bearer.statusCode).toBe(200);
+    } finally {
+      await h.close();
+    }
+  });
 });

@@ -69,6 +69,7 @@ beforeAll(async () => {
       publicUrl: 'http://gw.example:8080',
       desiredStateChanged: () => undefined,
       dockerCredentials: null,
+      ownRegistry: null,
       audit: new AuditTrail(store.db, clock, null, (error) => {
         throw error;
       }),

@@ -308,6 +308,45 @@ describe('isolation between projects', () => {
     expect(h.store.deployments.get(deployment)?.step).toBe('pending');
   });
 
+  it('refuses another project’s image on berth’s registry, by tag or digest and under any spelling, and stores nothing', async () => {
+    const other = await createProject(h.app, 'beta');
+    expect((await call('POST', '/services', { name: 'db' }, other)).statusCode).toBe(201);
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    for (const image of [
+      'registry.example:5000/exp-2/web:v1',
+      'localhost:5000/exp-2/web:v1',
+      `registry.example:5000/exp-2/web@${digest}`,
+      `localhost:5000/exp-2/web:v1@${digest}`,
+    ]) {
+      const res = await call('PUT', '/services/db', { ...VALID_DEFINITION, image, command: ['ls', '-R', '/'] }, other);
+      expect(res.statusCode, image).toBe(400);
+      expect(res.json(), image).toMatchObject({ code: 'BERTH_IMAGE_NOT_OWNED', Error: expect.stringContaining('another project') });
+    }
+    for (const image of [`sha256:${'cd'.repeat(32)}`, 'cd'.repeat(32)]) {
+      const res = await call('PUT', '/services/db', { ...VALID_DEFINITION, image }, other);
+      expect(res.statusCode, image).toBe(400);
+      expect(res.json().Error, image).toMatch(/not by image id/);
+    }
+    const service = h.store.services.find('beta', 'db');
+    expect(h.store.revisions.list(service?.id as number)).toEqual([]);
+    // The project's own repositories, and images from elsewhere, are fine.
+    expect((await call('PUT', '/services/db', { ...VALID_DEFINITION, image: 'localhost:5000/beta/db:v1' }, other)).statusCode).toBe(200);
+    expect((await call('PUT', '/services/db', { ...VALID_DEFINITION, image: 'redis:alpine' }, other)).statusCode).toBe(200);
+  });
+
+  it('keeps one project’s service from taking the address of another project’s', async () => {
+    const a = await createProject(h.app, 'a');
+    const ab = await createProject(h.app, 'a-b');
+    expect((await call('POST', '/services', { name: 'b-c' }, a)).statusCode).toBe(201);
+    const taken = await call('POST', '/services', { name: 'c' }, ab);
+    expect(taken.statusCode).toBe(405);
+    expect(taken.json()).toMatchObject({ code: 'BERTH_SERVICE_ADDRESS_TAKEN', Error: expect.stringContaining('/a-b-c') });
+    expect((await call('GET', '/services', undefined, ab)).json()).toEqual([]);
+    // Either order.
+    expect((await call('POST', '/services', { name: 'd' }, ab)).statusCode).toBe(201);
+    expect((await call('POST', '/services', { name: 'b-d' }, a)).statusCode).toBe(405);
+  });
+
   it('gives the admin token no project’s services', async () => {
     expect((await call('GET', '/services', undefined, ADMIN)).statusCode).toBe(403);
   });

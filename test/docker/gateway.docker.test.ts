@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { GatewayConfigRejectedError, GatewayReloadError, GatewayRoutesRejectedError } from '../../src/gateway/errors.js';
+import { GatewayConfigRejectedError, GatewayReloadError } from '../../src/gateway/errors.js';
 import type { Route, Target } from '../../src/gateway/gateway.js';
 import { NginxGateway, type NginxGatewayOptions } from '../../src/gateway/nginx-gateway.js';
 
@@ -78,22 +78,21 @@ describe('NginxGateway', () => {
     }
   });
 
-  it('refuses a table nginx could not route by, and changes nothing', async () => {
+  it('leaves out a route nginx could not route by and serves every other one', async () => {
     await gateway.setRoutes([{ prefix: '/t-web', targets: [targetA] }]);
-    const bad: Route[][] = [
-      [{ prefix: '/t web', targets: [] }],
-      [{ prefix: '/t-web/x', targets: [] }],
-      [{ prefix: '/t-web', targets: [{ host: 'example.org', port: 80 }] }],
-      [{ prefix: '/t-web', targets: [{ host: targetA.host, port: 0 }] }],
-      [
-        { prefix: '/t-web', targets: [] },
-        { prefix: '/t-web', targets: [] },
-      ],
+    const bad: Route[] = [
+      { prefix: '/t web', targets: [] },
+      { prefix: '/t-other/x', targets: [] },
+      { prefix: '/t-other', targets: [{ host: 'example.org', port: 80 }] },
+      { prefix: '/t-other', targets: [{ host: targetA.host, port: 0 }] },
+      // A second route for a prefix an earlier one holds: the earlier one keeps it.
+      { prefix: '/t-web', targets: [targetB] },
     ];
-    for (const routes of bad) {
-      await expect(gateway.setRoutes(routes), JSON.stringify(routes)).rejects.toBeInstanceOf(GatewayRoutesRejectedError);
+    for (const route of bad) {
+      const rejected = await gateway.setRoutes([{ prefix: '/t-web', targets: [targetA] }, route]);
+      expect(rejected, JSON.stringify(route)).toEqual([expect.objectContaining({ index: 1, prefix: route.prefix })]);
+      expect((await get('/t-web/id')).body, JSON.stringify(route)).toBe('A\n');
     }
-    expect((await get('/t-web/id')).body).toBe('A\n');
   });
 
   it('keeps routing by the previous table when the table file it is pointed at is damaged', async () => {

@@ -82,6 +82,6 @@ describe('the servicectl flow: create, credentials, push, deploy by tag', () => 
     await expect(dockerCli(['login', '-u', creds.user, '--password-stdin', creds.proxy_endpoint], creds.password)).rejects.toThrow();
     const tags = await fetch(`http://127.0.0.1:17503/v2/it-reg/app/tags/list`);
     expect(tags.status).toBe(401); // anonymous: no access at all
-    await expect(t.server.registry.tagExists('it-reg', 'app', 'v1')).resolves.toBe(false);
+    await expect(t.server.registry.tagExists('it-reg/app', 'v1')).resolves.toBe(false);
   });
 });

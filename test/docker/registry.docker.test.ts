@@ -163,8 +163,8 @@ describe('registry with berth token auth', () => {
     expect((await login(dockerConfig, creds.user, creds.password)).code).toBe(0);
     const result = await push(dockerConfig, `${creds.repo_uri}:v1`);
     expect(result.output).toMatch(/v1: digest: sha256:/);
-    expect(await registry.tagExists('exp', 'web', 'v1')).toBe(true);
-    expect(await registry.tagExists('exp', 'web', 'v2')).toBe(false);
+    expect(await registry.tagExists('exp/web', 'v1')).toBe(true);
+    expect(await registry.tagExists('exp/web', 'v2')).toBe(false);
     expect(await registry.listTags('exp', 'web')).toEqual(['v1']);
   });
 
@@ -178,7 +178,7 @@ describe('registry with berth token auth', () => {
     const pushed = await push(dockerConfig, `${api.repo_uri}:intruder`);
     expect(pushed.code).not.toBe(0);
     expect(pushed.output).toMatch(/denied|unauthorized/i);
-    expect(await registry.tagExists('exp', 'api', 'intruder')).toBe(false);
+    expect(await registry.tagExists('exp/api', 'intruder')).toBe(false);
 
     const pulled = await docker(dockerConfig, ['pull', `${api.repo_uri}:v1`]);
     expect(pulled.code).not.toBe(0);
@@ -204,13 +204,13 @@ describe('registry with berth token auth', () => {
 
   it('lets the engine pull with pull auth, for that repository only', async () => {
     await docker(dockerConfig, ['rmi', `${ADDRESS}/exp/web:v1`]);
-    expect(await enginePull(`${ADDRESS}/exp/web:v1`, registry.pullAuth('exp', 'web'))).toBeNull();
+    expect(await enginePull(`${ADDRESS}/exp/web:v1`, registry.pullAuth('exp/web'))).toBeNull();
     expect((await docker(dockerConfig, ['rmi', `${ADDRESS}/exp/web:v1`])).code).toBe(0);
 
-    const webAuth = registry.pullAuth('exp', 'web');
+    const webAuth = registry.pullAuth('exp/web');
     const wrongRepo = await enginePull(`${ADDRESS}/exp/api:v1`, webAuth).catch((e: Error) => e.message);
     expect(wrongRepo).toMatch(/denied|unauthorized/i);
-    const forged = { ...registry.pullAuth('exp', 'api'), password: 'forged.ticket' };
+    const forged = { ...registry.pullAuth('exp/api'), password: 'forged.ticket' };
     const refused = await enginePull(`${ADDRESS}/exp/api:v1`, forged).catch((e: Error) => e.message);
     expect(refused).toMatch(/denied|unauthorized|401/i);
   });
@@ -237,8 +237,8 @@ describe('registry with berth token auth', () => {
     expect(before - after).toBeGreaterThan(PAYLOAD_BYTES);
     expect(registry.pid()).not.toBe(pidBefore);
     expect(await registry.listTags('exp', 'web')).toEqual([]);
-    expect(await registry.tagExists('exp', 'web', 'v1')).toBe(false);
-    expect(await registry.tagExists('exp', 'api', 'v1')).toBe(true);
+    expect(await registry.tagExists('exp/web', 'v1')).toBe(false);
+    expect(await registry.tagExists('exp/api', 'v1')).toBe(true);
     const config = await mkdtemp(join(work, 'docker-config-'));
     expect((await login(config, creds.user, creds.password)).code).not.toBe(0);
   });
@@ -256,7 +256,7 @@ describe('registry with berth token auth', () => {
     expect(() => process.kill(pid ?? -1, 0)).not.toThrow();
     await registry.start();
     expect(registry.pid()).toBe(pid);
-    expect(await registry.tagExists('exp', 'api', 'v1')).toBe(true);
+    expect(await registry.tagExists('exp/api', 'v1')).toBe(true);
   });
 
   it('restarts an adopted registry whose config changed', async () => {

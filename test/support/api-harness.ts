@@ -3,6 +3,7 @@ import { buildApp } from '../../src/api/app.js';
 import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
 import { Authenticator } from '../../src/api/auth.js';
 import type { DockerCredentialsProvider } from '../../src/api/ports.js';
+import type { OwnRegistry } from '../../src/domain/image-reference.js';
 import type { ObservedTask, TaskLogStream, TaskObserver } from '../../src/domain/observed.js';
 import { openDatabase } from '../../src/store/database.js';
 import { AuditTrail } from '../../src/store/audit.js';
@@ -37,6 +38,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** Stands for berth's registry at registry.example:5000 and localhost:5000. */
+export const TEST_REGISTRY: OwnRegistry = { names: (domain) => domain === 'registry.example:5000' || domain === 'localhost:5000' };
+
 export async function apiHarness(options: { credentials?: DockerCredentialsProvider; authFailures?: number } = {}): Promise<Harness> {
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
@@ -51,6 +55,7 @@ export async function apiHarness(options: { credentials?: DockerCredentialsProvi
       kicks++;
     },
     dockerCredentials: options.credentials ?? null,
+    ownRegistry: TEST_REGISTRY,
     audit: new AuditTrail(store.db, clock, null, (error) => {
       throw error;
     }),

@@ -97,8 +97,8 @@ export class FakeRuntime implements ContainerRuntime {
     for (const line of await this.logs(id, options)) options.onLine(line);
   }
 
-  async hasImage(reference: string): Promise<boolean> {
-    return this.images.has(reference);
+  async imageNames(reference: string): Promise<readonly string[] | null> {
+    return this.images.has(reference) ? [reference] : null;
   }
 
   async pullImage(reference: string): Promise<void> {

@@ -2,7 +2,6 @@ import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GatewayRoutesRejectedError } from '../../src/gateway/errors.js';
 import type { Route } from '../../src/gateway/gateway.js';
 import { renderRouteTable, RouteTableFile } from '../../src/gateway/route-table-file.js';
 
@@ -12,28 +11,32 @@ describe('renderRouteTable', () => {
       { prefix: '/exp-2-web', targets: [{ host: '172.17.0.5', port: 8080 }, { host: 'fd00::5', port: 80 }] },
       { prefix: '/exp-down', targets: [] },
     ];
-    expect(renderRouteTable(routes)).toBe('/exp-2-web 172.17.0.5:8080 [fd00::5]:80\n/exp-down\n');
-    expect(renderRouteTable([])).toBe('');
+    expect(renderRouteTable(routes)).toEqual({ text: '/exp-2-web 172.17.0.5:8080 [fd00::5]:80\n/exp-down\n', rejected: [] });
+    expect(renderRouteTable([])).toEqual({ text: '', rejected: [] });
   });
 
-  it('refuses what the module could not route by, saying where', () => {
+  it('leaves out what the module could not route by, saying where, and keeps every other route', () => {
     const target = { host: '10.0.0.1', port: 80 };
+    const good: Route = { prefix: '/good', targets: [target] };
     const bad: [Route[], RegExp][] = [
-      [[{ prefix: 'exp-web', targets: [] }], /routes\[0\]\.prefix/],
-      [[{ prefix: '/', targets: [] }], /routes\[0\]\.prefix/],
-      [[{ prefix: '/exp-web/x', targets: [] }], /routes\[0\]\.prefix/],
-      [[{ prefix: '/exp web', targets: [] }], /routes\[0\]\.prefix/],
-      [[{ prefix: `/${'a'.repeat(128)}`, targets: [] }], /routes\[0\]\.prefix/],
-      [[{ prefix: '/a', targets: [] }, { prefix: '/a', targets: [] }], /routes\[1\]\.prefix \/a appears twice/],
-      [[{ prefix: '/a', targets: [target, { host: 'db.internal', port: 80 }] }], /routes\[0\]\.targets\[1\]\.host/],
-      [[{ prefix: '/a', targets: [{ host: 'fe80::1%eth0', port: 80 }] }], /routes\[0\]\.targets\[0\]\.host/],
-      [[{ prefix: '/a', targets: [{ host: '10.0.0.1', port: 0 }] }], /routes\[0\]\.targets\[0\]\.port/],
+      [[{ prefix: 'exp-web', targets: [] }], /prefix/],
+      [[{ prefix: '/', targets: [] }], /prefix/],
+      [[{ prefix: '/exp-web/x', targets: [] }], /prefix/],
+      [[{ prefix: '/exp web', targets: [] }], /prefix/],
+      [[{ prefix: `/${'a'.repeat(128)}`, targets: [] }], /prefix/],
+      [[{ prefix: '/good', targets: [] }], /prefix \/good is already the route of another service/],
+      [[{ prefix: '/a', targets: [target, { host: 'db.internal', port: 80 }] }], /targets\[1\]\.host/],
+      [[{ prefix: '/a', targets: [{ host: 'fe80::1%eth0', port: 80 }] }], /targets\[0\]\.host/],
+      [[{ prefix: '/a', targets: [{ host: '10.0.0.1', port: 0 }] }], /targets\[0\]\.port/],
       [[{ prefix: '/a', targets: [{ host: '10.0.0.1', port: 65536 }] }], /port/],
       [[{ prefix: '/a', targets: [{ host: '10.0.0.1', port: 80.5 }] }], /port/],
     ];
     for (const [routes, message] of bad) {
-      expect(() => renderRouteTable(routes), JSON.stringify(routes)).toThrow(GatewayRoutesRejectedError);
-      expect(() => renderRouteTable(routes), JSON.stringify(routes)).toThrow(message);
+      const table = renderRouteTable([good, ...routes]);
+      expect(table.text, JSON.stringify(routes)).toBe('/good 10.0.0.1:80\n');
+      expect(table.rejected, JSON.stringify(routes)).toHaveLength(1);
+      expect(table.rejected[0], JSON.stringify(routes)).toMatchObject({ index: 1, prefix: routes[0]?.prefix });
+      expect(table.rejected[0]?.reason, JSON.stringify(routes)).toMatch(message);
     }
   });
 });

@@ -2,11 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseDefinition, type DefinitionInput } from '../../src/domain/definition.js';
 import { DEFAULT_HEALTH_CHECK } from '../../src/domain/health-check.js';
 import type { Service } from '../../src/domain/model.js';
-import type { Route } from '../../src/gateway/gateway.js';
+import type { Route, RouteRejection } from '../../src/gateway/gateway.js';
+import { renderRouteTable } from '../../src/gateway/route-table-file.js';
 import { ContainerView } from '../../src/reconciler/container-view.js';
 import type { HealthMonitor, MonitoredTask, TaskHealth } from '../../src/reconciler/health-monitor.js';
 import type { ImageSource } from '../../src/reconciler/image-source.js';
-import { Reconciler, type ReconcilerOptions } from '../../src/reconciler/reconciler.js';
+import { Reconciler, type ReconcilerDeps, type ReconcilerOptions } from '../../src/reconciler/reconciler.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
 import { FakeRuntime } from '../support/fake-runtime.js';
@@ -54,12 +55,16 @@ class RecordingGateway {
   readonly tables: Route[][] = [];
   /** Tables still to refuse, as a gateway that cannot write its table does. */
   refuse = 0;
-  async setRoutes(routes: readonly Route[]): Promise<void> {
+  async setRoutes(routes: readonly Route[]): Promise<readonly RouteRejection[]> {
     if (this.refuse > 0) {
       this.refuse--;
       throw new Error('table not written');
     }
-    this.tables.push([...routes]);
+    // The real gateway's rule: a route it cannot serve is left out, the others are served.
+    const { rejected } = renderRouteTable(routes);
+    const left = new Set(rejected.map((r) => r.index));
+    this.tables.push(routes.filter((_, i) => !left.has(i)));
+    return rejected;
   }
   last(): Route[] {
     return this.tables[this.tables.length - 1] ?? [];
@@ -68,7 +73,10 @@ class RecordingGateway {
 
 /** `image` stands for a shared image; `container-tag` for one in the service's own repository. */
 const images: ImageSource = {
-  resolve: async (p, s, d) => ({ reference: d.image ?? `repo/${p}/${s}:${d.containerTag}`, auth: null, alwaysPull: false }),
+  resolve: async (p, s, d) => {
+    const reference = d.image ?? `repo/${p}/${s}:${d.containerTag}`;
+    return { reference, engineName: reference, auth: null, alwaysPull: false };
+  },
   verify: async () => {},
   owned: (p, s, d) => (d.image === null ? `repo/${p}/${s}:${d.containerTag}` : null),
 };
@@ -81,24 +89,37 @@ let removed: Service[];
 /** Added to the reconciler's clock, to move it past a deadline. */
 let skewMs: number;
 
-function newReconciler(health: HealthMonitor = new PortHealth()): Reconciler {
+/** Counts the reconciler's passes, so a test can wait for one instead of for a time. */
+let passCount = 0;
+
+function reconcilerDeps(health: HealthMonitor = new PortHealth()): ReconcilerDeps {
   const clock = { now: () => Date.now() + skewMs };
-  return new Reconciler(
-    {
-      store,
-      runtime,
-      containers: new ContainerView(runtime, { 'io.berth.instance': INSTANCE }, clock),
-      gateway,
-      health,
-      images,
-      clock,
-      logger: { info: () => {}, warn: () => {}, error: (m) => console.error(m) },
-      onServiceRemoved: async (service) => {
-        removed.push(service);
-      },
+  return {
+    store,
+    runtime,
+    containers: new ContainerView(runtime, { 'io.berth.instance': INSTANCE }, clock),
+    gateway,
+    health,
+    images,
+    clock,
+    logger: { info: () => {}, warn: () => {}, error: (m) => console.error(m) },
+    onServiceRemoved: async (service) => {
+      removed.push(service);
     },
-    OPTIONS,
-  );
+    onPass: () => {
+      passCount++;
+    },
+  };
+}
+
+function newReconciler(health: HealthMonitor = new PortHealth()): Reconciler {
+  return new Reconciler(reconcilerDeps(health), OPTIONS);
+}
+
+/** Waits until `n` more passes have ended. */
+async function passes(n: number): Promise<void> {
+  const target = passCount + n;
+  await until(`${n} passes`, () => passCount >= target);
 }
 
 beforeEach(() => {
@@ -169,6 +190,33 @@ describe('the reconciler', () => {
     expect(store.services.byId(web.id)?.currentRevision).toBe(1);
     await until('steady', () => messages(web)[0] === 'reached a steady state');
     expect(messages(web).join('\n')).not.toContain('secret');
+  });
+
+  it('serves every other service when two services claim one path, and says so once on the later one', async () => {
+    const errors: string[] = [];
+    await reconciler.stop();
+    // A store written before addresses were unique can hold project "exp" with "b-c" and project "exp-b" with "c".
+    store.projects.create('exp-b');
+    const first = createService('b-c');
+    store.db.prepare('UPDATE services SET qualified_name = NULL WHERE id = ?').run(first.id);
+    const second = store.services.create('exp-b', 'c', DEFAULT_HEALTH_CHECK);
+    const other = createService('other');
+    reconciler = new Reconciler({ ...reconcilerDeps(), logger: { info: () => {}, warn: () => {}, error: (m) => errors.push(m) } }, OPTIONS);
+    reconciler.start();
+    const deployments = [put(first), put(second), put(other)];
+    for (const id of deployments) expect((await finished(id)).step).toBe('succeeded');
+    await until('both served routes', () => {
+      const table = gateway.last();
+      return table.find((r) => r.prefix === '/exp-b-c')?.targets.length === 1 && table.find((r) => r.prefix === '/exp-other')?.targets.length === 1;
+    });
+    // The older service keeps the path; the newer one is told why it is not served.
+    const served = gateway.last().find((r) => r.prefix === '/exp-b-c');
+    const firstTask = runtime.running({ 'io.berth.service': 'b-c' })[0];
+    expect(served?.targets[0]?.host).toBe(firstTask?.ip);
+    for (let i = 0; i < 5; i++) await passes(1);
+    const told = messages(second).filter((m) => m.startsWith('the gateway does not serve /exp-b-c'));
+    expect(told).toEqual(['the gateway does not serve /exp-b-c: prefix /exp-b-c is already the route of another service']);
+    expect(errors).toEqual([]);
   });
 
   it('switches traffic to a new revision without ever leaving the route empty', async () => {

@@ -13,6 +13,7 @@ import {
   ServiceNotFoundError,
 } from '../../domain/errors.js';
 import { parseHealthCheck } from '../../domain/health-check.js';
+import { ownedRepository, parseImageReference } from '../../domain/image-reference.js';
 import type { Revision, Service } from '../../domain/model.js';
 import { assertServiceName } from '../../domain/names.js';
 import { deploymentDoc, logsDoc, serviceSummary, statusDoc, iso } from '../documents.js';
@@ -157,6 +158,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const service = serviceOf(project, request.params.name);
         if (service.status === 'DRAINING') throw new ServiceDeletingError(service.name);
         const definition = parseDefinition(request.body);
+        if (definition.image !== null) ownedRepository(project, parseImageReference(definition.image), deps.ownRegistry);
         const { revision, deployment } = store.transaction(() => {
           const stored = store.revisions.add(service.id, definition);
           const started = store.deployments.create(service.id, stored.number, service.currentRevision);

@@ -225,12 +225,12 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async hasImage(reference: string): Promise<boolean> {
+  async imageNames(reference: string): Promise<readonly string[] | null> {
     try {
-      await this.docker.getImage(reference).inspect();
-      return true;
+      const image = await this.docker.getImage(reference).inspect();
+      return [...(image.RepoTags ?? []), ...(image.RepoDigests ?? [])];
     } catch (error) {
-      if (statusOf(error) === 404) return false;
+      if (statusOf(error) === 404) return null;
       throw error;
     }
   }

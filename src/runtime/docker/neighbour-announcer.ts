@@ -1,3 +1,4 @@
+import { childEnvironment } from '../../process/running-process.js';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
@@ -90,7 +91,7 @@ function arpEntries(table: string): Map<string, string> {
 function ipNeighReplace(address: string, mac: string, device: string): Promise<void> {
   const args = ['neigh', 'replace', address, 'lladdr', mac, 'dev', device, 'nud', 'stale'];
   return new Promise((resolve, reject) => {
-    execFile('ip', args, { timeout: IP_TIMEOUT_MS }, (error, _stdout, stderr) => {
+    execFile('ip', args, { timeout: IP_TIMEOUT_MS, env: childEnvironment() }, (error, _stdout, stderr) => {
       if (error) {
         reject(new RuntimeNeighbourError(`ip ${args.join(' ')}: ${stderr.trim() || error.message}`, { cause: error }));
       } else {
