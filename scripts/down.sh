@@ -23,4 +23,6 @@ if [ "${1:-}" = "--remove-containers" ] && [ -f "$data/berth.db" ]; then
   instance=$(node -e "const D=require('better-sqlite3');const db=new D(process.argv[1],{readonly:true});console.log(db.prepare(\"SELECT value FROM meta WHERE key='instance'\").get().value)" "$data/berth.db")
   ids=$(docker ps -aq --filter "label=io.berth.instance=$instance")
   if [ -n "$ids" ]; then echo "berth: removing $(echo "$ids" | wc -l) container(s)"; docker rm -f $ids >/dev/null; fi
+  networks=$(docker network ls -q --filter "label=io.berth.instance=$instance")
+  if [ -n "$networks" ]; then echo "berth: removing $(echo "$networks" | wc -l) project network(s)"; docker network rm $networks >/dev/null; fi
 fi

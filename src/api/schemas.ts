@@ -51,6 +51,14 @@ export const ServiceDefinitionBody = Type.Object(
     environment: Type.Array(EnvVar, { maxItems: 512 }),
     replicas: Type.Optional(Type.Integer()),
     command: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 128 })),
+    'cpu-limit': Type.Optional(Type.Number({ description: 'CPU cores a task may use (default 1)' })),
+    'pids-limit': Type.Optional(Type.Integer({ description: 'processes a task may have at once (default 512)' })),
+    'cap-add': Type.Optional(
+      Type.Array(Type.String({ maxLength: 32 }), {
+        maxItems: 16,
+        description: "capabilities a task gets back beyond berth's minimal set, from Docker's default set",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

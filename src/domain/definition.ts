@@ -1,5 +1,6 @@
 import { InvalidDefinitionError } from './errors.js';
 import { parseImageReference } from './image-reference.js';
+import { printable } from './names.js';
 
 /** A service definition as the servicectl API receives it (structure already checked by the schema). */
 export interface DefinitionInput {
@@ -11,6 +12,9 @@ export interface DefinitionInput {
   environment: readonly { name: string; value: string }[];
   replicas?: number;
   command?: readonly string[];
+  'cpu-limit'?: number;
+  'pids-limit'?: number;
+  'cap-add'?: readonly string[];
 }
 
 /** What a revision runs. Immutable once stored. */
@@ -24,6 +28,40 @@ export interface ServiceDefinition {
   readonly environment: readonly { readonly name: string; readonly value: string }[];
   readonly replicas: number;
   readonly command: readonly string[] | null;
+  /** CPU cores a task may use. */
+  readonly cpuLimit: number;
+  /** Processes and threads a task may have at once. */
+  readonly pidsLimit: number;
+  /** Capabilities beyond BASE_CAPABILITIES, each one of Docker's defaults. */
+  readonly capAdd: readonly string[];
+}
+
+/**
+ * What every task keeps of the kernel's capabilities (all others are dropped): enough for an
+ * image's entrypoint to bind a port below 1024, take ownership of its files and step down to
+ * its own user (the official postgres and redis images do), and for the engine's init to
+ * signal its children. NET_RAW is not among them: it would let a task forge packets on the
+ * network it shares with others.
+ */
+export const BASE_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'] as const;
+
+/** What `cap-add` may give back: the rest of Docker's default set, nothing beyond it. */
+export const ADDABLE_CAPABILITIES = ['AUDIT_WRITE', 'FSETID', 'MKNOD', 'NET_RAW', 'SETFCAP', 'SETPCAP', 'SYS_CHROOT'] as const;
+
+export const DEFAULT_CPU_LIMIT = 1;
+export const MAX_CPU_LIMIT = 64;
+export const DEFAULT_PIDS_LIMIT = 512;
+export const MIN_PIDS_LIMIT = 16;
+export const MAX_PIDS_LIMIT = 65_536;
+
+/** The limits a revision stored before they existed runs with. */
+export function withLimits(definition: Omit<ServiceDefinition, 'cpuLimit' | 'pidsLimit' | 'capAdd'> & Partial<ServiceDefinition>): ServiceDefinition {
+  return {
+    ...definition,
+    cpuLimit: definition.cpuLimit ?? DEFAULT_CPU_LIMIT,
+    pidsLimit: definition.pidsLimit ?? DEFAULT_PIDS_LIMIT,
+    capAdd: definition.capAdd ?? [],
+  };
 }
 
 export const MIN_MEMORY_MIB = 6; // the engine refuses limits below 6 MiB
@@ -70,7 +108,41 @@ export function parseDefinition(input: DefinitionInput): ServiceDefinition {
     environment: environment(input.environment),
     replicas,
     command: input.command && input.command.length > 0 ? [...input.command] : null,
+    cpuLimit: cpuLimit(input['cpu-limit']),
+    pidsLimit: pidsLimit(input['pids-limit']),
+    capAdd: capabilities(input['cap-add']),
   };
+}
+
+function cpuLimit(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_CPU_LIMIT;
+  if (!Number.isFinite(value) || value < 0.01 || value > MAX_CPU_LIMIT) {
+    throw new InvalidDefinitionError(`'cpu-limit' must be a number of CPU cores between 0.01 and ${MAX_CPU_LIMIT}`);
+  }
+  return Math.round(value * 100) / 100;
+}
+
+function pidsLimit(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_PIDS_LIMIT;
+  if (!Number.isInteger(value) || value < MIN_PIDS_LIMIT || value > MAX_PIDS_LIMIT) {
+    throw new InvalidDefinitionError(`'pids-limit' must be an integer between ${MIN_PIDS_LIMIT} and ${MAX_PIDS_LIMIT}`);
+  }
+  return value;
+}
+
+function capabilities(names: readonly string[] | undefined): string[] {
+  const result = new Set<string>();
+  for (const raw of names ?? []) {
+    const name = raw.toUpperCase().replace(/^CAP_/, '');
+    if ((BASE_CAPABILITIES as readonly string[]).includes(name)) continue;
+    if (!(ADDABLE_CAPABILITIES as readonly string[]).includes(name)) {
+      throw new InvalidDefinitionError(
+        `'cap-add' may only name ${ADDABLE_CAPABILITIES.join(', ')} (Docker's defaults that tasks do not keep), not '${printable(raw)}'`,
+      );
+    }
+    result.add(name);
+  }
+  return [...result].sort();
 }
 
 function memory(key: string, value: number): number {

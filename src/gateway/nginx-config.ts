@@ -2,8 +2,13 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ConfigError } from '../domain/errors.js';
 
-/** Where the gateway keeps its files under its data dir. */
+/**
+ * Where the gateway keeps its files: what only nginx's master reads or writes (config, pid,
+ * logs) under its data dir, what its workers use (the route table, the internal sockets,
+ * temp files) under the worker dir, which the workers' unprivileged user can reach.
+ */
 export interface NginxPaths {
+  readonly workerDir: string;
   readonly configFile: string;
   /** Written by nginx itself (the `pid` directive); the supervisor adopts nginx through it. */
   readonly pidFile: string;
@@ -14,20 +19,24 @@ export interface NginxPaths {
   /** Internal servers the balancer sends a request to when no target can take it. */
   readonly notFoundSocket: string;
   readonly unavailableSocket: string;
+  /** Answers 400 to a request whose raw path names another service than its normalised path. */
+  readonly badRequestSocket: string;
   /** A symbolic link to the current route table file, beside the table files (route-table-file.ts). */
   readonly routesLink: string;
 }
 
-export function nginxPaths(dataDir: string): NginxPaths {
+export function nginxPaths(dataDir: string, workerDir: string = dataDir): NginxPaths {
   return {
+    workerDir,
     configFile: join(dataDir, 'nginx.conf'),
     pidFile: join(dataDir, 'nginx.pid'),
     errorLog: join(dataDir, 'logs', 'error.log'),
     processLog: join(dataDir, 'logs', 'nginx.log'),
-    tempDir: join(dataDir, 'tmp'),
-    notFoundSocket: join(dataDir, 'run', 'not-found.sock'),
-    unavailableSocket: join(dataDir, 'run', 'unavailable.sock'),
-    routesLink: join(dataDir, 'routes', 'current'),
+    tempDir: join(workerDir, 'tmp'),
+    notFoundSocket: join(workerDir, 'run', 'not-found.sock'),
+    unavailableSocket: join(workerDir, 'run', 'unavailable.sock'),
+    badRequestSocket: join(workerDir, 'run', 'bad-request.sock'),
+    routesLink: join(workerDir, 'routes', 'current'),
   };
 }
 
@@ -39,11 +48,8 @@ export interface NginxConfigInput {
   readonly paths: NginxPaths;
   /** berth's nginx module (ngx_http_berth_routes_module.so), which picks every peer. */
   readonly moduleFile: string;
-  /**
-   * Only when nginx starts as root: its workers would otherwise drop to `nobody`, who cannot
-   * enter berth's data dir (sockets, temp files).
-   */
-  readonly workerUser?: string;
+  /** Only when nginx starts as root: the unprivileged user and group its workers run as. */
+  readonly worker?: { readonly user: string; readonly group: string };
 }
 
 export interface NginxConfig {
@@ -64,7 +70,7 @@ export function renderNginxConfig(input: NginxConfigInput): NginxConfig {
   const template = `# Written by berth; edits are overwritten.
 daemon off;
 worker_processes auto;
-${input.workerUser === undefined ? '' : `user ${input.workerUser};\n`}pid ${q(paths.pidFile)};
+${input.worker === undefined ? '' : `user ${input.worker.user} ${input.worker.group};\n`}pid ${q(paths.pidFile)};
 error_log ${q(paths.errorLog)} warn;
 # Old workers of a reload drain long requests (websockets) for at most this long.
 worker_shutdown_timeout 60s;
@@ -101,7 +107,8 @@ http {
     server 0.0.0.1;
     berth_routes ${q(paths.routesLink)}
       ${q(`not_found=unix:${paths.notFoundSocket}`)}
-      ${q(`unavailable=unix:${paths.unavailableSocket}`)};
+      ${q(`unavailable=unix:${paths.unavailableSocket}`)}
+      ${q(`bad_request=unix:${paths.badRequestSocket}`)};
     # After berth_routes, which it wraps: connections are kept per peer address.
     keepalive 64;
     # Below Node's 5 s default, so nginx does not reuse a connection the target is closing.
@@ -121,7 +128,9 @@ http {
       proxy_set_header Host $berth_host;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $berth_connection;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      # berth is the edge: what a client claims about earlier hops is dropped, not passed on.
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header Forwarded "";
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host $berth_host;
       proxy_set_header X-Real-IP $remote_addr;
@@ -148,6 +157,12 @@ http {
     listen ${q(`unix:${paths.unavailableSocket}`)};
     default_type text/plain;
     return 503 "no healthy task for this service\\n";
+  }
+
+  server {
+    listen ${q(`unix:${paths.badRequestSocket}`)};
+    default_type text/plain;
+    return 400 "the path does not stay under the service it names\\n";
   }
 
   server {
@@ -197,12 +212,12 @@ function validate(input: NginxConfigInput): void {
   for (const path of paths) {
     if (UNSAFE.test(path)) throw new ConfigError(`gateway path '${path}' contains quotes, '$', ';', braces or spaces`);
   }
-  for (const socket of [input.paths.notFoundSocket, input.paths.unavailableSocket]) {
+  for (const socket of [input.paths.notFoundSocket, input.paths.unavailableSocket, input.paths.badRequestSocket]) {
     if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
       throw new ConfigError(`gateway socket path '${socket}' is longer than ${MAX_SOCKET_PATH} bytes; use a shorter data dir`);
     }
   }
-  if (input.workerUser !== undefined && !/^[a-z_][a-z0-9_-]*\$?$/i.test(input.workerUser)) {
-    throw new ConfigError(`'${input.workerUser}' is not a user name`);
+  for (const name of input.worker === undefined ? [] : [input.worker.user, input.worker.group]) {
+    if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(name)) throw new ConfigError(`'${name}' is not a user or group name`);
   }
 }

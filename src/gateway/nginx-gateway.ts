@@ -1,6 +1,6 @@
-import { access, mkdir, rm } from 'node:fs/promises';
-import { userInfo } from 'node:os';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { access, chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SupervisedProcess } from '../process/supervised-process.js';
 import { pollUntil, sleep } from '../process/wait.js';
@@ -10,6 +10,7 @@ import { NginxAdminClient } from './nginx-admin-client.js';
 import { NginxConfigFile } from './nginx-config-file.js';
 import { nginxPaths, renderNginxConfig, type NginxConfig, type NginxPaths } from './nginx-config.js';
 import { renderRouteTable, RouteTableFile } from './route-table-file.js';
+import { DEFAULT_WORKER_USERS, lookupWorkerUser, type WorkerUser } from './worker-user.js';
 
 /**
  * berth's nginx module, which `npm run build` compiles into build/nginx/ at the top of the
@@ -20,8 +21,17 @@ export const GATEWAY_MODULE_FILE = fileURLToPath(
 );
 
 export interface NginxGatewayOptions {
-  /** A directory the gateway owns: nginx.conf, nginx.pid, logs/, tmp/, run/ (sockets). */
+  /** A directory only the gateway's master uses: nginx.conf, nginx.pid, logs/. */
   readonly dataDir: string;
+  /**
+   * Where the workers find the route table, the internal sockets and temp dirs. When berth
+   * runs as root the workers run as an unprivileged user, who must be able to reach it
+   * wherever the data dir is (under /root, say): default /run/berth/gateway-<hash of the data
+   * dir>. Otherwise the data dir.
+   */
+  readonly workerDir?: string;
+  /** When berth runs as root: the account nginx's workers run as (default www-data, else nobody). */
+  readonly workerUser?: string;
   readonly listenHost: string;
   readonly listenPort: number;
   /** The admin endpoint listens on 127.0.0.1 at this port. */
@@ -55,13 +65,17 @@ export class NginxGateway implements Gateway {
   private readonly configFile: NginxConfigFile;
   private readonly supervisor: SupervisedProcess;
   private readonly table: RouteTableFile;
+  private readonly asRoot: boolean;
+  /** Resolved by start() when berth runs as root. */
+  private worker: WorkerUser | null = null;
   private readonly halt = new AbortController();
   /** The text to write next; null until setRoutes, so an adopted nginx keeps its table meanwhile. */
   private latest: string | null = null;
   private writes: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: NginxGatewayOptions) {
-    this.paths = nginxPaths(options.dataDir);
+    this.asRoot = process.geteuid?.() === 0;
+    this.paths = nginxPaths(options.dataDir, options.workerDir ?? (this.asRoot ? defaultWorkerDir(options.dataDir) : options.dataDir));
     this.admin = new NginxAdminClient(options.adminPort);
     this.table = new RouteTableFile(this.paths.routesLink);
     const nginxBinary = options.nginxBinary ?? '/usr/sbin/nginx';
@@ -85,11 +99,11 @@ export class NginxGateway implements Gateway {
    * and a running nginx untouched), then adopts or spawns nginx and makes it run that config.
    */
   async start(): Promise<void> {
+    if (this.asRoot) this.worker = await lookupWorkerUser(this.options.workerUser ? [this.options.workerUser] : DEFAULT_WORKER_USERS);
     const config = this.render();
     await this.checkModule();
-    for (const dir of [this.options.dataDir, dirname(this.paths.errorLog), this.paths.tempDir, dirname(this.paths.notFoundSocket)]) {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-    }
+    for (const dir of [this.options.dataDir, dirname(this.paths.errorLog)]) await mkdir(dir, { recursive: true, mode: 0o700 });
+    await this.prepareWorkerDirs();
     await this.configFile.apply(config.text, async () => {
       await this.supervisor.start();
       try {
@@ -118,11 +132,12 @@ export class NginxGateway implements Gateway {
     await this.writes;
   }
 
-  /** Terminates nginx. */
+  /** Terminates nginx, and removes the worker dir when it is not the data dir. */
   async stop(): Promise<void> {
     this.halt.abort();
     await this.supervisor.stop();
     await this.writes;
+    if (this.paths.workerDir !== this.options.dataDir) await rm(this.paths.workerDir, { recursive: true, force: true });
   }
 
   /** nginx's master pid, or null while it is not running. */
@@ -137,7 +152,7 @@ export class NginxGateway implements Gateway {
       adminPort: this.options.adminPort,
       paths: this.paths,
       moduleFile: this.options.moduleFile ?? GATEWAY_MODULE_FILE,
-      workerUser: process.geteuid?.() === 0 ? userInfo().username : undefined,
+      ...(this.worker ? { worker: { user: this.worker.name, group: this.worker.group } } : {}),
     });
   }
 
@@ -209,8 +224,34 @@ export class NginxGateway implements Gateway {
     }
   }
 
+  /**
+   * The workers' user may pass through the worker dir and its parts (mode 0710, berth's group
+   * set to theirs) and read the route table files (0640), and nothing else of berth's.
+   */
+  private async prepareWorkerDirs(): Promise<void> {
+    const dirs = [this.paths.workerDir, this.paths.tempDir, dirname(this.paths.notFoundSocket), dirname(this.paths.routesLink)];
+    if (this.worker === null) {
+      for (const dir of dirs) await mkdir(dir, { recursive: true, mode: 0o700 });
+      return;
+    }
+    // /run/berth: others may pass through to their own gateway dir, never list it.
+    await mkdir(dirname(this.paths.workerDir), { recursive: true, mode: 0o711 });
+    for (const dir of dirs) {
+      await mkdir(dir, { recursive: true, mode: 0o710 });
+      await chown(dir, 0, this.worker.gid);
+      await chmod(dir, 0o710);
+    }
+    this.table.shareWith(this.worker.gid);
+  }
+
   private async removeSockets(): Promise<void> {
     await rm(this.paths.notFoundSocket, { force: true });
     await rm(this.paths.unavailableSocket, { force: true });
+    await rm(this.paths.badRequestSocket, { force: true });
   }
+}
+
+/** /run/berth/gateway-<hash>: one per data dir, on a path every user can pass through. */
+export function defaultWorkerDir(dataDir: string): string {
+  return join('/run/berth', `gateway-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12)}`);
 }

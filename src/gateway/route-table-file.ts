@@ -1,4 +1,4 @@
-import { mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { GatewayRoutesRejectedError } from './errors.js';
@@ -68,9 +68,16 @@ function peer(target: Target, where: string): string {
  */
 export class RouteTableFile {
   private readonly dir: string;
+  /** The group that may read the tables (nginx's workers'), when they run as another user. */
+  private readerGid: number | null = null;
 
   constructor(private readonly link: string) {
     this.dir = dirname(link);
+  }
+
+  /** From now on each table is readable by the group (mode 0640), and by nobody else. */
+  shareWith(gid: number): void {
+    this.readerGid = gid;
   }
 
   async write(text: string): Promise<void> {
@@ -80,6 +87,11 @@ export class RouteTableFile {
     const name = `table.${1 + Math.max(0, ...before.map(tableNumber))}`;
     const file = join(this.dir, name);
     await writeFile(`${file}.tmp`, text, { mode: 0o600 });
+    if (this.readerGid !== null) {
+      await chown(`${file}.tmp`, 0, this.readerGid);
+      // Explicitly: the mode writeFile asks for passes through the server's umask (077).
+      await chmod(`${file}.tmp`, 0o640);
+    }
     await rename(`${file}.tmp`, file);
     const linkTemp = `${this.link}.tmp`;
     await rm(linkTemp, { force: true });

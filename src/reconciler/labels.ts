@@ -44,6 +44,17 @@ export function containerName(instance: string, project: string, task: string): 
   return `berth-${instance}-${project}-${task}`;
 }
 
+/**
+ * Each project's tasks share a bridge network of their own: they reach each other, the
+ * gateway (on the host) reaches them, and no other project's task does.
+ */
+export function projectNetwork(instance: string, project: string): { name: string; labels: Record<string, string> } {
+  return {
+    name: `berth-${instance}-${project}`,
+    labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance, [LABEL.project]: project },
+  };
+}
+
 /** A container's task as berth labelled it; null for a container missing berth's labels. */
 export interface LabelledContainer {
   readonly container: ContainerSummary;

@@ -1,12 +1,12 @@
-import type { ServiceDefinition } from '../domain/definition.js';
+import { BASE_CAPABILITIES, type ServiceDefinition } from '../domain/definition.js';
 import { startedTasks, taskExited } from '../domain/messages.js';
 import type { Clock, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { ContainerRuntime, ContainerSpec } from '../runtime/container-runtime.js';
 import type { Store } from '../store/store.js';
 import type { ContainerView } from './container-view.js';
 import type { FaultPoints } from './fault-points.js';
-import { containerName, newTaskName, taskLabels, type LabelledContainer } from './labels.js';
+import { containerName, newTaskName, projectNetwork, taskLabels, type LabelledContainer } from './labels.js';
 
 const MiB = 1024 * 1024;
 
@@ -28,6 +28,8 @@ export class TaskOps {
   private readonly stopping = new Map<string, number>();
   /** Counts container changes, so a pass knows whether to look at the engine again. */
   changes = 0;
+  /** Project networks known to exist: ensured once, not before every task. */
+  private readonly networks = new Set<string>();
 
   constructor(
     private readonly runtime: ContainerRuntime,
@@ -52,9 +54,10 @@ export class TaskOps {
     deploymentId: number | null,
   ): Promise<void> {
     const names: string[] = [];
+    const network = await this.ensureNetwork(service.project);
     for (let i = 0; i < count; i++) {
       const task = newTaskName(service.name);
-      const id = await this.runtime.create({
+      const id = await this.createIn(network, {
         name: containerName(this.options.instance, service.project, task),
         image,
         labels: taskLabels({
@@ -74,6 +77,10 @@ export class TaskOps {
         memoryLimitBytes: definition.memoryLimitMiB * MiB,
         memoryReservationBytes: definition.memoryReservationMiB * MiB,
         logMaxBytes: this.options.logMaxBytes,
+        network,
+        capabilities: [...BASE_CAPABILITIES, ...definition.capAdd],
+        pidsLimit: definition.pidsLimit,
+        cpuLimit: definition.cpuLimit,
       });
       this.changes++;
       // In the view before the start: if the start fails, the next pass must see this task, not create another.
@@ -83,6 +90,25 @@ export class TaskOps {
       names.push(task);
     }
     if (names.length > 0) this.store.events.add(service.id, startedTasks(names), deploymentId);
+  }
+
+  private async ensureNetwork(project: string): Promise<string> {
+    const network = projectNetwork(this.options.instance, project);
+    if (!this.networks.has(network.name)) {
+      await this.runtime.ensureNetwork(network);
+      this.networks.add(network.name);
+    }
+    return network.name;
+  }
+
+  /** Creates a container; a network removed behind berth's back is made again on the next pass. */
+  private async createIn(network: string, spec: ContainerSpec): Promise<string> {
+    try {
+      return await this.runtime.create(spec);
+    } catch (error) {
+      this.networks.delete(network);
+      throw error;
+    }
   }
 
   /** Starts a created container. */

@@ -15,6 +15,18 @@ export interface ContainerSpec {
   readonly memoryReservationBytes: number;
   /** Cap on the engine's own log file for the container. */
   readonly logMaxBytes: number;
+  /** The network the container joins, made with ensureNetwork; it joins no other. */
+  readonly network: string;
+  /** The only capabilities the container keeps; every other one is dropped. */
+  readonly capabilities: readonly string[];
+  readonly pidsLimit: number;
+  /** CPU cores (fractions allowed). */
+  readonly cpuLimit: number;
+}
+
+export interface NetworkSpec {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 export interface ContainerSummary {
@@ -94,6 +106,13 @@ export interface ContainerRuntime {
   removeImage(reference: string): Promise<void>;
   /** Container events for containers carrying `labels`. */
   subscribe(labels: Readonly<Record<string, string>>, onEvent: (event: RuntimeEvent) => void): EventSubscription;
+  /**
+   * Makes a private bridge network unless one of that name exists. Containers on it reach
+   * each other, and the host reaches them; containers on other networks do not.
+   */
+  ensureNetwork(spec: NetworkSpec): Promise<void>;
+  /** Removes the networks carrying `labels`; one still in use is left, and named in the answer. */
+  removeNetworks(labels: Readonly<Record<string, string>>): Promise<string[]>;
   /** Total memory of the engine's machine, in bytes. */
   memoryCapacityBytes(): Promise<number>;
   ping(): Promise<void>;

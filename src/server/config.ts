@@ -1,5 +1,6 @@
 import { ConfigError } from '../domain/errors.js';
 import { connectUrl, parseListen, type ListenAddress } from '../net/listen-address.js';
+import { formatCidr, parsePool } from '../runtime/docker/subnets.js';
 
 export interface ServerConfig {
   readonly dataDir: string;
@@ -7,6 +8,10 @@ export interface ServerConfig {
   readonly gatewayListen: ListenAddress;
   /** nginx's route-table endpoint, on 127.0.0.1 only. */
   readonly gatewayAdminPort: number;
+  /** When berth runs as root: the account nginx's workers run as; null for the default (www-data, else nobody). */
+  readonly gatewayUser: string | null;
+  /** IPv4 range each project network's /24 is carved from. */
+  readonly networkPool: string;
   readonly registryListen: ListenAddress;
   readonly publicUrl: string;
   readonly adminToken: string | null;
@@ -24,6 +29,7 @@ export const SERVER_DEFAULTS = {
   healthTimeout: '60',
   drain: '2',
   stopGrace: '10',
+  networkPool: '10.213.0.0/16',
 } as const;
 
 /** The public URL when none is given: the gateway's address, with a wildcard host made reachable. */
@@ -57,6 +63,8 @@ export interface RawServerOptions {
   apiListen?: string;
   gatewayListen?: string;
   gatewayAdminPort?: string;
+  gatewayUser?: string;
+  networkPool?: string;
   registryListen?: string;
   publicUrl?: string;
   memoryCapacity?: string;
@@ -77,6 +85,8 @@ export function resolveServerConfig(flags: RawServerOptions, env: NodeJS.Process
     apiListen: parseListen(pick('apiListen', 'BERTH_API_LISTEN', SERVER_DEFAULTS.apiListen) as string, 'api-listen'),
     gatewayListen,
     gatewayAdminPort: adminPort(pick('gatewayAdminPort', 'BERTH_GATEWAY_ADMIN_PORT'), gatewayListen),
+    gatewayUser: pick('gatewayUser', 'BERTH_GATEWAY_USER') ?? null,
+    networkPool: formatCidr(parsePool(pick('networkPool', 'BERTH_NETWORK_POOL', SERVER_DEFAULTS.networkPool) as string, 'network-pool')),
     registryListen: parseListen(pick('registryListen', 'BERTH_REGISTRY_LISTEN', SERVER_DEFAULTS.registryListen) as string, 'registry-listen'),
     publicUrl: publicUrl ? parsePublicUrl(publicUrl) : defaultPublicUrl(gatewayListen),
     adminToken: env.BERTH_ADMIN_TOKEN && env.BERTH_ADMIN_TOKEN.length > 0 ? env.BERTH_ADMIN_TOKEN : null,

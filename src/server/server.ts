@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
@@ -24,7 +23,7 @@ import { instanceId } from '../store/meta.js';
 import { Store } from '../store/store.js';
 import { connectUrl } from '../net/listen-address.js';
 import type { ServerConfig } from './config.js';
-import { claimDataDir, loadAdminToken, type AdminToken } from './data-dir.js';
+import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
 
 /** What tests may replace (the engine and the clock) or watch. Everything else is real. */
 export interface ServerParts {
@@ -55,8 +54,11 @@ export class BerthServer {
   ) {}
 
   static async start(config: ServerConfig, parts: ServerParts = {}): Promise<BerthServer> {
+    // Everything berth writes under the data dir is its user's alone (the database holds
+    // environment values); children (nginx, the registry) inherit it.
+    process.umask(0o077);
     const dataDir = resolve(config.dataDir);
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const secured = await secureDataDir(dataDir);
     await claimDataDir(dataDir);
     const clock = parts.clock ?? systemClock;
     const store = new Store(openDatabase(join(dataDir, 'berth.db')), clock);
@@ -64,7 +66,7 @@ export class BerthServer {
     const admin = await loadAdminToken(dataDir, config.adminToken);
     // The runtime exists before the logger; its warnings reach the log once that exists.
     let warn = (error: Error): void => process.emitWarning(error);
-    const runtime = parts.runtime ?? new DockerRuntime({ onWarning: (error) => warn(error) });
+    const runtime = parts.runtime ?? new DockerRuntime({ onWarning: (error) => warn(error), networkPool: config.networkPool });
     await runtime.ping();
 
     const registry = await RegistryService.create({
@@ -99,12 +101,14 @@ export class BerthServer {
       },
     );
     const logger = pinoLogger(api);
+    for (const fix of secured) logger.warn(`data dir: ${fix}`);
     warn = (error) => logger.warn(`runtime: ${error.message}`);
     const gateway = new NginxGateway({
       dataDir: join(dataDir, 'nginx'),
       listenHost: config.gatewayListen.host,
       listenPort: config.gatewayListen.port,
       adminPort: config.gatewayAdminPort,
+      ...(config.gatewayUser ? { workerUser: config.gatewayUser } : {}),
     });
     reconciler = new Reconciler(
       {

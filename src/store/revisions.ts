@@ -1,4 +1,4 @@
-import type { ServiceDefinition } from '../domain/definition.js';
+import { withLimits, type ServiceDefinition } from '../domain/definition.js';
 import type { Clock, Revision, RevisionStatus } from '../domain/model.js';
 import type { Db } from './database.js';
 
@@ -14,7 +14,7 @@ function toRevision(row: RevisionRow): Revision {
   return {
     serviceId: row.service_id,
     number: row.number,
-    definition: JSON.parse(row.definition) as ServiceDefinition,
+    definition: withLimits(JSON.parse(row.definition) as ServiceDefinition),
     status: row.status,
     createdAt: row.created_at,
   };

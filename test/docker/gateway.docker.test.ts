@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GatewayConfigRejectedError, GatewayReloadError } from '../../src/gateway/errors.js';
 import type { Route, Target } from '../../src/gateway/gateway.js';
-import { NginxGateway, type NginxGatewayOptions } from '../../src/gateway/nginx-gateway.js';
+import { defaultWorkerDir, NginxGateway, type NginxGatewayOptions } from '../../src/gateway/nginx-gateway.js';
 
 const run = promisify(execFile);
 
@@ -62,7 +62,7 @@ describe('NginxGateway', () => {
     expect(reply.status).toBe(200);
     expect(reply.body).toBe('A\n');
     // The table nginx reads, for an operator to look at.
-    expect(await readFile(join(dataDir, 'routes', 'current'), 'utf8')).toBe(`/t-web ${targetA.host}:${targetA.port}\n`);
+    expect(await readFile(join(defaultWorkerDir(dataDir), 'routes', 'current'), 'utf8')).toBe(`/t-web ${targetA.host}:${targetA.port}\n`);
   });
 
   it('routes to IPv6 targets', async () => {
@@ -99,7 +99,7 @@ describe('NginxGateway', () => {
     await gateway.setRoutes([{ prefix: '/t-web', targets: [targetA] }]);
     // A worker falls back on the table it loaded; new workers load one as they start.
     await restartWorkers();
-    const dir = join(dataDir, 'routes');
+    const dir = join(defaultWorkerDir(dataDir), 'routes');
     await writeFile(join(dir, 'table.damaged'), '/t-web 999.1.2.3:80\n');
     await symlink('table.damaged', join(dir, 'current.new'));
     await rename(join(dir, 'current.new'), join(dir, 'current'));
@@ -152,6 +152,43 @@ describe('NginxGateway', () => {
     } finally {
       socket.destroy();
     }
+  });
+
+  it('sets the client address itself, whatever a client claims about earlier hops', async () => {
+    await gateway.setRoutes([{ prefix: '/t-echo', targets: [echoTarget] }]);
+    const reply = await get('/t-echo/x', { headers: { 'x-forwarded-for': '6.6.6.6', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6' } });
+    const seen = JSON.parse(reply.body) as { headers: IncomingHttpHeaders };
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen.headers['x-real-ip']).toBe('127.0.0.1');
+    expect(seen.headers.forwarded).toBeUndefined();
+  });
+
+  it('refuses a path that names one service but would reach another, and passes on one that stays under its own', async () => {
+    await gateway.setRoutes([
+      { prefix: '/t-web', targets: [targetA] },
+      { prefix: '/t-echo', targets: [echoTarget] },
+    ]);
+    for (const path of ['/t-web/../t-echo/x', '/t-web%2F..%2Ft-echo/x', '/t-web/..%2Ft-echo/x', '/t-web/%2E%2E/t-echo/x', '/t-%77eb/id', '//t-echo/x']) {
+      const reply = await get(path);
+      expect(reply.status, path).toBe(400);
+      expect(reply.body, path).toBe('the path does not stay under the service it names\n');
+    }
+    const inside = await get('/t-echo/a/../b?c=/../t-web');
+    expect(inside.status).toBe(200);
+    expect((JSON.parse(inside.body) as { url: string }).url).toBe('/t-echo/a/../b?c=/../t-web');
+  });
+
+  it('runs its workers as an unprivileged user who cannot read the data dir', async () => {
+    const workers = scanProc().filter((p) => p.ppid === gateway.pid() && p.cmdline.startsWith('nginx: worker process'));
+    expect(workers.length).toBeGreaterThan(0);
+    for (const worker of workers) {
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1];
+      expect(uid).toBe(String((await run('id', ['-u', 'www-data'])).stdout.trim()));
+    }
+    // What they do read: the table, through its group.
+    const table = join(defaultWorkerDir(dataDir), 'routes', 'current');
+    const read = await run('su', ['-s', '/bin/sh', 'www-data', '-c', `cat ${table} >/dev/null && echo table-ok; ls ${dataDir} 2>&1 || true`]);
+    expect(read.stdout).toMatch(/^table-ok\nls: cannot open directory/);
   });
 
   it('balances across the targets of a route', async () => {
@@ -327,7 +364,7 @@ interface Reply {
 
 function get(
   path: string,
-  options: { port?: number; agent?: Agent; method?: string; body?: string } = {},
+  options: { port?: number; agent?: Agent; method?: string; body?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -336,6 +373,7 @@ function get(
         port: options.port ?? LISTEN_PORT,
         path,
         method: options.method ?? 'GET',
+        headers: options.headers ?? {},
         agent: options.agent ?? false,
         timeout: 5_000,
       },

@@ -61,8 +61,13 @@ describe('deploying a service on the real engine', () => {
       expect(c.HostConfig.SecurityOpt).toContain('no-new-privileges');
       expect(c.HostConfig.Binds ?? []).toEqual([]);
       expect(c.HostConfig.LogConfig.Config['max-size']).toBeDefined();
-      // reachable on the engine's network, on the container port, under its context root
-      const page = await fetch(`http://${c.NetworkSettings.IPAddress}/it-core-web/`);
+      expect(c.HostConfig.CapDrop).toEqual(['ALL']);
+      expect(c.HostConfig.CapAdd).not.toContain('NET_RAW');
+      expect(c.HostConfig.PidsLimit).toBe(512);
+      expect(c.HostConfig.NanoCpus).toBe(1e9);
+      // only on the project's network, reachable there on the container port, under its context root
+      expect(Object.keys(c.NetworkSettings.Networks)).toEqual([`berth-${instance}-it-core`]);
+      const page = await fetch(`http://${c.NetworkSettings.Networks[`berth-${instance}-it-core`].IPAddress}/it-core-web/`);
       expect(await page.text()).toMatch(/^sekrit-greeting from /);
     }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { resolveServerConfig } from '../../src/server/config.js';
 import { BerthServer, type ServerParts } from '../../src/server/server.js';
 import type { ContainerSpec } from '../../src/runtime/container-runtime.js';
+import { BASE_CAPABILITIES } from '../../src/domain/definition.js';
 
 export const DEMO_IMAGE = 'berth-demo/hello:1';
 export const ADMIN_TOKEN = 'integration-admin-token';
@@ -78,9 +79,12 @@ export async function startTestServer(flags: ServerFlags, parts: ServerParts = {
   return handle;
 }
 
+/** Removes every container and network of the instance. */
 export function removeInstanceContainers(instance: string): void {
   const ids = docker('ps', '-aq', '--filter', `label=io.berth.instance=${instance}`);
   if (ids) docker('rm', '-f', ...ids.split('\n'));
+  const networks = docker('network', 'ls', '-q', '--filter', `label=io.berth.instance=${instance}`);
+  if (networks) docker('network', 'rm', ...networks.split('\n'));
 }
 
 export function instanceContainers(instance: string, extraFilter?: string): string[] {
@@ -191,5 +195,9 @@ export function demoTaskSpec(name: string, labels: Readonly<Record<string, strin
     memoryLimitBytes: 32 * 1024 * 1024,
     memoryReservationBytes: 0,
     logMaxBytes: 1024 * 1024,
+    network: 'bridge',
+    capabilities: [...BASE_CAPABILITIES],
+    pidsLimit: 512,
+    cpuLimit: 1,
   };
 }

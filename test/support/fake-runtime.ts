@@ -6,6 +6,7 @@ import type {
   ContainerSummary,
   EventSubscription,
   LogLine,
+  NetworkSpec,
   RuntimeEvent,
   RuntimeEventAction,
 } from '../../src/runtime/container-runtime.js';
@@ -97,6 +98,20 @@ export class FakeRuntime implements ContainerRuntime {
     for (const line of await this.logs(id, options)) options.onLine(line);
   }
 
+  /** Networks made with ensureNetwork, by name, with their labels. */
+  readonly networks = new Map<string, Readonly<Record<string, string>>>();
+
+  async ensureNetwork(spec: NetworkSpec): Promise<void> {
+    if (!this.networks.has(spec.name)) this.networks.set(spec.name, spec.labels);
+  }
+
+  async removeNetworks(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    for (const [name, held] of this.networks) {
+      if (Object.entries(labels).every(([k, v]) => held[k] === v)) this.networks.delete(name);
+    }
+    return [];
+  }
+
   async imageNames(reference: string): Promise<readonly string[] | null> {
     return this.images.has(reference) ? [reference] : null;
   }
@@ -149,7 +164,7 @@ export class FakeRuntime implements ContainerRuntime {
     const id = `foreign${this.nextId++}`;
     this.containers.set(id, {
       id,
-      spec: { name: id, image: 'demo:1', labels, env: [], command: null, memoryLimitBytes: 0, memoryReservationBytes: 0, logMaxBytes: 0 },
+      spec: { ...FAKE_SPEC, name: id, labels },
       state: 'running',
       createdAt: new Date(),
       ip: '10.9.9.9',
@@ -181,3 +196,19 @@ export class FakeRuntime implements ContainerRuntime {
     for (const listener of this.listeners) listener({ action, containerId: id, labels, time: new Date() });
   }
 }
+
+/** A spec with nothing of interest, for containers a test makes directly. */
+export const FAKE_SPEC: ContainerSpec = {
+  name: 'fake',
+  image: 'demo:1',
+  labels: {},
+  env: [],
+  command: null,
+  memoryLimitBytes: 0,
+  memoryReservationBytes: 0,
+  logMaxBytes: 0,
+  network: 'berth-test',
+  capabilities: [],
+  pidsLimit: 512,
+  cpuLimit: 1,
+};

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ContainerView } from '../../src/reconciler/container-view.js';
 import type { ContainerDetails, ContainerSummary, RuntimeEvent } from '../../src/runtime/container-runtime.js';
-import { FakeRuntime } from '../support/fake-runtime.js';
+import { FAKE_SPEC, FakeRuntime } from '../support/fake-runtime.js';
 
 const LABELS = { 'io.berth.instance': 'view0001' };
 const RELIST_MS = 1_000;
@@ -54,7 +54,7 @@ let now: number;
 let applying: Promise<void>[];
 
 function spec(name: string) {
-  return { name, image: 'demo:1', labels: LABELS, env: [], command: null, memoryLimitBytes: 0, memoryReservationBytes: 0, logMaxBytes: 0 };
+  return { ...FAKE_SPEC, name, labels: LABELS };
 }
 
 async function started(name: string): Promise<string> {

@@ -22,6 +22,19 @@ describe('service definitions', () => {
       environment: [{ name: 'A', value: 'b' }],
       replicas: 1,
       command: null,
+      // Every task is limited, whether the definition says so or not.
+      cpuLimit: 1,
+      pidsLimit: 512,
+      capAdd: [],
+    });
+  });
+
+  it('takes CPU and process limits, and gives back only Docker’s default capabilities', () => {
+    expect(parseDefinition({ ...base, 'cpu-limit': 0.25, 'pids-limit': 64, 'cap-add': ['sys_chroot', 'CAP_NET_RAW', 'CHOWN'] })).toMatchObject({
+      cpuLimit: 0.25,
+      pidsLimit: 64,
+      // CHOWN is kept anyway; names are taken in either spelling.
+      capAdd: ['NET_RAW', 'SYS_CHROOT'],
     });
   });
 
@@ -42,6 +55,12 @@ describe('service definitions', () => {
     [{ image: 'UPPER/case' }, /'image' must be/],
     [{ environment: [{ name: 'A', value: '1' }, { name: 'A', value: '2' }] }, /given twice/],
     [{ environment: [{ name: 'A-B', value: '1' }] }, /not valid/],
+    [{ 'cpu-limit': 0 }, /cpu-limit/],
+    [{ 'cpu-limit': 65 }, /cpu-limit/],
+    [{ 'pids-limit': 8 }, /pids-limit/],
+    [{ 'pids-limit': 100.5 }, /pids-limit/],
+    [{ 'cap-add': ['SYS_ADMIN'] }, /may only name .*not 'SYS_ADMIN'/],
+    [{ 'cap-add': ['NET_ADMIN'] }, /cap-add/],
   ] as const)('refuses %j', (overrides, message) => {
     expect(() => parseDefinition({ ...base, ...overrides } as DefinitionInput)).toThrow(InvalidDefinitionError);
     expect(() => parseDefinition({ ...base, ...overrides } as DefinitionInput)).toThrow(message);

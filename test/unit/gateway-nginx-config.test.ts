@@ -22,6 +22,15 @@ describe('renderNginxConfig', () => {
     expect(renderNginxConfig(input({ listenHost: '::' })).text).toContain('listen [::]:8080;');
   });
 
+  it('keeps the workers’ files apart from the master’s when told to', () => {
+    const split = renderNginxConfig(input({ paths: nginxPaths('/var/lib/berth/gateway', '/run/berth/gateway-1') })).text;
+    expect(split).toContain('pid "/var/lib/berth/gateway/nginx.pid";');
+    expect(split).toContain('berth_routes "/run/berth/gateway-1/routes/current"');
+    expect(split).toContain('"bad_request=unix:/run/berth/gateway-1/run/bad-request.sock";');
+    expect(split).toContain('listen "unix:/run/berth/gateway-1/run/bad-request.sock";');
+    expect(split).toContain('client_body_temp_path "/run/berth/gateway-1/tmp/client_body";');
+  });
+
   it('keeps every file under the data dir', () => {
     expect(text).toContain('pid "/var/lib/berth/gateway/nginx.pid";');
     expect(text).toContain('error_log "/var/lib/berth/gateway/logs/error.log" warn;');
@@ -33,7 +42,7 @@ describe('renderNginxConfig', () => {
   it('picks peers with berth_routes from the table link, keeping connections alive per peer', () => {
     expect(text).not.toMatch(/_by_lua/);
     expect(text).toMatch(
-      /upstream berth_targets \{[^}]*berth_routes "\/var\/lib\/berth\/gateway\/routes\/current"\s+"not_found=unix:\/var\/lib\/berth\/gateway\/run\/not-found.sock"\s+"unavailable=unix:\/var\/lib\/berth\/gateway\/run\/unavailable.sock";[^}]*keepalive 64;/,
+      /upstream berth_targets \{[^}]*berth_routes "\/var\/lib\/berth\/gateway\/routes\/current"\s+"not_found=unix:\/var\/lib\/berth\/gateway\/run\/not-found.sock"\s+"unavailable=unix:\/var\/lib\/berth\/gateway\/run\/unavailable.sock"\s+"bad_request=unix:\/var\/lib\/berth\/gateway\/run\/bad-request.sock";[^}]*keepalive 64;/,
     );
   });
 
@@ -41,7 +50,6 @@ describe('renderNginxConfig', () => {
     expect(text).toContain('proxy_pass http://berth_targets;');
     for (const directive of [
       'proxy_http_version 1.1;',
-      'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
       'proxy_set_header X-Forwarded-Proto $scheme;',
       'proxy_set_header X-Forwarded-Host $berth_host;',
       'proxy_set_header Upgrade $http_upgrade;',
@@ -49,6 +57,9 @@ describe('renderNginxConfig', () => {
       'proxy_request_buffering off;',
       'proxy_buffering off;',
       'proxy_next_upstream error timeout;',
+      // The edge sets the client address; what a client claims about earlier hops is dropped.
+      'proxy_set_header X-Forwarded-For $remote_addr;',
+      'proxy_set_header Forwarded "";',
     ]) {
       expect(text).toContain(directive);
     }
@@ -56,7 +67,7 @@ describe('renderNginxConfig', () => {
 
   it('drops worker privileges only to the user it is told', () => {
     expect(text).not.toMatch(/^user /m);
-    expect(renderNginxConfig(input({ workerUser: 'root' })).text).toMatch(/^user root;$/m);
+    expect(renderNginxConfig(input({ worker: { user: 'www-data', group: 'www-data' } })).text).toMatch(/^user www-data www-data;$/m);
   });
 
   it('is pure, and its id follows its content', () => {
@@ -75,7 +86,8 @@ describe('renderNginxConfig', () => {
       { adminPort: 8080 },
       { moduleFile: '/opt/my "module".so' },
       { paths: nginxPaths(`/${'d'.repeat(100)}`) },
-      { workerUser: 'root; evil' },
+      { worker: { user: 'www-data; evil', group: 'www-data' } },
+      { worker: { user: 'www-data', group: 'x y' } },
     ];
     for (const overrides of bad) {
       expect(() => renderNginxConfig(input(overrides)), JSON.stringify(overrides)).toThrow(ConfigError);

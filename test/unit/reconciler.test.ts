@@ -185,7 +185,13 @@ describe('the reconciler', () => {
       expect(c.spec.env).toEqual(['K=secret', 'CONTEXT_ROOT=/exp-web']);
       expect(c.spec.memoryLimitBytes).toBe(32 * 1024 * 1024);
       expect(c.spec.memoryReservationBytes).toBe(16 * 1024 * 1024);
+      // On the project's own network, with few capabilities and bounded CPU and processes.
+      expect(c.spec.network).toBe(`berth-${INSTANCE}-exp`);
+      expect(c.spec.capabilities).toEqual(expect.arrayContaining(['NET_BIND_SERVICE', 'SETUID']));
+      expect(c.spec.capabilities).not.toContain('NET_RAW');
+      expect(c.spec).toMatchObject({ cpuLimit: 1, pidsLimit: 512 });
     }
+    expect(runtime.networks.get(`berth-${INSTANCE}-exp`)).toMatchObject({ 'io.berth.project': 'exp', 'io.berth.instance': INSTANCE });
     await until('routes', () => gateway.last().find((r) => r.prefix === '/exp-web' && r.targets.length === 2));
     expect(store.services.byId(web.id)?.currentRevision).toBe(1);
     await until('steady', () => messages(web)[0] === 'reached a steady state');

@@ -6,7 +6,8 @@
  *       server 0.0.0.1;    # never used, but nginx wants one
  *       berth_routes /data/nginx/routes/current
  *                    not_found=unix:/data/run/not-found.sock
- *                    unavailable=unix:/data/run/unavailable.sock;
+ *                    unavailable=unix:/data/run/unavailable.sock
+ *                    bad_request=unix:/data/run/bad-request.sock;
  *       keepalive 64;      # after berth_routes, which it wraps
  *   }
  *
@@ -20,6 +21,11 @@
  * with IPv6 addresses in brackets. The route of a request is the first segment of its
  * normalised path ($uri). A path that is no route goes to the not_found peer, a route
  * without targets to the unavailable peer: internal servers that answer 404 and 503.
+ *
+ * The target receives the path as the client sent it, so a request whose raw path does not
+ * begin with the same segment ("/a-web/../b-api/x", "/a-web%2F..%2Fb-api/x", which
+ * normalise to /b-api/x) goes to the bad_request peer, which answers 400: a service only
+ * ever sees paths under its own prefix.
  */
 
 #include <ngx_config.h>
@@ -61,6 +67,7 @@ typedef struct {
     ngx_str_t            dir;
     ngx_addr_t           not_found;
     ngx_addr_t           unavailable;
+    ngx_addr_t           bad_request;
 
     /*
      * The worker's own state: every worker gets its copy of the configuration at fork.
@@ -81,6 +88,8 @@ typedef struct {
     ngx_str_t            key;
     /* 1-based index of the target the last try went to; 0 before the first. */
     ngx_uint_t           tried;
+    /* The raw path names another first segment than the normalised one. */
+    unsigned             bad:1;
     /*
      * Copies of the peer: a retry or a log line may come after the worker has swapped
      * tables and freed the one the peer came from.
@@ -94,6 +103,7 @@ typedef struct {
 static ngx_int_t berth_init_process(ngx_cycle_t *cycle);
 static void *berth_create_conf(ngx_conf_t *cf);
 static char *berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_uint_t berth_same_segment(ngx_str_t *raw, ngx_str_t *key);
 static ngx_int_t berth_peer_param(ngx_conf_t *cf, ngx_str_t *value,
     char *name, ngx_addr_t *peer);
 static ngx_int_t berth_init_upstream(ngx_conf_t *cf,
@@ -113,7 +123,7 @@ static berth_route_t *berth_lookup(berth_table_t *table, ngx_str_t *key);
 static ngx_command_t  berth_routes_commands[] = {
 
     { ngx_string("berth_routes"),
-      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE3,
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE4,
       berth_routes,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
@@ -232,6 +242,10 @@ berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (rc == NGX_DECLINED) {
+            rc = berth_peer_param(cf, &value[i], "bad_request=", &bcf->bad_request);
+        }
+
+        if (rc == NGX_DECLINED) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\"", &value[i]);
             return NGX_CONF_ERROR;
@@ -242,8 +256,10 @@ berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (bcf->not_found.sockaddr == NULL || bcf->unavailable.sockaddr == NULL) {
-        return "needs not_found= and unavailable=";
+    if (bcf->not_found.sockaddr == NULL || bcf->unavailable.sockaddr == NULL
+        || bcf->bad_request.sockaddr == NULL)
+    {
+        return "needs not_found=, unavailable= and bad_request=";
     }
 
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
@@ -325,8 +341,9 @@ berth_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us)
     bp->key.data = r->uri.data;
     bp->key.len = slash ? (size_t) (slash - r->uri.data) : r->uri.len;
     bp->tried = 0;
+    bp->bad = !berth_same_segment(&r->unparsed_uri, &bp->key);
 
-    route = berth_lookup(conf->table, &bp->key);
+    route = bp->bad ? NULL : berth_lookup(conf->table, &bp->key);
 
     r->upstream->peer.data = bp;
     r->upstream->peer.get = berth_get_peer;
@@ -351,9 +368,12 @@ berth_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->connection = NULL;
 
     /* Looked up on every try: the worker may have loaded another table since the last one. */
-    route = berth_lookup(bp->conf->table, &bp->key);
+    route = bp->bad ? NULL : berth_lookup(bp->conf->table, &bp->key);
 
-    if (route == NULL) {
+    if (bp->bad) {
+        peer = &bp->conf->bad_request;
+
+    } else if (route == NULL) {
         peer = &bp->conf->not_found;
 
     } else if (route->count == 0) {
@@ -386,6 +406,27 @@ berth_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->name = &bp->name;
 
     return NGX_OK;
+}
+
+
+/* Whether the raw request path (up to '/', '?' or its end) begins with exactly key. */
+static ngx_uint_t
+berth_same_segment(ngx_str_t *raw, ngx_str_t *key)
+{
+    u_char  *p, *end;
+
+    if (raw->len == 0 || raw->data[0] != '/') {
+        return 0;
+    }
+
+    end = raw->data + raw->len;
+
+    for (p = raw->data + 1; p < end && *p != '/' && *p != '?'; p++) {
+        /* void */
+    }
+
+    return (size_t) (p - raw->data) == key->len
+           && ngx_strncmp(raw->data, key->data, key->len) == 0;
 }
 
 

@@ -9,12 +9,18 @@ import type {
   ContainerSummary,
   EventSubscription,
   LogLine,
+  NetworkSpec,
   RegistryAuth,
   RuntimeEvent,
   RuntimeEventAction,
 } from '../container-runtime.js';
 import { linesOf, parseLogOutput, splitFrames } from './log-frames.js';
 import { NeighbourAnnouncer } from './neighbour-announcer.js';
+import { DockerNetworks } from './networks.js';
+import { parsePool } from './subnets.js';
+
+/** Project networks' /24s come from here unless the server is told otherwise (--network-pool). */
+const DEFAULT_NETWORK_POOL = '10.213.0.0/16';
 
 const EVENT_ACTIONS = new Set<RuntimeEventAction>(['create', 'start', 'die', 'oom', 'destroy', 'kill', 'stop']);
 const PULL_TIMEOUT_MS = 10 * 60_000;
@@ -53,6 +59,7 @@ export class DockerRuntime implements ContainerRuntime {
   /** Null unless berth may set the host's neighbour entries (root, the engine on this host). */
   private readonly neighbours: NeighbourAnnouncer | null;
   private readonly onWarning: (error: Error) => void;
+  private readonly networks: DockerNetworks;
 
   constructor(
     options: {
@@ -62,6 +69,8 @@ export class DockerRuntime implements ContainerRuntime {
       announceNeighbours?: boolean;
       /** Receives what went wrong without failing the call; default process.emitWarning. */
       onWarning?: (error: Error) => void;
+      /** Where networks' subnets are carved from; default DEFAULT_NETWORK_POOL. */
+      networkPool?: string;
     } = {},
   ) {
     const socketPath = options.socketPath ?? '/var/run/docker.sock';
@@ -70,6 +79,7 @@ export class DockerRuntime implements ContainerRuntime {
     const announce = options.announceNeighbours ?? process.geteuid?.() === 0;
     this.neighbours = announce ? new NeighbourAnnouncer(this.docker) : null;
     this.onWarning = options.onWarning ?? ((error) => process.emitWarning(error));
+    this.networks = new DockerNetworks(this.docker, parsePool(options.networkPool ?? DEFAULT_NETWORK_POOL, 'network-pool'));
   }
 
   async ping(): Promise<void> {
@@ -131,6 +141,11 @@ export class DockerRuntime implements ContainerRuntime {
       Env: [...spec.env],
       ...(spec.command ? { Cmd: [...spec.command] } : {}),
       HostConfig: {
+        NetworkMode: spec.network,
+        CapDrop: ['ALL'],
+        CapAdd: [...spec.capabilities],
+        PidsLimit: spec.pidsLimit,
+        NanoCpus: Math.round(spec.cpuLimit * 1e9),
         Memory: spec.memoryLimitBytes,
         MemoryReservation: spec.memoryReservationBytes,
         // Swap would let a service exceed its hard limit without being killed.
@@ -293,6 +308,14 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (error) {
       if (!signal.aborted) throw error;
     }
+  }
+
+  ensureNetwork(spec: NetworkSpec): Promise<void> {
+    return this.networks.ensure(spec);
+  }
+
+  removeNetworks(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    return this.networks.remove(labels);
   }
 
   async memoryCapacityBytes(): Promise<number> {

@@ -1,0 +1,83 @@
+import type Docker from 'dockerode';
+import { RuntimeUnavailableError } from '../../domain/errors.js';
+import type { NetworkSpec } from '../container-runtime.js';
+import { formatCidr, freeSubnets, parseCidr, type Range } from './subnets.js';
+
+interface EngineError {
+  statusCode?: number;
+  message?: string;
+}
+
+/** Subnets tried before giving up: another server may take the one chosen between the list and the create. */
+const CREATE_ATTEMPTS = 8;
+
+/**
+ * The engine's networks, in berth's terms. Each network gets a /24 of berth's own pool: the
+ * engine's default pools hold about 30 bridge networks, and a server with a network a project
+ * would stop making new ones past its thirtieth project.
+ */
+export class DockerNetworks {
+  constructor(
+    private readonly docker: Docker,
+    private readonly pool: Range,
+  ) {}
+
+  async ensure(spec: NetworkSpec): Promise<void> {
+    if (await this.exists(spec.name)) return;
+    let lastError: unknown;
+    const tried: Range[] = [];
+    for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+      const subnet = freeSubnets(this.pool, [...(await this.taken()), ...tried]).next().value;
+      if (!subnet) throw new RuntimeUnavailableError(`no /24 of ${formatCidr(this.pool)} is free for network ${spec.name}; widen --network-pool`);
+      try {
+        await this.docker.createNetwork({
+          Name: spec.name,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Labels: { ...spec.labels },
+          IPAM: { Driver: 'default', Config: [{ Subnet: formatCidr(subnet) }] },
+        });
+        return;
+      } catch (error) {
+        // Made meanwhile by another pass or server: it is there, which is all that was asked.
+        if ((error as EngineError).statusCode === 409 || (await this.exists(spec.name))) return;
+        lastError = error;
+        tried.push(subnet);
+      }
+    }
+    throw new RuntimeUnavailableError(`the engine refused every subnet offered for network ${spec.name}`, { cause: lastError });
+  }
+
+  async remove(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    const networks = await this.docker.listNetworks({ filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) } });
+    const inUse: string[] = [];
+    for (const network of networks) {
+      try {
+        await this.docker.getNetwork(network.Id).remove();
+      } catch (error) {
+        const status = (error as EngineError).statusCode;
+        if (status === 404) continue;
+        // 403: containers are still attached; the network stays for them.
+        if (status === 403) inUse.push(network.Name);
+        else throw error;
+      }
+    }
+    return inUse;
+  }
+
+  private async exists(name: string): Promise<boolean> {
+    try {
+      const network = (await this.docker.getNetwork(name).inspect()) as { Name?: string };
+      // The engine also finds a network by an id prefix; only the name counts.
+      return network.Name === name;
+    } catch (error) {
+      if ((error as EngineError).statusCode === 404) return false;
+      throw error;
+    }
+  }
+
+  private async taken(): Promise<Range[]> {
+    const networks = await this.docker.listNetworks();
+    return networks.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => parseCidr(c.Subnet ?? '')).filter((r): r is Range => r !== null));
+  }
+}
