@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import {
   docker,
   ensureDemoImage,
   instanceContainers,
+  removeDataDir,
   removeInstanceContainers,
   waitFor,
   waitForDeployment,
@@ -56,7 +57,7 @@ afterAll(async () => {
     }
   }
   if (instance) removeInstanceContainers(instance);
-  rmSync(dataDir, { recursive: true, force: true });
+  removeDataDir(dataDir);
 });
 
 /** Exactly the wanted tasks run: `replicas` of the current revision, nothing stopped, nothing else. */

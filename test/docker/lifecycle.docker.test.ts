@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { definition, ensureDemoImage, instanceContainers, removeInstanceContainers, waitFor, waitForDeployment, type ApiClient } from '../support/docker-harness.js';
+import { definition, ensureDemoImage, instanceContainers, removeDataDir, removeInstanceContainers, waitFor, waitForDeployment, type ApiClient } from '../support/docker-harness.js';
 import { ServerProcess } from '../support/server-process.js';
 
 // Ports 17400-17419 belong to this file.
@@ -50,7 +50,7 @@ afterAll(async () => {
     }
   }
   if (instance) removeInstanceContainers(instance);
-  rmSync(dataDir, { recursive: true, force: true });
+  removeDataDir(dataDir);
 });
 
 describe('the server process', () => {

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultWorkerDir } from '../../src/gateway/nginx-gateway.js';
 import { resolveServerConfig } from '../../src/server/config.js';
 import { BerthServer, type ServerParts } from '../../src/server/server.js';
 import type { ContainerSpec } from '../../src/runtime/container-runtime.js';
@@ -73,10 +74,16 @@ export async function startTestServer(flags: ServerFlags, parts: ServerParts = {
       const instance = handle.server.instance;
       await handle.server.shutdownAll();
       removeInstanceContainers(instance);
-      rmSync(dir, { recursive: true, force: true });
+      removeDataDir(dir);
     },
   };
   return handle;
+}
+
+/** Removes a server's data dir, and the dir its gateway's workers used outside it. */
+export function removeDataDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(defaultWorkerDir(dir), { recursive: true, force: true });
 }
 
 /** Removes every container and network of the instance. */
