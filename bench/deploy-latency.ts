@@ -1,3 +1,4 @@
+import { BASE_CAPABILITIES, DEFAULT_CPU_LIMIT, DEFAULT_PIDS_LIMIT } from '../src/domain/definition.js';
 import { definition, type Api } from './lib/api.js';
 import { BenchServer } from './lib/bench-server.js';
 import type { BenchContext } from './lib/context.js';
@@ -31,15 +32,20 @@ interface Breakdown {
 
 /**
  * PUT of a definition (image present locally) → first 200 through the gateway, against
- * `docker run -d` of the same image with the same limits → first 200 from its address.
- * Both poll every 10 ms on a fresh connection. A fresh service per run; runs alternate
- * which side goes first; one untimed warm-up round.
+ * `docker run -d` of the same image with what berth gives a task — the same limits,
+ * capabilities and a user-defined bridge network of its own, as a project's — → first 200
+ * from its address. Both poll every 10 ms on a fresh connection. A fresh service per run;
+ * runs alternate which side goes first; one untimed warm-up round.
  */
 export async function runDeployLatency(ctx: BenchContext, options: DeployLatencyOptions): Promise<void> {
   await ctx.scoped(async (scope) => {
     ctx.log('deploy: starting a server');
     const server = await BenchServer.start({ basePort: BASE_PORT });
     scope.defer('deploy server', () => server.destroy());
+    // Made before the rounds, as berth makes a project's network before its first task.
+    const network = `berth-bench-${ctx.session}`;
+    await docker(['network', 'create', '--label', `${BENCH_LABEL}=${ctx.session}`, '--subnet', '10.199.0.0/22', network]);
+    scope.defer('baseline network', () => docker(['network', 'rm', network]).then(() => undefined));
     const api = await server.admin.project('bench');
     const raw: number[] = [];
     const berth: number[] = [];
@@ -49,11 +55,11 @@ export async function runDeployLatency(ctx: BenchContext, options: DeployLatency
       let r = 0;
       let b: Breakdown | null = null;
       if (round % 2 === 0) {
-        r = await rawDockerRun(ctx.session, round);
+        r = await rawDockerRun(ctx.session, network, round);
         b = await berthDeploy(api, server, `d${round}`);
       } else {
         b = await berthDeploy(api, server, `d${round}`);
-        r = await rawDockerRun(ctx.session, round);
+        r = await rawDockerRun(ctx.session, network, round);
       }
       ctx.log(`deploy: round ${round}${warmUp ? ' (warm-up)' : ''}: docker run ${r.toFixed(0)} ms, berth ${b.firstOk.toFixed(0)} ms ${JSON.stringify(roundAll(b))}`);
       if (warmUp) continue;
@@ -70,7 +76,7 @@ export async function runDeployLatency(ctx: BenchContext, options: DeployLatency
       baseline: raw,
       comparisons: paired(berth, raw, (x, y) => x / y),
       goal: { kind: 'ratio-max', limit: 1.25 },
-      note: 'baseline: docker run -d + poll the container address',
+      note: 'baseline: docker run -d with berth’s limits, capabilities and a network of its own + poll the container address',
     });
     const segment = (from: keyof Breakdown, to: keyof Breakdown): string => `+${median(breakdowns.map((x) => x[to] - x[from])).toFixed(0)}`.padStart(6);
     ctx.notes.push(
@@ -88,13 +94,14 @@ export async function runDeployLatency(ctx: BenchContext, options: DeployLatency
   });
 }
 
-/** The baseline: what a user does by hand. Returns ms from `docker run` to the first 200. */
-async function rawDockerRun(session: string, round: number): Promise<number> {
+/** The baseline: what a user does by hand, as isolated as berth's task. Returns ms from `docker run` to the first 200. */
+async function rawDockerRun(session: string, network: string, round: number): Promise<number> {
   const root = `/raw-${round}`;
   const t0 = nowMs();
   const id = await docker([
-    'run', '-d', '--label', `${BENCH_LABEL}=${session}`,
+    'run', '-d', '--label', `${BENCH_LABEL}=${session}`, '--network', network,
     '--init', '--memory', '32m', '--memory-swap', '32m', '--memory-reservation', '16m', '--security-opt', 'no-new-privileges',
+    '--cap-drop', 'ALL', ...BASE_CAPABILITIES.flatMap((cap) => ['--cap-add', cap]), '--pids-limit', String(DEFAULT_PIDS_LIMIT), '--cpus', String(DEFAULT_CPU_LIMIT),
     '-e', 'GREETING=hello', '-e', `CONTEXT_ROOT=${root}`, HELLO_IMAGE,
   ]);
   const ip = await containerIp(id);

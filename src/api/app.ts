@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { installErrorHandling } from './error-handler.js';
 import type { ApiDeps } from './ports.js';
+import { jobRoutes } from './routes/jobs.js';
 import { projectRoutes } from './routes/projects.js';
 import { serviceRoutes } from './routes/services.js';
 
@@ -51,6 +52,7 @@ export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   await app.register(projectRoutes(deps));
   await app.register(serviceRoutes(deps));
+  await app.register(jobRoutes(deps));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -1,6 +1,6 @@
 import type { OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
-import type { TaskObserver } from '../domain/observed.js';
+import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
 import type { AuditTrail } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
@@ -22,4 +22,8 @@ export interface ApiDeps {
   readonly audit: AuditTrail;
   /** berth's registry under every spelling of its address; null when the server runs without one. */
   readonly ownRegistry: OwnRegistry | null;
+  /** Jobs' output, from their tasks and from the store. */
+  readonly jobs: JobLogObserver;
+  /** The memory berth may reserve in all: a job whose reservation is larger can never start. */
+  readonly capacityMiB: () => Promise<number>;
 }

@@ -32,4 +32,5 @@ export const LIMITS = {
   tail: 5000,
   streams: 50,
   events: 1000,
+  commandWords: 128,
 } as const;

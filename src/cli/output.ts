@@ -57,7 +57,7 @@ export function shortTime(iso: string): string {
 export function paintState(style: Style, state: string): string {
   const text = state.trim();
   if (/^(ACTIVE|RUNNING|healthy|succeeded)$/.test(text)) return state.replace(text, style.green(text));
-  if (/^(failed|unhealthy|STOPPED|cancelled|crash-looping)$/i.test(text) || text.includes('crash')) return state.replace(text, style.red(text));
+  if (/^(failed|unhealthy|STOPPED|cancelled|timed-out|crash-looping)$/i.test(text) || text.includes('crash')) return state.replace(text, style.red(text));
   if (text === '' || text === '-') return state;
   return state.replace(text, style.yellow(text));
 }

@@ -11,7 +11,7 @@ export function registerServerCommand(program: Command): void {
     .option('--gateway-listen <host:port>', `gateway address (env BERTH_GATEWAY_LISTEN, default ${SERVER_DEFAULTS.gatewayListen})`)
     .option('--gateway-admin-port <port>', "nginx's admin endpoint on 127.0.0.1 (env BERTH_GATEWAY_ADMIN_PORT, default: gateway port + 1)")
     .option('--gateway-user <name>', "when run as root: the unprivileged account nginx's workers run as (env BERTH_GATEWAY_USER, default www-data, else nobody)")
-    .option('--network-pool <cidr>', `IPv4 range each project's network gets a /24 of (env BERTH_NETWORK_POOL, default ${SERVER_DEFAULTS.networkPool})`)
+    .option('--network-pool <cidr>', `IPv4 range each project's network gets a /22 of (env BERTH_NETWORK_POOL, default ${SERVER_DEFAULTS.networkPool})`)
     .option('--registry-listen <host:port>', `registry address (env BERTH_REGISTRY_LISTEN, default ${SERVER_DEFAULTS.registryListen})`)
     .option('--public-url <url>', 'URL services are reached under (env BERTH_PUBLIC_URL, default http://<gateway-listen>)')
     .option('--memory-capacity <MiB>', "memory reservations may add up to (env BERTH_MEMORY_CAPACITY, default: the engine's total memory)")

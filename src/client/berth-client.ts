@@ -15,6 +15,7 @@ import type {
   ServiceSummary,
   UpdateServiceResponse,
 } from '../api/schemas.js';
+import type { CreateJobBody, CreateJobResponse, JobDoc, JobSummaryDoc } from '../api/job-schemas.js';
 import { BerthApiError, BerthResponseError, BerthTimeoutError, BerthUnreachableError } from './errors.js';
 import { readNdjson } from './ndjson.js';
 
@@ -28,6 +29,9 @@ export type ServiceEvent = Events['events'][number];
 export type Logs = Static<typeof LogsDoc>;
 /** One line of `GET /services/:name/logs/stream`: a `view=logs` event plus the stream it belongs to. */
 export type LogLine = Pick<Logs['logs'][number], 'stream_name'> & Logs['logs'][number]['log_events'][number];
+export type JobInput = Static<typeof CreateJobBody>;
+export type JobSummary = Static<typeof JobSummaryDoc>;
+export type Job = Static<typeof JobDoc>;
 
 export interface BerthClientOptions {
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
@@ -201,14 +205,46 @@ export class BerthClient {
    * later, until `signal` aborts (then it resolves) or the server ends the
    * stream (it resolves too; check `signal.aborted` to tell which).
    */
-  async followLogs(name: string, options: FollowLogsOptions): Promise<void> {
+  followLogs(name: string, options: FollowLogsOptions): Promise<void> {
+    return this.stream(`${servicePath(name)}/logs/stream`, options);
+  }
+
+  /** Queues a job (or, with `schedule`, a schedule of runs). */
+  createJob(job: JobInput, options?: RequestOptions): Promise<Static<typeof CreateJobResponse>> {
+    return this.call('POST', '/jobs', { ...options, body: job });
+  }
+
+  /** The project's jobs, newest first. */
+  listJobs(query: { limit?: number } = {}, options?: RequestOptions): Promise<JobSummary[]> {
+    return this.call('GET', '/jobs', { ...options, query: { limit: query.limit } });
+  }
+
+  getJob(id: number, options?: RequestOptions): Promise<Job> {
+    return this.call('GET', `/jobs/${id}`, { ...options });
+  }
+
+  /** Each attempt's last `tail` lines, newest attempt first. */
+  jobLogs(id: number, query: { tail?: number } = {}, options?: RequestOptions): Promise<Logs> {
+    return this.call('GET', `/jobs/${id}/logs`, { ...options, query: { tail: query.tail } });
+  }
+
+  /** Follows the job's output; resolves once the job has finished and all of it was sent, or when `signal` aborts. */
+  followJobLogs(id: number, options: FollowLogsOptions): Promise<void> {
+    return this.stream(`/jobs/${id}/logs/stream`, options);
+  }
+
+  cancelJob(id: number, options?: RequestOptions): Promise<Job> {
+    return this.call('POST', `/jobs/${id}/cancel`, { ...options });
+  }
+
+  private async stream(path: string, options: FollowLogsOptions): Promise<void> {
     const { signal } = options;
     // Only the wait for the answer's headers is bounded: the stream itself is open-ended by design.
     const headersDeadline = new AbortController();
     const timer = setTimeout(() => headersDeadline.abort(timeoutReason(this.timeoutMs)), this.timeoutMs);
     let response: Response;
     try {
-      response = await this.send('GET', `${servicePath(name)}/logs/stream`, { signal, query: { tail: options.tail } }, headersDeadline.signal);
+      response = await this.send('GET', path, { signal, query: { tail: options.tail } }, headersDeadline.signal);
       if (!response.ok) throw await apiError(response);
     } finally {
       clearTimeout(timer);

@@ -114,7 +114,7 @@ export function parseDefinition(input: DefinitionInput): ServiceDefinition {
   };
 }
 
-function cpuLimit(value: number | undefined): number {
+export function cpuLimit(value: number | undefined): number {
   if (value === undefined) return DEFAULT_CPU_LIMIT;
   if (!Number.isFinite(value) || value < 0.01 || value > MAX_CPU_LIMIT) {
     throw new InvalidDefinitionError(`'cpu-limit' must be a number of CPU cores between 0.01 and ${MAX_CPU_LIMIT}`);
@@ -122,7 +122,7 @@ function cpuLimit(value: number | undefined): number {
   return Math.round(value * 100) / 100;
 }
 
-function pidsLimit(value: number | undefined): number {
+export function pidsLimit(value: number | undefined): number {
   if (value === undefined) return DEFAULT_PIDS_LIMIT;
   if (!Number.isInteger(value) || value < MIN_PIDS_LIMIT || value > MAX_PIDS_LIMIT) {
     throw new InvalidDefinitionError(`'pids-limit' must be an integer between ${MIN_PIDS_LIMIT} and ${MAX_PIDS_LIMIT}`);
@@ -130,7 +130,7 @@ function pidsLimit(value: number | undefined): number {
   return value;
 }
 
-function capabilities(names: readonly string[] | undefined): string[] {
+export function capabilities(names: readonly string[] | undefined): string[] {
   const result = new Set<string>();
   for (const raw of names ?? []) {
     const name = raw.toUpperCase().replace(/^CAP_/, '');
@@ -145,14 +145,14 @@ function capabilities(names: readonly string[] | undefined): string[] {
   return [...result].sort();
 }
 
-function memory(key: string, value: number): number {
+export function memory(key: string, value: number): number {
   if (!Number.isInteger(value) || value < MIN_MEMORY_MIB || value > MAX_MEMORY_MIB) {
     throw new InvalidDefinitionError(`'${key}' must be an integer number of MiB between ${MIN_MEMORY_MIB} and ${MAX_MEMORY_MIB}`);
   }
   return value;
 }
 
-function environment(entries: DefinitionInput['environment']): ServiceDefinition['environment'] {
+export function environment(entries: DefinitionInput['environment']): ServiceDefinition['environment'] {
   const seen = new Set<string>();
   const result: { name: string; value: string }[] = [];
   for (const { name, value } of entries) {

@@ -1,3 +1,5 @@
+import { BerthError } from './errors.js';
+
 /**
  * The deployment state machine. The reconciler persists the step after every
  * transition and each step's work is idempotent, so a server killed at any
@@ -30,42 +32,69 @@ export type DeploymentStep = (typeof DEPLOYMENT_STEPS)[number];
 /** Why a deployment is being rolled back; decides its terminal step. */
 export type RollbackCause = 'failed' | 'cancelled' | 'superseded';
 
-const TRANSITIONS: Record<DeploymentStep, readonly DeploymentStep[]> = {
-  pending: ['starting', 'rolling-back'],
-  starting: ['health-wait', 'rolling-back'],
-  'health-wait': ['switching', 'rolling-back'],
-  switching: ['draining'],
-  draining: ['stopping'],
-  stopping: ['succeeded'],
-  'rolling-back': ['failed', 'cancelled', 'superseded'],
-  succeeded: [],
-  failed: [],
-  cancelled: [],
-  superseded: [],
+/**
+ * A deployment strategy is data: which step may follow which. The reconciler has one handler
+ * per step and drives any strategy by its table; a new strategy (stop-first for stateful
+ * workloads, blue/green for colours) is a new table and the handlers of any new steps, not a
+ * new branch in one function.
+ */
+export interface Strategy {
+  readonly name: StrategyName;
+  readonly transitions: Readonly<Record<DeploymentStep, readonly DeploymentStep[]>>;
+}
+
+export type StrategyName = 'start-first';
+
+/** Start the new tasks beside the old ones, switch when they are healthy, then stop the old. */
+export const START_FIRST: Strategy = {
+  name: 'start-first',
+  transitions: {
+    pending: ['starting', 'rolling-back'],
+    starting: ['health-wait', 'rolling-back'],
+    'health-wait': ['switching', 'rolling-back'],
+    switching: ['draining'],
+    draining: ['stopping'],
+    stopping: ['succeeded'],
+    'rolling-back': ['failed', 'cancelled', 'superseded'],
+    succeeded: [],
+    failed: [],
+    cancelled: [],
+    superseded: [],
+  },
 };
 
-export class IllegalTransitionError extends Error {
+const STRATEGIES: Readonly<Record<StrategyName, Strategy>> = { 'start-first': START_FIRST };
+
+export function strategyNamed(name: string): Strategy {
+  const strategy = STRATEGIES[name as StrategyName];
+  if (!strategy) throw new Error(`No deployment strategy '${name}'`);
+  return strategy;
+}
+
+export class IllegalTransitionError extends BerthError {
   readonly code = 'BERTH_ILLEGAL_TRANSITION';
-  constructor(from: DeploymentStep, to: DeploymentStep) {
-    super(`A deployment cannot go from '${from}' to '${to}'`);
+  readonly status = 500;
+  constructor(from: DeploymentStep, to: DeploymentStep, strategy: StrategyName) {
+    super(`A ${strategy} deployment cannot go from '${from}' to '${to}'`);
   }
 }
 
-export function canTransition(from: DeploymentStep, to: DeploymentStep): boolean {
-  return TRANSITIONS[from].includes(to);
+export function canTransition(from: DeploymentStep, to: DeploymentStep, strategy: Strategy = START_FIRST): boolean {
+  return strategy.transitions[from].includes(to);
 }
 
-export function assertTransition(from: DeploymentStep, to: DeploymentStep): void {
-  if (!canTransition(from, to)) throw new IllegalTransitionError(from, to);
+export function assertTransition(from: DeploymentStep, to: DeploymentStep, strategy: Strategy = START_FIRST): void {
+  if (!canTransition(from, to, strategy)) throw new IllegalTransitionError(from, to, strategy.name);
 }
 
+/** A step no strategy leaves. */
 export function isTerminal(step: DeploymentStep): boolean {
-  return TRANSITIONS[step].length === 0;
+  return step === 'succeeded' || step === 'failed' || step === 'cancelled' || step === 'superseded';
 }
 
 /** Before the switch the old revision is untouched, so the deployment can still be abandoned. */
-export function canRollBack(step: DeploymentStep): boolean {
-  return canTransition(step, 'rolling-back');
+export function canRollBack(step: DeploymentStep, strategy: Strategy = START_FIRST): boolean {
+  return canTransition(step, 'rolling-back', strategy);
 }
 
 export function terminalStepFor(cause: RollbackCause): DeploymentStep {

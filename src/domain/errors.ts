@@ -96,6 +96,19 @@ export class ImageNotNamedError extends BerthError {
   readonly status = 400;
 }
 
+export class InvalidJobError extends BerthError {
+  readonly code = 'BERTH_INVALID_JOB';
+  readonly status = 400;
+}
+
+export class JobNotFoundError extends BerthError {
+  readonly code = 'BERTH_JOB_NOT_FOUND';
+  readonly status = 404;
+  constructor(id: number | string) {
+    super(`Job ${String(id).slice(0, 32)} not found`);
+  }
+}
+
 export class InvalidHealthCheckError extends BerthError {
   readonly code = 'BERTH_INVALID_HEALTH_CHECK';
   readonly status = 400;
@@ -150,6 +163,18 @@ export class FeatureUnavailableError extends BerthError {
 export class RuntimeUnavailableError extends BerthError {
   readonly code = 'BERTH_RUNTIME_UNAVAILABLE';
   readonly status = 503;
+}
+
+/** The runtime holds no task by that id (it was removed meanwhile, say). */
+export class RuntimeTaskNotFoundError extends BerthError {
+  readonly code = 'BERTH_RUNTIME_TASK_NOT_FOUND';
+  readonly status = 404;
+}
+
+/** The runtime has no such image and cannot get it. */
+export class RuntimeImageMissingError extends BerthError {
+  readonly code = 'BERTH_RUNTIME_IMAGE_MISSING';
+  readonly status = 400;
 }
 
 /** The host's neighbour entry for a container just started could not be set (ADR 006); the container runs regardless. */

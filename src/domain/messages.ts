@@ -32,3 +32,9 @@ export function startedTasks(names: readonly string[]): string {
 export function stoppedTasks(names: readonly string[]): string {
   return `stopped ${names.length} task${names.length === 1 ? '' : 's'} (${names.join(', ')})`;
 }
+
+/** A new task's probe got an answer that is not a pass: in words a user reads at once. */
+export function probeFailed(task: string, path: string, description: string): string {
+  const code = /codes: \[(\d+)\]/.exec(description)?.[1];
+  return code ? `task ${task}: GET ${path} answered ${code}` : `task ${task}: GET ${path} failed: ${description}`;
+}

@@ -1,4 +1,4 @@
-import type { DeploymentStep, RollbackCause } from './deployment.js';
+import type { DeploymentStep, RollbackCause, StrategyName } from './deployment.js';
 import type { ServiceDefinition } from './definition.js';
 import type { HealthCheck } from './health-check.js';
 
@@ -33,6 +33,8 @@ export interface Deployment {
   readonly serviceId: number;
   readonly revision: number;
   readonly previousRevision: number | null;
+  /** The step table the deployment follows. */
+  readonly strategy: StrategyName;
   readonly step: DeploymentStep;
   readonly reason: string | null;
   readonly rollbackTo: RollbackCause | null;

@@ -17,6 +17,11 @@ export interface ObservedTask {
   readonly healthDescription: string | null;
 }
 
+export interface LogLine {
+  readonly time: Date;
+  readonly message: string;
+}
+
 export interface TaskLogStream {
   readonly taskName: string;
   readonly createdAt: number;
@@ -37,17 +42,34 @@ export interface TaskObserver {
   ): Promise<void>;
 }
 
-export function lastStatusOf(engineState: string): TaskLastStatus {
-  switch (engineState) {
+/** A task's state (created, running, exited, removing) as servicectl's `last_status`. */
+export function lastStatusOf(state: 'created' | 'running' | 'exited' | 'removing'): TaskLastStatus {
+  switch (state) {
     case 'running':
-    case 'paused':
       return 'RUNNING';
     case 'created':
-    case 'restarting':
       return 'PENDING';
     case 'removing':
       return 'DEPROVISIONING';
-    default:
+    case 'exited':
       return 'STOPPED';
   }
+}
+
+/** One attempt's output: from its running task, or as kept once it ended. */
+export interface JobLogStream {
+  readonly attempt: number;
+  readonly taskName: string;
+  readonly lines: readonly LogLine[];
+}
+
+/** The API's read-only view of a job's output. */
+export interface JobLogObserver {
+  /** Each attempt's last `tail` lines, oldest attempt first. */
+  logs(jobId: number, tail: number): Promise<JobLogStream[]>;
+  /**
+   * Sends every attempt's output as it is written (the one running, and each one after it),
+   * and ends once the job has finished and its output is sent, or when `signal` aborts.
+   */
+  follow(jobId: number, options: { tail: number; signal: AbortSignal; onLine: (taskName: string, line: LogLine) => void }): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Clock } from '../domain/model.js';
-import type { ContainerRuntime, ContainerSummary, RuntimeEvent } from '../runtime/container-runtime.js';
+import type { TaskEvent, TaskRuntime, TaskSummary } from '../runtime/task-runtime.js';
+import type { ChangeTracker } from './change-tracker.js';
 
 /** How often a live view lists the engine anyway, to correct whatever an event did not say. */
 export const RELIST_MS = 30_000;
@@ -16,7 +17,7 @@ export const RELIST_MS = 30_000;
  * container is inspected: the engine's list can lag behind its events.
  */
 export class ContainerView {
-  private readonly containers = new Map<string, ContainerSummary>();
+  private readonly containers = new Map<string, TaskSummary>();
   /** True while an event stream is delivering; without one, events may be missed. */
   private live = false;
   private listedAt = Number.NEGATIVE_INFINITY;
@@ -32,27 +33,29 @@ export class ContainerView {
   /** Where the previous listing began in that numbering. */
   private previousListing = 0;
   /** What `all` returned, until the view changes: a pass at rest then finds the same array. */
-  private snapshot: readonly ContainerSummary[] | null = null;
+  private snapshot: readonly TaskSummary[] | null = null;
 
   constructor(
-    private readonly runtime: ContainerRuntime,
+    private readonly runtime: TaskRuntime,
     private readonly labels: Readonly<Record<string, string>>,
     private readonly clock: Clock,
     private readonly relistMs = RELIST_MS,
+    /** Told of every change the view learns ('tasks'). */
+    private readonly tracker: ChangeTracker | null = null,
   ) {}
 
   /**
    * Every container, listing the engine first when the view cannot vouch for itself. The
    * same array as the call before while nothing changed.
    */
-  async all(): Promise<readonly ContainerSummary[]> {
+  async all(): Promise<readonly TaskSummary[]> {
     if (!this.live || this.mustList || this.clock.now() - this.listedAt >= this.relistMs) await this.list();
     this.snapshot ??= [...this.containers.values()];
     return this.snapshot;
   }
 
   /** The containers whose labels include all of `labels`. */
-  async matching(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
+  async matching(labels: Readonly<Record<string, string>>): Promise<TaskSummary[]> {
     const entries = Object.entries(labels);
     return (await this.all()).filter((c) => entries.every(([key, value]) => c.labels[key] === value));
   }
@@ -69,24 +72,24 @@ export class ContainerView {
   }
 
   /** Applies an engine event at once where the event says enough, and inspects the container for the rest. */
-  async apply(event: RuntimeEvent): Promise<void> {
-    const id = event.containerId;
-    switch (event.action) {
-      case 'destroy':
+  async apply(event: TaskEvent): Promise<void> {
+    const id = event.taskId;
+    switch (event.kind) {
+      case 'removed':
         this.forget(id);
         return;
-      case 'die': {
+      case 'exited': {
         const known = this.containers.get(id);
-        if (known) this.hold(id, { ...known, state: 'exited', ip: null }, ++this.changes);
+        if (known) this.hold(id, { ...known, state: 'exited', address: null }, ++this.changes);
         await this.refresh(id);
         return;
       }
-      case 'create':
-      case 'start':
+      case 'created':
+      case 'started':
         await this.refresh(id);
         return;
-      default:
-        // kill, stop and oom change nothing by themselves; the die that follows does.
+      case 'oom':
+        // Changes nothing by itself; the exit that follows does.
         return;
     }
   }
@@ -96,7 +99,7 @@ export class ContainerView {
     const change = ++this.changes;
     let details;
     try {
-      details = await this.runtime.inspect(id);
+      details = await this.runtime.inspectTask(id);
     } catch (error) {
       // What the view holds for it may be wrong now; the next read lists the engine.
       this.mustList = true;
@@ -111,9 +114,10 @@ export class ContainerView {
     this.hold(id, null, ++this.changes);
   }
 
-  private hold(id: string, container: ContainerSummary | null, change: number): void {
+  private hold(id: string, container: TaskSummary | null, change: number): void {
     this.learnt.set(id, change);
     this.snapshot = null;
+    this.tracker?.bump('tasks');
     if (container === null) this.containers.delete(id);
     else this.containers.set(id, container);
   }
@@ -135,9 +139,9 @@ export class ContainerView {
     const began = this.changes;
     // Cleared before the await: a stream that starts or ends meanwhile asks for another listing.
     this.mustList = false;
-    let listed: ContainerSummary[];
+    let listed: TaskSummary[];
     try {
-      listed = await this.runtime.list(this.labels);
+      listed = await this.runtime.listTasks(this.labels);
     } catch (error) {
       this.mustList = true;
       throw error;
@@ -146,12 +150,13 @@ export class ContainerView {
     const disputed: string[] = [];
     for (const [id, known] of this.containers) {
       const listedAs = seen.get(id);
-      if (!listedAs || listedAs.state !== known.state || listedAs.ip !== known.ip) disputed.push(id);
+      if (!listedAs || listedAs.state !== known.state || listedAs.address !== known.address) disputed.push(id);
     }
     for (const [id, container] of seen) {
       if (this.learnt.has(id)) continue;
       this.containers.set(id, container);
       this.snapshot = null;
+      this.tracker?.bump('tasks');
     }
     // A container gone before the previous listing began cannot appear in a listing any more.
     for (const [id, change] of this.learnt) {
@@ -163,7 +168,7 @@ export class ContainerView {
   }
 }
 
-function summaryOf(details: ContainerSummary): ContainerSummary {
-  const { id, name, image, labels, state, createdAt, ip } = details;
-  return { id, name, image, labels, state, createdAt, ip };
+function summaryOf(details: TaskSummary): TaskSummary {
+  const { id, name, image, labels, state, createdAt, address } = details;
+  return { id, name, image, labels, state, createdAt, address };
 }

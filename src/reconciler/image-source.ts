@@ -1,5 +1,8 @@
 import type { ServiceDefinition } from '../domain/definition.js';
-import type { RegistryAuth } from '../runtime/container-runtime.js';
+import type { RegistryAuth } from '../runtime/task-runtime.js';
+
+/** What a revision or a job names to run: `image`, or `containerTag` in the service's own repository. */
+export type ImageChoice = Pick<ServiceDefinition, 'image' | 'containerTag'>;
 
 export interface ImageToRun {
   readonly reference: string;
@@ -21,9 +24,9 @@ export interface ImageSource {
    * Throws ImageNotOwnedError for an image in another project's repository on berth's
    * registry, also for a revision stored before that rule.
    */
-  resolve(project: string, service: string, definition: ServiceDefinition): Promise<ImageToRun>;
+  resolve(project: string, service: string, choice: ImageChoice): Promise<ImageToRun>;
   /** Fails with a clear reason when the image cannot exist (e.g. a tag never pushed), before any pull. */
-  verify(project: string, service: string, definition: ServiceDefinition): Promise<void>;
+  verify(project: string, service: string, choice: ImageChoice): Promise<void>;
   /** The engine's copy of an image only this service uses (its own repository's tags); null for shared images. */
-  owned(project: string, service: string, definition: ServiceDefinition): string | null;
+  owned(project: string, service: string, choice: ImageChoice): string | null;
 }

@@ -1,43 +1,73 @@
 import { randomBytes } from 'node:crypto';
-import type { ContainerSummary } from '../runtime/container-runtime.js';
+import type { TaskSummary } from '../runtime/task-runtime.js';
 
-/** The labels that own berth's containers (DESIGN.md "Labels"). */
+/** The labels that own berth's tasks (DESIGN.md "Labels"). */
 export const LABEL = {
   managed: 'io.berth.managed',
   instance: 'io.berth.instance',
   project: 'io.berth.project',
+  /** Which kind of workload the task belongs to; a task without one is a service's (berth before jobs). */
+  kind: 'io.berth.kind',
   service: 'io.berth.service',
   serviceId: 'io.berth.service-id',
   revision: 'io.berth.revision',
+  job: 'io.berth.job',
+  attempt: 'io.berth.attempt',
   task: 'io.berth.task',
   reservation: 'io.berth.memory-reservation',
 } as const;
 
-export interface TaskIdentity {
+export type WorkloadKind = 'service' | 'job';
+
+interface Owner {
   readonly instance: string;
   readonly project: string;
-  readonly service: string;
-  readonly serviceId: number;
-  readonly revision: number;
   readonly task: string;
   readonly reservationMiB: number;
 }
 
-export function taskLabels(t: TaskIdentity): Record<string, string> {
+export interface ServiceTaskIdentity extends Owner {
+  readonly service: string;
+  readonly serviceId: number;
+  readonly revision: number;
+}
+
+export interface JobTaskIdentity extends Owner {
+  readonly jobId: number;
+  readonly attempt: number;
+}
+
+function ownerLabels(t: Owner, kind: WorkloadKind): Record<string, string> {
   return {
     [LABEL.managed]: 'true',
     [LABEL.instance]: t.instance,
     [LABEL.project]: t.project,
-    [LABEL.service]: t.service,
-    [LABEL.serviceId]: String(t.serviceId),
-    [LABEL.revision]: String(t.revision),
+    [LABEL.kind]: kind,
     [LABEL.task]: t.task,
     [LABEL.reservation]: String(t.reservationMiB),
   };
 }
 
+export function taskLabels(t: ServiceTaskIdentity): Record<string, string> {
+  return {
+    ...ownerLabels(t, 'service'),
+    [LABEL.service]: t.service,
+    [LABEL.serviceId]: String(t.serviceId),
+    [LABEL.revision]: String(t.revision),
+  };
+}
+
+export function jobTaskLabels(t: JobTaskIdentity): Record<string, string> {
+  return { ...ownerLabels(t, 'job'), [LABEL.job]: String(t.jobId), [LABEL.attempt]: String(t.attempt) };
+}
+
 export function newTaskName(service: string): string {
   return `${service}-${randomBytes(2).toString('hex')}`;
+}
+
+/** A job's attempt's task: `job-<id>-<attempt>`, so `docker ps` tells which run it is. */
+export function jobTaskName(jobId: number, attempt: number): string {
+  return `job-${jobId}-${attempt}`;
 }
 
 export function containerName(instance: string, project: string, task: string): string {
@@ -55,22 +85,40 @@ export function projectNetwork(instance: string, project: string): { name: strin
   };
 }
 
-/** A container's task as berth labelled it; null for a container missing berth's labels. */
+/** A service's task as berth labelled it. */
 export interface LabelledContainer {
-  readonly container: ContainerSummary;
+  readonly kind: 'service';
+  readonly container: TaskSummary;
   readonly serviceId: number;
   readonly revision: number;
   readonly task: string;
 }
 
-export function readLabels(container: ContainerSummary): LabelledContainer | null {
-  const serviceId = Number(container.labels[LABEL.serviceId]);
-  const revision = Number(container.labels[LABEL.revision]);
-  const task = container.labels[LABEL.task];
-  if (!Number.isInteger(serviceId) || !Number.isInteger(revision) || !task) return null;
-  return { container, serviceId, revision, task };
+/** A job's attempt's task as berth labelled it. */
+export interface JobContainer {
+  readonly kind: 'job';
+  readonly container: TaskSummary;
+  readonly jobId: number;
+  readonly attempt: number;
+  readonly task: string;
 }
 
-export function isAlive(container: ContainerSummary): boolean {
-  return container.state === 'running' || container.state === 'created' || container.state === 'restarting' || container.state === 'paused';
+export type OwnedTask = LabelledContainer | JobContainer;
+
+/** The workload a task belongs to; null for one missing berth's labels. */
+export function readLabels(container: TaskSummary): OwnedTask | null {
+  const task = container.labels[LABEL.task];
+  if (!task) return null;
+  const kind = container.labels[LABEL.kind] ?? 'service';
+  if (kind === 'job') {
+    const jobId = Number(container.labels[LABEL.job]);
+    const attempt = Number(container.labels[LABEL.attempt]);
+    if (!Number.isInteger(jobId) || !Number.isInteger(attempt)) return null;
+    return { kind, container, jobId, attempt, task };
+  }
+  if (kind !== 'service') return null;
+  const serviceId = Number(container.labels[LABEL.serviceId]);
+  const revision = Number(container.labels[LABEL.revision]);
+  if (!Number.isInteger(serviceId) || !Number.isInteger(revision)) return null;
+  return { kind, container, serviceId, revision, task };
 }

@@ -1,14 +1,6 @@
 import type { ServiceDefinition } from '../domain/definition.js';
-import type { Clock, Deployment, Service } from '../domain/model.js';
+import type { Deployment, Service } from '../domain/model.js';
 import type { Store } from '../store/store.js';
-
-/**
- * How often the rows' versions are compared even without a write on berth's connection,
- * whose count alone cannot see a change made to the database by hand: such a change shows
- * within this time, as a change to a container without an event shows within the
- * container view's relist period.
- */
-export const REREAD_MS = 30_000;
 
 /** A service as the pass read it, with the definition of the revision it serves. */
 export interface ServiceRead {
@@ -17,9 +9,9 @@ export interface ServiceRead {
   readonly serving: ServiceDefinition | null;
 }
 
-/** What a reconcile pass reads of every service, as of one count of the store's writes. */
+/** What a reconcile pass reads of every service, as of one count of the services' changes. */
 export interface StoreReads {
-  /** The store's write count these rows are current for. */
+  /** The store's count of changes to services, revisions and deployments these rows are current for. */
   readonly changes: number;
   readonly services: readonly Service[];
   /** By service id. */
@@ -35,27 +27,21 @@ interface Held extends ServiceRead {
 /**
  * Keeps what every pass reads of the store, and reads again only what changed. Turning
  * hundreds of rows into objects on every pass was most of a pass's cost at 300 services,
- * and grew faster than the rows did (BENCHMARKS.md). A pass first compares SQLite's count
- * of writes on berth's connection; only when it moved are the service rows' versions
- * compared, and only the rows whose version moved are read (ADR 007).
+ * and grew faster than the rows did (BENCHMARKS.md). A pass first compares the store's count
+ * of changes to services, revisions and deployments, which triggers keep (ADR 009): only when
+ * it moved are the service rows' versions compared, and only the rows whose version moved
+ * are read (ADR 007). A write to jobs, events or logs costs a pass nothing here.
  */
 export class PassReads {
   private held = new Map<number, Held>();
   private last: StoreReads | null = null;
-  private comparedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(
-    private readonly store: Store,
-    private readonly clock: Clock,
-    private readonly rereadMs = REREAD_MS,
-  ) {}
+  constructor(private readonly store: Store) {}
 
   read(): StoreReads {
-    const changes = this.store.changes();
-    const now = this.clock.now();
-    if (this.last?.changes === changes && now - this.comparedAt < this.rereadMs) return this.last;
-    // A rollback undoes rows without taking the count or the versions back: what a
-    // transaction reads is not kept.
+    const changes = this.store.counters().services;
+    if (this.last?.changes === changes) return this.last;
+    // What a transaction reads may yet be rolled back: it is not kept.
     const keep = !this.store.db.inTransaction;
     const held = new Map<number, Held>();
     for (const [id, version] of this.store.services.versions()) {
@@ -73,7 +59,6 @@ export class PassReads {
     if (keep) {
       this.held = held;
       this.last = reads;
-      this.comparedAt = now;
     }
     return reads;
   }

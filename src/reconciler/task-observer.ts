@@ -1,10 +1,10 @@
 import { lastStatusOf, type ObservedTask, type TaskLogStream, type TaskObserver } from '../domain/observed.js';
-import type { ContainerRuntime, LogLine } from '../runtime/container-runtime.js';
+import { isAlive, type LogLine, type TaskRuntime } from '../runtime/task-runtime.js';
 import { sleep } from '../process/wait.js';
 import type { Store } from '../store/store.js';
 import type { ContainerView } from './container-view.js';
 import type { HealthMonitor } from './health-monitor.js';
-import { isAlive, LABEL, readLabels, type LabelledContainer } from './labels.js';
+import { LABEL, readLabels, type LabelledContainer } from './labels.js';
 
 const FOLLOW_DISCOVERY_MS = 1_000;
 const FOLLOW_NEW_TASK_TAIL = 1_000;
@@ -12,7 +12,7 @@ const FOLLOW_NEW_TASK_TAIL = 1_000;
 /** The API's read-only view of a service's real containers, their health and logs. */
 export class RuntimeTaskObserver implements TaskObserver {
   constructor(
-    private readonly runtime: ContainerRuntime,
+    private readonly runtime: TaskRuntime,
     private readonly view: ContainerView,
     private readonly store: Store,
     private readonly health: HealthMonitor,
@@ -38,9 +38,10 @@ export class RuntimeTaskObserver implements TaskObserver {
           desiredStatus: wanted ? 'RUNNING' : 'STOPPED',
           lastStatus: lastStatusOf(c.container.state),
           image: c.container.image,
-          ip: c.container.ip,
+          ip: c.container.address,
           health: targetHealth,
-          healthDescription: targetHealth === 'unhealthy' ? (health.description ?? null) : null,
+          // Also while a new task is initial: what its failing probes get is what a user waits on.
+          healthDescription: targetHealth === 'unhealthy' || targetHealth === 'initial' ? (health.description ?? null) : null,
         } satisfies ObservedTask;
       });
   }
@@ -51,7 +52,7 @@ export class RuntimeTaskObserver implements TaskObserver {
       live.map(async (c) => ({
         taskName: c.task,
         createdAt: c.container.createdAt.getTime(),
-        lines: await this.runtime.logs(c.container.id, { tail }),
+        lines: await this.runtime.taskLogs(c.container.id, { tail }),
       })),
     );
     const liveNames = new Set(result.map((r) => r.taskName));
@@ -75,14 +76,8 @@ export class RuntimeTaskObserver implements TaskObserver {
         followed.add(c.container.id);
         // Tasks that start while following are shown from their first line.
         const tail = first ? options.tail : FOLLOW_NEW_TASK_TAIL;
-        streams.push(
-          this.runtime
-            .followLogs(c.container.id, { tail, signal: options.signal, onLine: (line) => options.onLine(c.task, line) })
-            .catch((error: unknown) => {
-              // A container removed while followed ends its stream; the others go on.
-              if (!options.signal.aborted && (error as { statusCode?: number }).statusCode !== 404) throw error;
-            }),
-        );
+        // A task removed while followed ends its stream; the others go on.
+        streams.push(this.runtime.followTaskLogs(c.container.id, { tail, signal: options.signal, onLine: (line) => options.onLine(c.task, line) }));
       }
       first = false;
       await sleep(FOLLOW_DISCOVERY_MS, options.signal);
@@ -92,6 +87,6 @@ export class RuntimeTaskObserver implements TaskObserver {
 
   private async containers(serviceId: number): Promise<LabelledContainer[]> {
     const listed = await this.view.matching({ [LABEL.serviceId]: String(serviceId) });
-    return listed.map(readLabels).filter((c): c is LabelledContainer => c !== null);
+    return listed.map(readLabels).filter((c): c is LabelledContainer => c?.kind === 'service');
   }
 }

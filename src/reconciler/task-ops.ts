@@ -1,12 +1,14 @@
 import { BASE_CAPABILITIES, type ServiceDefinition } from '../domain/definition.js';
+import type { Job } from '../domain/job.js';
 import { startedTasks, taskExited } from '../domain/messages.js';
 import type { Clock, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
-import type { ContainerRuntime, ContainerSpec } from '../runtime/container-runtime.js';
+import type { LogLine, TaskDetails, TaskRuntime, TaskSpec } from '../runtime/task-runtime.js';
 import type { Store } from '../store/store.js';
+import type { ChangeTracker } from './change-tracker.js';
 import type { ContainerView } from './container-view.js';
 import type { FaultPoints } from './fault-points.js';
-import { containerName, newTaskName, projectNetwork, taskLabels, type LabelledContainer } from './labels.js';
+import { containerName, jobTaskLabels, jobTaskName, newTaskName, projectNetwork, taskLabels, type LabelledContainer, type OwnedTask } from './labels.js';
 
 const MiB = 1024 * 1024;
 
@@ -17,31 +19,47 @@ export interface TaskOpsOptions {
   readonly stopGraceMs: number;
 }
 
+/** What a task that ended left: how it ended, and its last lines. */
+export interface TaskRemains {
+  readonly details: TaskDetails | null;
+  readonly lines: LogLine[];
+}
+
+/** The parts of a task every kind of workload sets the same way. */
+interface Launch {
+  readonly project: string;
+  readonly task: string;
+  readonly image: string;
+  readonly labels: Record<string, string>;
+  readonly env: readonly string[];
+  readonly command: readonly string[] | null;
+  readonly limits: Pick<ServiceDefinition, 'memoryLimitMiB' | 'memoryReservationMiB' | 'cpuLimit' | 'pidsLimit' | 'capAdd'>;
+}
+
 /**
- * What the reconciler does to one task's container. Each operation is safe to
- * repeat: a crash between any two lines leaves state the next pass finishes.
- * Each change is recorded in the container view when the engine confirms it, so the
- * pass that made it sees it without waiting for the engine's event.
+ * What the reconciler does to one task, for every kind of workload. Each operation is safe to
+ * repeat: a crash between any two lines leaves state the next pass finishes. Each change is
+ * recorded in the container view when the runtime confirms it, so the pass that made it sees
+ * it without waiting for the runtime's event; a stop is told to the change tracker ('stops').
  */
 export class TaskOps {
-  /** Containers berth has sent SIGTERM, and when: their exit is expected, not a crash. */
+  /** Tasks berth has sent SIGTERM, and when: their exit is expected, not a crash. */
   private readonly stopping = new Map<string, number>();
-  /** Counts container changes, so a pass knows whether to look at the engine again. */
-  changes = 0;
   /** Project networks known to exist: ensured once, not before every task. */
   private readonly networks = new Set<string>();
 
   constructor(
-    private readonly runtime: ContainerRuntime,
+    private readonly runtime: TaskRuntime,
     private readonly containers: ContainerView,
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly options: TaskOpsOptions,
     private readonly faults: FaultPoints,
+    private readonly tracker: ChangeTracker,
   ) {}
 
-  isStopping(containerId: string): boolean {
-    return this.stopping.has(containerId);
+  isStopping(taskId: string): boolean {
+    return this.stopping.has(taskId);
   }
 
   /** Creates and starts `count` tasks of a revision; records one event for them. */
@@ -54,11 +72,11 @@ export class TaskOps {
     deploymentId: number | null,
   ): Promise<void> {
     const names: string[] = [];
-    const network = await this.ensureNetwork(service.project);
     for (let i = 0; i < count; i++) {
       const task = newTaskName(service.name);
-      const id = await this.createIn(network, {
-        name: containerName(this.options.instance, service.project, task),
+      await this.launch({
+        project: service.project,
+        task,
         image,
         labels: taskLabels({
           instance: this.options.instance,
@@ -69,91 +87,76 @@ export class TaskOps {
           task,
           reservationMiB: definition.memoryReservationMiB,
         }),
-        env: [
-          ...definition.environment.map((e) => `${e.name}=${e.value}`),
-          `CONTEXT_ROOT=${contextRoot(service.project, service.name)}`,
-        ],
+        env: [...definition.environment.map((e) => `${e.name}=${e.value}`), `CONTEXT_ROOT=${contextRoot(service.project, service.name)}`],
         command: definition.command,
-        memoryLimitBytes: definition.memoryLimitMiB * MiB,
-        memoryReservationBytes: definition.memoryReservationMiB * MiB,
-        logMaxBytes: this.options.logMaxBytes,
-        network,
-        capabilities: [...BASE_CAPABILITIES, ...definition.capAdd],
-        pidsLimit: definition.pidsLimit,
-        cpuLimit: definition.cpuLimit,
+        limits: definition,
       });
-      this.changes++;
-      // In the view before the start: if the start fails, the next pass must see this task, not create another.
-      await this.containers.refresh(id);
-      this.faults.hit('task:created');
-      await this.start(id);
       names.push(task);
     }
     if (names.length > 0) this.store.events.add(service.id, startedTasks(names), deploymentId);
   }
 
-  private async ensureNetwork(project: string): Promise<string> {
-    const network = projectNetwork(this.options.instance, project);
-    if (!this.networks.has(network.name)) {
-      await this.runtime.ensureNetwork(network);
-      this.networks.add(network.name);
-    }
-    return network.name;
+  /** Creates and starts the task of a job's attempt. */
+  async startJobTask(job: Job, attempt: number, image: string): Promise<void> {
+    const { spec } = job;
+    const task = jobTaskName(job.id, attempt);
+    const env = spec.environment.map((e) => `${e.name}=${e.value}`);
+    // Run from a service, a job sees what the service's tasks see.
+    if (spec.service !== null) env.push(`CONTEXT_ROOT=${contextRoot(job.project, spec.service)}`);
+    await this.launch({
+      project: job.project,
+      task,
+      image,
+      labels: jobTaskLabels({ instance: this.options.instance, project: job.project, jobId: job.id, attempt, task, reservationMiB: spec.memoryReservationMiB }),
+      env,
+      command: spec.command,
+      limits: spec,
+    });
   }
 
-  /** Creates a container; a network removed behind berth's back is made again on the next pass. */
-  private async createIn(network: string, spec: ContainerSpec): Promise<string> {
-    try {
-      return await this.runtime.create(spec);
-    } catch (error) {
-      this.networks.delete(network);
-      throw error;
-    }
-  }
-
-  /** Starts a created container. */
+  /** Starts a created task. */
   async start(id: string): Promise<void> {
-    await this.runtime.start(id);
-    this.changes++;
+    await this.runtime.startTask(id);
     await this.containers.refresh(id);
   }
 
   /**
-   * Graceful stop: SIGTERM once, SIGKILL after the grace period. The container
-   * is removed later by `reap` once it has exited. Returns true when it sent SIGTERM now.
+   * Graceful stop: SIGTERM once, SIGKILL after the grace period. The task is removed later,
+   * once it has exited. Returns true when it sent SIGTERM now.
    */
-  async stop(task: LabelledContainer): Promise<boolean> {
+  async stop(task: OwnedTask): Promise<boolean> {
     const id = task.container.id;
     if (task.container.state !== 'running') {
-      await this.discard(task);
+      await this.remove(id);
       return false;
     }
     const since = this.stopping.get(id);
     if (since === undefined) {
       this.stopping.set(id, this.clock.now());
-      this.changes++;
-      await this.runtime.signal(id, 'SIGTERM');
+      this.tracker.bump('stops');
+      await this.runtime.signalTask(id, 'SIGTERM');
       return true;
     }
-    if (this.clock.now() - since >= this.options.stopGraceMs) await this.runtime.signal(id, 'SIGKILL');
+    if (this.clock.now() - since >= this.options.stopGraceMs) await this.runtime.signalTask(id, 'SIGKILL');
     return false;
   }
 
+  /** How a task that exited ended, and its last lines, before it is removed. */
+  async remains(id: string): Promise<TaskRemains> {
+    return { details: await this.runtime.inspectTask(id), lines: await this.runtime.taskLogs(id, { tail: this.options.logLinesKept }) };
+  }
+
   /**
-   * A container that has exited: keep its last log lines, record a crash when
-   * berth did not ask it to stop, then remove it. Returns the crash message, if any.
+   * A service's task that has exited: keep its last log lines, record a crash when berth did
+   * not ask it to stop, then remove it. Returns the crash message, if any.
    */
   async reap(service: Service, task: LabelledContainer, crashCounts: boolean, deploymentId: number | null): Promise<string | null> {
     const id = task.container.id;
-    const alreadyKept = this.store.taskLogs.has(service.id, task.task);
     let message: string | null = null;
-    if (!alreadyKept) {
-      const details = await this.runtime.inspect(id);
-      const lines = await this.runtime.logs(id, { tail: this.options.logLinesKept });
+    if (!this.store.taskLogs.has(service.id, task.task)) {
+      const { details, lines } = await this.remains(id);
       const expected = this.stopping.has(id) || !crashCounts;
-      if (details && !expected) {
-        message = taskExited(task.task, details.exitCode, details.oomKilled, details.memoryLimitBytes);
-      }
+      if (details && !expected) message = taskExited(task.task, details.exitCode, details.oomKilled, details.memoryLimitBytes);
       this.store.transaction(() => {
         this.store.taskLogs.save(service.id, {
           taskName: task.task,
@@ -170,9 +173,9 @@ export class TaskOps {
     return message;
   }
 
-  /** Removes a task at once, keeping its logs: for tasks that never served traffic. */
+  /** Removes a service's task at once, keeping its logs: for tasks that never served traffic. */
   async discard(task: LabelledContainer): Promise<void> {
-    const lines = await this.runtime.logs(task.container.id, { tail: this.options.logLinesKept });
+    const lines = await this.runtime.taskLogs(task.container.id, { tail: this.options.logLinesKept });
     this.store.taskLogs.save(task.serviceId, {
       taskName: task.task,
       revision: task.revision,
@@ -184,15 +187,45 @@ export class TaskOps {
     await this.remove(task.container.id);
   }
 
-  /** Removes a container whose service is gone from the store (no logs to keep). */
-  async removeOrphan(containerId: string): Promise<void> {
-    await this.remove(containerId);
+  /** Removes a task at once, its logs with it. */
+  async remove(id: string): Promise<void> {
+    await this.runtime.removeTask(id);
+    this.containers.forget(id);
+    if (this.stopping.delete(id)) this.tracker.bump('stops');
   }
 
-  private async remove(id: string): Promise<void> {
-    await this.runtime.remove(id);
-    this.containers.forget(id);
-    this.stopping.delete(id);
-    this.changes++;
+  private async launch(launch: Launch): Promise<void> {
+    const network = projectNetwork(this.options.instance, launch.project);
+    if (!this.networks.has(network.name)) {
+      await this.runtime.ensureNetwork(network);
+      this.networks.add(network.name);
+    }
+    const spec: TaskSpec = {
+      name: containerName(this.options.instance, launch.project, launch.task),
+      image: launch.image,
+      labels: launch.labels,
+      env: launch.env,
+      command: launch.command,
+      memoryLimitBytes: launch.limits.memoryLimitMiB * MiB,
+      memoryReservationBytes: launch.limits.memoryReservationMiB * MiB,
+      logMaxBytes: this.options.logMaxBytes,
+      network: network.name,
+      capabilities: [...BASE_CAPABILITIES, ...launch.limits.capAdd],
+      pidsLimit: launch.limits.pidsLimit,
+      cpuLimit: launch.limits.cpuLimit,
+      volumes: [],
+    };
+    let id: string;
+    try {
+      id = await this.runtime.createTask(spec);
+    } catch (error) {
+      // A network removed behind berth's back is made again on the next pass.
+      this.networks.delete(network.name);
+      throw error;
+    }
+    // In the view before the start: if the start fails, the next pass must see this task, not create another.
+    await this.containers.refresh(id);
+    this.faults.hit('task:created');
+    await this.start(id);
   }
 }

@@ -1,6 +1,5 @@
-import type { ServiceDefinition } from '../domain/definition.js';
 import { engineNameOf, ownedRepository, parseImageReference, type ImageReference } from '../domain/image-reference.js';
-import type { ImageSource, ImageToRun } from '../reconciler/image-source.js';
+import type { ImageChoice, ImageSource, ImageToRun } from '../reconciler/image-source.js';
 import { ImageTagNotFoundError } from './errors.js';
 import type { RegistryService } from './registry-service.js';
 import { repositoryName } from './repository-name.js';
@@ -15,7 +14,7 @@ import { repositoryName } from './repository-name.js';
 export class RegistryImageSource implements ImageSource {
   constructor(private readonly registry: RegistryService) {}
 
-  async resolve(project: string, service: string, definition: ServiceDefinition): Promise<ImageToRun> {
+  async resolve(project: string, service: string, definition: ImageChoice): Promise<ImageToRun> {
     const own = this.ownImage(project, service, definition);
     if (own !== null) {
       const ref: ImageReference = { domain: this.registry.address, path: own.repository, tag: own.tag, digest: own.digest };
@@ -26,12 +25,12 @@ export class RegistryImageSource implements ImageSource {
     return { reference: image, engineName: engineNameOf(parseImageReference(image)), auth: null, alwaysPull: false };
   }
 
-  owned(project: string, service: string, definition: ServiceDefinition): string | null {
+  owned(project: string, service: string, definition: ImageChoice): string | null {
     if (definition.image !== null) return null;
     return `${this.registry.repositoryUri(project, service)}:${definition.containerTag ?? 'latest'}`;
   }
 
-  async verify(project: string, service: string, definition: ServiceDefinition): Promise<void> {
+  async verify(project: string, service: string, definition: ImageChoice): Promise<void> {
     const own = this.ownImage(project, service, definition);
     if (own === null || own.tag === null) return;
     if (!(await this.registry.tagExists(own.repository, own.tag))) {
@@ -43,7 +42,7 @@ export class RegistryImageSource implements ImageSource {
   private ownImage(
     project: string,
     service: string,
-    definition: ServiceDefinition,
+    definition: ImageChoice,
   ): { repository: string; tag: string | null; digest: string | null } | null {
     if (definition.image === null) {
       return { repository: repositoryName(project, service), tag: definition.containerTag ?? 'latest', digest: null };

@@ -10,7 +10,7 @@ export interface ServerConfig {
   readonly gatewayAdminPort: number;
   /** When berth runs as root: the account nginx's workers run as; null for the default (www-data, else nobody). */
   readonly gatewayUser: string | null;
-  /** IPv4 range each project network's /24 is carved from. */
+  /** IPv4 range each project network's /22 is carved from. */
   readonly networkPool: string;
   readonly registryListen: ListenAddress;
   readonly publicUrl: string;
@@ -29,7 +29,7 @@ export const SERVER_DEFAULTS = {
   healthTimeout: '60',
   drain: '2',
   stopGrace: '10',
-  networkPool: '10.213.0.0/16',
+  networkPool: '10.208.0.0/12',
 } as const;
 
 /** The public URL when none is given: the gateway's address, with a wildcard host made reachable. */

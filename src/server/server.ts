@@ -3,11 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
 import { AuthFailureLimiter } from '../api/auth-limiter.js';
 import { Authenticator } from '../api/auth.js';
+import { InternalError } from '../domain/errors.js';
 import { systemClock, type Clock } from '../domain/model.js';
 import { NginxGateway } from '../gateway/nginx-gateway.js';
 import { ProberHealthMonitor } from '../gateway/prober-health-monitor.js';
 import { HealthProber } from '../gateway/prober.js';
-import { ContainerView } from '../reconciler/container-view.js';
+import { ChangeTracker } from '../reconciler/change-tracker.js';
+import { ContainerView, RELIST_MS } from '../reconciler/container-view.js';
+import { RuntimeJobObserver } from '../reconciler/job-observer.js';
 import { faultPointsFromEnv } from '../reconciler/fault-points.js';
 import { LABEL } from '../reconciler/labels.js';
 import { DEFAULT_RECONCILER_OPTIONS, Reconciler, type Logger } from '../reconciler/reconciler.js';
@@ -15,7 +18,7 @@ import { RuntimeTaskObserver } from '../reconciler/task-observer.js';
 import { RegistryImageSource } from '../registry/registry-image-source.js';
 import { RegistryService } from '../registry/registry-service.js';
 import { registryTokenRoutes } from '../registry/routes.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { TaskRuntime } from '../runtime/task-runtime.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { openDatabase } from '../store/database.js';
 import { AuditTrail } from '../store/audit.js';
@@ -27,7 +30,7 @@ import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './
 
 /** What tests may replace (the engine and the clock) or watch. Everything else is real. */
 export interface ServerParts {
-  readonly runtime?: ContainerRuntime;
+  readonly runtime?: TaskRuntime;
   readonly clock?: Clock;
   /** Told how long each reconcile pass took (the bench times passes with it). */
   readonly onPass?: (durationMs: number) => void;
@@ -78,7 +81,8 @@ export class BerthServer {
     });
     const health = new ProberHealthMonitor(new HealthProber());
 
-    const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock);
+    const tracker = new ChangeTracker();
+    const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock, RELIST_MS, tracker);
 
     // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
@@ -91,6 +95,11 @@ export class BerthServer {
         desiredStateChanged: () => reconciler?.kick(),
         audit: new AuditTrail(store.db, clock, join(dataDir, 'audit.log'), (error) => api.log.error(`audit log: ${error.message}`)),
         ownRegistry: registry.names(),
+        jobs: new RuntimeJobObserver(runtime, containers, store),
+        capacityMiB: async () => {
+          if (!reconciler) throw new InternalError('the reconciler is not running yet');
+          return reconciler.capacityMiB();
+        },
         dockerCredentials: {
           credentialsFor: async (service) => registry.credentialsFor(service.project, service.name, service.id),
         },
@@ -115,6 +124,7 @@ export class BerthServer {
         store,
         runtime,
         containers,
+        tracker,
         gateway,
         health,
         images: new RegistryImageSource(registry),

@@ -1,4 +1,5 @@
-import { assertTransition, isTerminal, type DeploymentStep, type RollbackCause } from '../domain/deployment.js';
+import { assertTransition, isTerminal, strategyNamed, type DeploymentStep, type RollbackCause, type StrategyName } from '../domain/deployment.js';
+import { BerthError } from '../domain/errors.js';
 import type { Clock, Deployment } from '../domain/model.js';
 import type { Db } from './database.js';
 
@@ -7,6 +8,7 @@ interface DeploymentRow {
   service_id: number;
   revision: number;
   previous_revision: number | null;
+  strategy: StrategyName;
   step: DeploymentStep;
   reason: string | null;
   rollback_to: RollbackCause | null;
@@ -21,6 +23,7 @@ function toDeployment(row: DeploymentRow): Deployment {
     serviceId: row.service_id,
     revision: row.revision,
     previousRevision: row.previous_revision,
+    strategy: row.strategy,
     step: row.step,
     reason: row.reason,
     rollbackTo: row.rollback_to,
@@ -31,8 +34,9 @@ function toDeployment(row: DeploymentRow): Deployment {
 }
 
 /** Thrown when a deployment's stored step is not the one the caller expected (another writer moved it). */
-export class StaleDeploymentError extends Error {
+export class StaleDeploymentError extends BerthError {
   readonly code = 'BERTH_STALE_DEPLOYMENT';
+  readonly status = 409;
   constructor(id: number, expected: DeploymentStep) {
     super(`Deployment ${id} is no longer at step '${expected}'`);
   }
@@ -90,7 +94,7 @@ export class DeploymentRepository {
 
   /** Moves a deployment one step, checking the transition and that nobody moved it meanwhile. */
   advance(deployment: Deployment, to: DeploymentStep, reason?: string): Deployment {
-    assertTransition(deployment.step, to);
+    assertTransition(deployment.step, to, strategyNamed(deployment.strategy));
     const now = this.clock.now();
     const result = this.db
       .prepare(
@@ -103,7 +107,7 @@ export class DeploymentRepository {
 
   /** Starts a rollback that ends in `cause`; the reconciler removes the new tasks and finishes it. */
   rollBack(deployment: Deployment, cause: RollbackCause, reason: string): Deployment {
-    assertTransition(deployment.step, 'rolling-back');
+    assertTransition(deployment.step, 'rolling-back', strategyNamed(deployment.strategy));
     const now = this.clock.now();
     const result = this.db
       .prepare(

@@ -9,6 +9,17 @@ export interface Migration {
   readonly sql: string;
 }
 
+/** Triggers that count every insert, update and delete of the tables under one change counter. */
+function countChanges(counter: string, tables: readonly string[]): string {
+  return tables
+    .flatMap((table) =>
+      ['INSERT', 'UPDATE', 'DELETE'].map(
+        (op) => `CREATE TRIGGER ${table}_${op.toLowerCase()}_counted AFTER ${op} ON ${table} BEGIN UPDATE change_counters SET n = n + 1 WHERE name = '${counter}'; END;`,
+      ),
+    )
+    .join('\n');
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -128,6 +139,64 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE services ADD COLUMN qualified_name TEXT;
       UPDATE services SET qualified_name = project || '-' || name;
       CREATE INDEX services_qualified_name ON services(qualified_name);
+    `,
+  },
+  {
+    version: 4,
+    // Deployments name their strategy's step table. Change counters, kept by triggers so no
+    // write can forget them, tell a reconcile pass which kind of workload's rows changed
+    // (ADR 009). Jobs: work that runs to completion, its attempts and events.
+    sql: `
+      ALTER TABLE deployments ADD COLUMN strategy TEXT NOT NULL DEFAULT 'start-first';
+
+      CREATE TABLE change_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+      INSERT INTO change_counters (name, n) VALUES ('services', 0), ('jobs', 0);
+${countChanges('services', ['services', 'revisions', 'deployments'])}
+
+      CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        project TEXT NOT NULL REFERENCES projects(name),
+        service_id INTEGER REFERENCES services(id) ON DELETE SET NULL,
+        schedule_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+        spec TEXT NOT NULL,
+        schedule TEXT,
+        status TEXT NOT NULL CHECK (status IN ('scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed-out')),
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        exit_code INTEGER,
+        reason TEXT,
+        progress TEXT,
+        not_before INTEGER,
+        created_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER
+      );
+      CREATE INDEX jobs_open ON jobs(id) WHERE finished_at IS NULL;
+      CREATE INDEX jobs_by_project ON jobs(project, id);
+      CREATE INDEX jobs_by_schedule ON jobs(schedule_id, id);
+
+      CREATE TABLE job_attempts (
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        task_name TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('creating', 'running', 'finished')),
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        exit_code INTEGER,
+        oom_killed INTEGER NOT NULL DEFAULT 0,
+        outcome TEXT,
+        lines TEXT,
+        PRIMARY KEY (job_id, number)
+      );
+
+      CREATE TABLE job_events (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        message TEXT NOT NULL
+      );
+      CREATE INDEX job_events_by_job ON job_events(job_id, id);
+${countChanges('jobs', ['jobs', 'job_attempts'])}
     `,
   },
 ];

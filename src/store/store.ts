@@ -2,6 +2,7 @@ import type { Clock } from '../domain/model.js';
 import type { Db } from './database.js';
 import { DeploymentRepository } from './deployments.js';
 import { EventRepository } from './events.js';
+import { JobRepository } from './jobs.js';
 import { ProjectRepository } from './projects.js';
 import { RevisionRepository } from './revisions.js';
 import { ServiceRepository } from './services.js';
@@ -15,6 +16,7 @@ export class Store {
   readonly deployments: DeploymentRepository;
   readonly events: EventRepository;
   readonly taskLogs: TaskLogRepository;
+  readonly jobs: JobRepository;
 
   constructor(
     readonly db: Db,
@@ -26,6 +28,7 @@ export class Store {
     this.deployments = new DeploymentRepository(db, clock);
     this.events = new EventRepository(db, clock);
     this.taskLogs = new TaskLogRepository(db);
+    this.jobs = new JobRepository(db, clock);
   }
 
   transaction<T>(work: () => T): T {
@@ -33,10 +36,18 @@ export class Store {
   }
 
   /**
-   * Rows written through this connection since it opened (SQLite's total_changes()). The
-   * server is the only writer of its database, so an equal count means nothing changed.
+   * How often each kind of workload's rows changed: 'services' (services, revisions,
+   * deployments) and 'jobs' (jobs and their attempts). Triggers keep the counts, so every
+   * write counts, a change made by hand included (ADR 009).
    */
-  changes(): number {
-    return (this.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+  counters(): ChangeCounters {
+    const rows = this.db.prepare('SELECT name, n FROM change_counters').raw(true).all() as [string, number][];
+    const counts = new Map(rows);
+    return { services: counts.get('services') ?? 0, jobs: counts.get('jobs') ?? 0 };
   }
+}
+
+export interface ChangeCounters {
+  readonly services: number;
+  readonly jobs: number;
 }

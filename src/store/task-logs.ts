@@ -1,4 +1,4 @@
-import type { LogLine } from '../runtime/container-runtime.js';
+import type { LogLine } from '../domain/observed.js';
 import type { Db } from './database.js';
 
 export interface StoppedTaskLog {

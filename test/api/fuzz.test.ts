@@ -68,12 +68,13 @@ describe('hostile input', () => {
           services: h.store.services.listAll().map((s) => [s.name, s.status, s.currentRevision]),
           revisions: h.store.db.prepare('SELECT COUNT(*) AS n FROM revisions').get(),
           deployments: h.store.db.prepare('SELECT COUNT(*) AS n FROM deployments').get(),
+          jobs: h.store.db.prepare('SELECT COUNT(*) AS n, SUM(cancel_requested) AS c FROM jobs').get(),
           projects: h.store.projects.list(),
         });
       const paths = [
         '/services', '/services/web', '/services/web?view=logs', '/services/web?view=docker', '/services/web/events',
         '/services/web/deployments', '/services/web/deployments/1', '/services/web/deployments/1/cancel', '/projects', '/audit',
-        '/services/web/logs/stream?tail=1',
+        '/services/web/logs/stream?tail=1', '/jobs', '/jobs/1', '/jobs/1/logs', '/jobs/1/logs/stream', '/jobs/1/cancel',
       ];
       let requests = 0;
       for (let i = 0; i < 3000; i++) {
@@ -84,6 +85,8 @@ describe('hostile input', () => {
         if (random() < 0.2) url += `${url.includes('?') ? '&' : '?'}${pick(random, ['tail', 'streams', 'view', 'limit', 'after'])}=${encodeURIComponent(pick(random, WEIRD_STRINGS))}`;
         const body = url.startsWith('/projects')
           ? mutate(random, { name: 'p' })
+          : url.startsWith('/jobs')
+            ? mutate(random, { image: 'busybox:1', command: ['true'], timeout: 5, retries: 1, schedule: '* * * * *' })
           : mutate(random, random() < 0.5 ? { ...VALID_DEFINITION } : { name: 'new', health_check: { rel_path: '/h', status_codes: '200', interval: 5 } });
         const auth = pick(random, [token, token, token, ADMIN, 'garbage', '']);
         const res = await h.app.inject({

@@ -12,7 +12,7 @@ import { TokenService } from '../../src/registry/token-service.js';
 import { AuditTrail } from '../../src/store/audit.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
-import { ADMIN, StaticObserver } from '../support/api-harness.js';
+import { ADMIN, StaticJobObserver, StaticObserver } from '../support/api-harness.js';
 
 interface RegisteredRoute {
   method: string;
@@ -70,6 +70,8 @@ beforeAll(async () => {
       desiredStateChanged: () => undefined,
       dockerCredentials: null,
       ownRegistry: null,
+      jobs: new StaticJobObserver(),
+      capacityMiB: async () => 1024,
       audit: new AuditTrail(store.db, clock, null, (error) => {
         throw error;
       }),

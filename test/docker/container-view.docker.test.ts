@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerView } from '../../src/reconciler/container-view.js';
-import type { EventSubscription } from '../../src/runtime/container-runtime.js';
+import type { EventSubscription } from '../../src/runtime/task-runtime.js';
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
 import { demoTaskSpec, docker, ensureDemoImage } from '../support/docker-harness.js';
 
@@ -43,9 +43,9 @@ describe('the container view against the engine', () => {
     const wrong: string[] = [];
     let next = 0;
     const startOne = async (i: number): Promise<void> => {
-      const id = await runtime.create(demoTaskSpec(`berth-${INSTANCE}-${i}`, LABELS));
+      const id = await runtime.createTask(demoTaskSpec(`berth-${INSTANCE}-${i}`, LABELS));
       await view.refresh(id);
-      await runtime.start(id);
+      await runtime.startTask(id);
       await view.refresh(id);
       for (let look = 0; look < 10; look++) {
         const state = (await view.all()).find((c) => c.id === id)?.state ?? 'missing';

@@ -7,8 +7,6 @@ import {
   docker,
   ensureDemoImage,
   instanceContainers,
-  removeDataDir,
-  removeInstanceContainers,
   waitFor,
   waitForDeployment,
   type ApiClient,
@@ -48,16 +46,7 @@ function labelOfAnyTask(): string {
 }
 
 afterAll(async () => {
-  if (server.child) await server.stop('SIGTERM');
-  for (const file of ['nginx/nginx.pid', 'registry/registry.pid']) {
-    try {
-      process.kill(Number(readFileSync(join(dataDir, file), 'utf8')), 'SIGTERM');
-    } catch {
-      // not running
-    }
-  }
-  if (instance) removeInstanceContainers(instance);
-  removeDataDir(dataDir);
+  await server.destroy(instance || null);
 });
 
 /** Exactly the wanted tasks run: `replicas` of the current revision, nothing stopped, nothing else. */

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { definition, ensureDemoImage, instanceContainers, removeDataDir, removeInstanceContainers, waitFor, waitForDeployment, type ApiClient } from '../support/docker-harness.js';
+import { definition, ensureDemoImage, instanceContainers, waitFor, waitForDeployment, type ApiClient } from '../support/docker-harness.js';
 import { ServerProcess } from '../support/server-process.js';
 
 // Ports 17400-17419 belong to this file.
@@ -41,16 +41,7 @@ function instanceContainersAny(): string[] {
 }
 
 afterAll(async () => {
-  if (server.child) await server.stop('SIGTERM');
-  for (const file of ['nginx/nginx.pid', 'registry/registry.pid']) {
-    try {
-      process.kill(pidOf(file), 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-  if (instance) removeInstanceContainers(instance);
-  removeDataDir(dataDir);
+  await server.destroy(instance || null);
 });
 
 describe('the server process', () => {

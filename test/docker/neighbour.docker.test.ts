@@ -34,10 +34,10 @@ afterAll(() => {
 
 /** Creates a task with the runtime, moves it from the default bridge to the test network, and starts it with the runtime. */
 async function startTask(n: number): Promise<{ id: string; ip: string; mac: string }> {
-  const id = await runtime.create(demoTaskSpec(`berth-${INSTANCE}-${n}`, LABELS));
+  const id = await runtime.createTask(demoTaskSpec(`berth-${INSTANCE}-${n}`, LABELS));
   docker('network', 'disconnect', 'bridge', id);
   docker('network', 'connect', NETWORK, id);
-  await runtime.start(id);
+  await runtime.startTask(id);
   const format = `{{with index .NetworkSettings.Networks "${NETWORK}"}}{{.IPAddress}} {{.MacAddress}}{{end}}`;
   const [ip = '', mac = ''] = docker('inspect', '-f', format, id).split(' ');
   return { id, ip, mac };
@@ -67,8 +67,8 @@ describe('a task started with the address of one that died', () => {
     // Another task keeps the bridge up: with no port left, the kernel drops its entries.
     await startTask(0);
     const dead = await startTask(1);
-    await runtime.signal(dead.id, 'SIGKILL');
-    await runtime.remove(dead.id);
+    await runtime.signalTask(dead.id, 'SIGKILL');
+    await runtime.removeTask(dead.id);
     // Whatever entry the dead task left goes; a packet to its address then finds nobody.
     execFileSync('ip', ['neigh', 'flush', 'to', dead.ip, 'dev', device]);
     await knock(dead.ip);

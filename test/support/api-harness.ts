@@ -4,12 +4,14 @@ import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
 import { Authenticator } from '../../src/api/auth.js';
 import type { DockerCredentialsProvider } from '../../src/api/ports.js';
 import type { OwnRegistry } from '../../src/domain/image-reference.js';
-import type { ObservedTask, TaskLogStream, TaskObserver } from '../../src/domain/observed.js';
+import type { JobLogObserver, JobLogStream, ObservedTask, TaskLogStream, TaskObserver } from '../../src/domain/observed.js';
 import { openDatabase } from '../../src/store/database.js';
 import { AuditTrail } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
 
 export const ADMIN = 'admin-secret-token';
+/** The memory the harness says berth may reserve in all. */
+export const CAPACITY_MIB = 4096;
 export const PUBLIC_URL = 'http://gw.example:8080';
 
 /** An observer that shows whatever the test sets. */
@@ -30,10 +32,22 @@ export class StaticObserver implements TaskObserver {
   }
 }
 
+/** A job observer that shows whatever the test sets, and ends a follow at once. */
+export class StaticJobObserver implements JobLogObserver {
+  streams: JobLogStream[] = [];
+  async logs(_jobId: number, tail: number): Promise<JobLogStream[]> {
+    return this.streams.map((s) => ({ ...s, lines: s.lines.slice(-tail) }));
+  }
+  async follow(_jobId: number, options: { tail: number; onLine: (task: string, line: { time: Date; message: string }) => void }): Promise<void> {
+    for (const s of this.streams) for (const line of s.lines.slice(-options.tail)) options.onLine(s.taskName, line);
+  }
+}
+
 export interface Harness {
   app: FastifyInstance;
   store: Store;
   observer: StaticObserver;
+  jobs: StaticJobObserver;
   kicks: () => number;
   close(): Promise<void>;
 }
@@ -45,6 +59,7 @@ export async function apiHarness(options: { credentials?: DockerCredentialsProvi
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
   const observer = new StaticObserver();
+  const jobs = new StaticJobObserver();
   let kicks = 0;
   const app = await buildApp({
     store,
@@ -56,6 +71,8 @@ export async function apiHarness(options: { credentials?: DockerCredentialsProvi
     },
     dockerCredentials: options.credentials ?? null,
     ownRegistry: TEST_REGISTRY,
+    jobs,
+    capacityMiB: async () => CAPACITY_MIB,
     audit: new AuditTrail(store.db, clock, null, (error) => {
       throw error;
     }),
@@ -64,6 +81,7 @@ export async function apiHarness(options: { credentials?: DockerCredentialsProvi
     app,
     store,
     observer,
+    jobs,
     kicks: () => kicks,
     close: async () => {
       await app.close();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { defaultWorkerDir } from '../../src/gateway/nginx-gateway.js';
 import { resolveServerConfig } from '../../src/server/config.js';
 import { BerthServer, type ServerParts } from '../../src/server/server.js';
-import type { ContainerSpec } from '../../src/runtime/container-runtime.js';
+import type { TaskSpec } from '../../src/runtime/task-runtime.js';
 import { BASE_CAPABILITIES } from '../../src/domain/definition.js';
 
 export const DEMO_IMAGE = 'berth-demo/hello:1';
@@ -192,7 +192,7 @@ export function dockerAsync(args: readonly string[], input?: string): Promise<st
 }
 
 /** A container of the demo image as the runtime would create one for a task. */
-export function demoTaskSpec(name: string, labels: Readonly<Record<string, string>>): ContainerSpec {
+export function demoTaskSpec(name: string, labels: Readonly<Record<string, string>>): TaskSpec {
   return {
     name,
     image: DEMO_IMAGE,
@@ -206,5 +206,6 @@ export function demoTaskSpec(name: string, labels: Readonly<Record<string, strin
     capabilities: [...BASE_CAPABILITIES],
     pidsLimit: 512,
     cpuLimit: 1,
+    volumes: [],
   };
 }

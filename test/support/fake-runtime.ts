@@ -1,49 +1,65 @@
 import type {
-  ContainerDetails,
-  ContainerRuntime,
-  ContainerSpec,
-  ContainerState,
-  ContainerSummary,
   EventSubscription,
   LogLine,
   NetworkSpec,
-  RuntimeEvent,
-  RuntimeEventAction,
-} from '../../src/runtime/container-runtime.js';
+  NodeInfo,
+  TaskDetails,
+  TaskEvent,
+  TaskEventKind,
+  TaskRuntime,
+  TaskSpec,
+  TaskState,
+  TaskSummary,
+  VolumeSpec,
+} from '../../src/runtime/task-runtime.js';
 
-interface FakeContainer {
+export interface FakeContainer {
   id: string;
-  spec: ContainerSpec;
-  state: ContainerState;
+  spec: TaskSpec;
+  state: TaskState;
   createdAt: Date;
-  ip: string | null;
+  finishedAt: Date | null;
+  address: string | null;
   exitCode: number | null;
   oomKilled: boolean;
   logs: LogLine[];
 }
 
-/** An in-memory engine: containers change state only when the test or berth says so. */
-export class FakeRuntime implements ContainerRuntime {
+/** What a task does once started, as a test scripts it: lines to print, and how it ends (or not). */
+export interface Script {
+  readonly lines?: readonly string[];
+  readonly exitCode?: number;
+  readonly oom?: boolean;
+}
+
+/** An in-memory runtime: tasks change state only when the test or berth says so. */
+export class FakeRuntime implements TaskRuntime {
   readonly containers = new Map<string, FakeContainer>();
   readonly images = new Set<string>(['demo:1', 'demo:2']);
   /** Images whose tasks exit at once with this code when started. */
   readonly crashOnStart = new Map<string, number>();
+  /** Decides what a started task does, from its spec; null: it runs until stopped. */
+  script: (spec: TaskSpec) => Script | null = () => null;
+  /** Networks made with ensureNetwork, by name, with their labels. */
+  readonly networks = new Map<string, Readonly<Record<string, string>>>();
+  readonly volumes = new Map<string, Readonly<Record<string, string>>>();
   capacityBytes = 4096 * 1024 * 1024;
-  private listeners = new Set<(event: RuntimeEvent) => void>();
-  private enders = new Set<() => void>();
+  /** The clock exits are stamped with; a test with a manual clock sets it. */
+  now: () => number = () => Date.now();
   subscriptions = 0;
+  private listeners = new Set<(event: TaskEvent) => void>();
+  private enders = new Set<() => void>();
+  private followers = new Map<string, Set<{ onLine: (line: LogLine) => void; done: () => void }>>();
   private nextId = 1;
   private nextIp = 2;
 
   async ping(): Promise<void> {}
 
-  async list(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
-    return [...this.containers.values()]
-      .filter((c) => Object.entries(labels).every(([k, v]) => c.spec.labels[k] === v))
-      .map((c) => this.summary(c));
+  async listTasks(labels: Readonly<Record<string, string>>): Promise<TaskSummary[]> {
+    return [...this.containers.values()].filter((c) => matches(c.spec.labels, labels)).map((c) => this.summary(c));
   }
 
-  async inspect(id: string): Promise<ContainerDetails | null> {
+  async inspectTask(id: string): Promise<TaskDetails | null> {
     const c = this.containers.get(id);
     if (!c) return null;
     return {
@@ -51,7 +67,7 @@ export class FakeRuntime implements ContainerRuntime {
       exitCode: c.exitCode,
       oomKilled: c.oomKilled,
       startedAt: c.createdAt,
-      finishedAt: c.state === 'exited' ? new Date() : null,
+      finishedAt: c.finishedAt,
       memoryLimitBytes: c.spec.memoryLimitBytes,
       memoryReservationBytes: c.spec.memoryReservationBytes,
       env: c.spec.env,
@@ -61,54 +77,79 @@ export class FakeRuntime implements ContainerRuntime {
     };
   }
 
-  async create(spec: ContainerSpec): Promise<string> {
+  async createTask(spec: TaskSpec): Promise<string> {
     if (!this.images.has(spec.image)) throw Object.assign(new Error(`no such image ${spec.image}`), { statusCode: 404 });
     const id = `c${this.nextId++}`;
-    this.containers.set(id, { id, spec, state: 'created', createdAt: new Date(), ip: null, exitCode: null, oomKilled: false, logs: [] });
-    this.emit('create', id);
+    this.containers.set(id, { id, spec, state: 'created', createdAt: new Date(this.now()), finishedAt: null, address: null, exitCode: null, oomKilled: false, logs: [] });
+    this.emit('created', id);
     return id;
   }
 
-  async start(id: string): Promise<void> {
+  async startTask(id: string): Promise<void> {
     const c = this.must(id);
     if (c.state === 'running') return;
     c.state = 'running';
-    c.ip = `10.0.0.${this.nextIp++}`;
-    c.logs.push({ time: new Date(), message: `started ${c.spec.name}` });
-    this.emit('start', id);
+    c.address = `10.0.0.${this.nextIp++}`;
+    this.say(id, `started ${c.spec.name}`);
+    this.emit('started', id);
     const code = this.crashOnStart.get(c.spec.image);
-    if (code !== undefined) this.exit(id, code);
+    if (code !== undefined) {
+      this.exit(id, code);
+      return;
+    }
+    const script = this.script(c.spec);
+    for (const line of script?.lines ?? []) this.say(id, line);
+    if (script?.exitCode !== undefined) this.exit(id, script.exitCode, script.oom ?? false);
   }
 
-  async signal(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  async signalTask(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     const c = this.containers.get(id);
     if (!c || c.state !== 'running') return;
     this.exit(id, signal === 'SIGTERM' ? 143 : 137);
   }
 
-  async remove(id: string): Promise<void> {
-    if (this.containers.delete(id)) this.emit('destroy', id);
+  async removeTask(id: string): Promise<void> {
+    if (!this.containers.has(id)) return;
+    this.endFollowers(id);
+    this.containers.delete(id);
+    this.emit('removed', id);
   }
 
-  async logs(id: string, options: { tail: number }): Promise<LogLine[]> {
+  async taskLogs(id: string, options: { tail: number }): Promise<LogLine[]> {
     return (this.containers.get(id)?.logs ?? []).slice(-options.tail);
   }
 
-  async followLogs(id: string, options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void }): Promise<void> {
-    for (const line of await this.logs(id, options)) options.onLine(line);
+  async followTaskLogs(id: string, options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void }): Promise<void> {
+    const c = this.containers.get(id);
+    for (const line of (c?.logs ?? []).slice(-options.tail)) options.onLine(line);
+    if (!c || c.state !== 'running' || options.signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const follower = { onLine: options.onLine, done: resolve };
+      const set = this.followers.get(id) ?? new Set();
+      set.add(follower);
+      this.followers.set(id, set);
+      options.signal.addEventListener('abort', () => {
+        set.delete(follower);
+        resolve();
+      });
+    });
   }
-
-  /** Networks made with ensureNetwork, by name, with their labels. */
-  readonly networks = new Map<string, Readonly<Record<string, string>>>();
 
   async ensureNetwork(spec: NetworkSpec): Promise<void> {
     if (!this.networks.has(spec.name)) this.networks.set(spec.name, spec.labels);
   }
 
   async removeNetworks(labels: Readonly<Record<string, string>>): Promise<string[]> {
-    for (const [name, held] of this.networks) {
-      if (Object.entries(labels).every(([k, v]) => held[k] === v)) this.networks.delete(name);
-    }
+    for (const [name, held] of this.networks) if (matches(held, labels)) this.networks.delete(name);
+    return [];
+  }
+
+  async ensureVolume(spec: VolumeSpec): Promise<void> {
+    if (!this.volumes.has(spec.name)) this.volumes.set(spec.name, spec.labels);
+  }
+
+  async removeVolumes(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    for (const [name, held] of this.volumes) if (matches(held, labels)) this.volumes.delete(name);
     return [];
   }
 
@@ -124,7 +165,7 @@ export class FakeRuntime implements ContainerRuntime {
     this.images.delete(reference);
   }
 
-  subscribe(_labels: Readonly<Record<string, string>>, onEvent: (event: RuntimeEvent) => void): EventSubscription {
+  subscribe(_labels: Readonly<Record<string, string>>, onEvent: (event: TaskEvent) => void): EventSubscription {
     this.subscriptions++;
     this.listeners.add(onEvent);
     let end: () => void = () => {};
@@ -139,35 +180,45 @@ export class FakeRuntime implements ContainerRuntime {
     return { delivering: Promise.resolve(), ended, close: () => end() };
   }
 
-  /** The engine restarts: every event stream ends. */
+  /** The runtime restarts: every event stream ends. */
   endEventStreams(): void {
     for (const end of [...this.enders]) end();
   }
 
-  async memoryCapacityBytes(): Promise<number> {
-    return this.capacityBytes;
+  async nodes(): Promise<NodeInfo[]> {
+    return [{ id: 'fake', name: 'fake', memoryBytes: this.capacityBytes }];
   }
 
-  /** The process in the container ends (a crash, or an OOM kill). */
+  /** The task prints a line. */
+  say(id: string, message: string): void {
+    const line = { time: new Date(this.now()), message };
+    this.must(id).logs.push(line);
+    for (const follower of this.followers.get(id) ?? []) follower.onLine(line);
+  }
+
+  /** The process in the task ends (a crash, or an OOM kill). */
   exit(id: string, code: number, oom = false): void {
     const c = this.must(id);
+    this.say(id, `exiting with ${code}`);
     c.state = 'exited';
     c.exitCode = code;
     c.oomKilled = oom;
-    c.ip = null;
-    c.logs.push({ time: new Date(), message: `exiting with ${code}` });
-    this.emit('die', id);
+    c.address = null;
+    c.finishedAt = new Date(this.now());
+    this.endFollowers(id);
+    this.emit('exited', id);
   }
 
-  /** A container started by something other than berth, e.g. another instance. */
+  /** A task started by something other than berth, e.g. another instance. */
   addForeign(labels: Record<string, string>): string {
     const id = `foreign${this.nextId++}`;
     this.containers.set(id, {
       id,
       spec: { ...FAKE_SPEC, name: id, labels },
       state: 'running',
-      createdAt: new Date(),
-      ip: '10.9.9.9',
+      createdAt: new Date(this.now()),
+      finishedAt: null,
+      address: '10.9.9.9',
       exitCode: null,
       oomKilled: false,
       logs: [],
@@ -176,13 +227,11 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   running(labels: Record<string, string> = {}): FakeContainer[] {
-    return [...this.containers.values()].filter(
-      (c) => c.state === 'running' && Object.entries(labels).every(([k, v]) => c.spec.labels[k] === v),
-    );
+    return [...this.containers.values()].filter((c) => c.state === 'running' && matches(c.spec.labels, labels));
   }
 
-  private summary(c: FakeContainer): ContainerSummary {
-    return { id: c.id, name: c.spec.name, image: c.spec.image, labels: c.spec.labels, state: c.state, createdAt: c.createdAt, ip: c.ip };
+  private summary(c: FakeContainer): TaskSummary {
+    return { id: c.id, name: c.spec.name, image: c.spec.image, labels: c.spec.labels, state: c.state, createdAt: c.createdAt, address: c.address };
   }
 
   private must(id: string): FakeContainer {
@@ -191,14 +240,23 @@ export class FakeRuntime implements ContainerRuntime {
     return c;
   }
 
-  private emit(action: RuntimeEventAction, id: string): void {
+  private endFollowers(id: string): void {
+    for (const follower of this.followers.get(id) ?? []) follower.done();
+    this.followers.delete(id);
+  }
+
+  private emit(kind: TaskEventKind, id: string): void {
     const labels = this.containers.get(id)?.spec.labels ?? {};
-    for (const listener of this.listeners) listener({ action, containerId: id, labels, time: new Date() });
+    for (const listener of this.listeners) listener({ kind, taskId: id, labels, time: new Date(this.now()) });
   }
 }
 
-/** A spec with nothing of interest, for containers a test makes directly. */
-export const FAKE_SPEC: ContainerSpec = {
+function matches(held: Readonly<Record<string, string>>, wanted: Readonly<Record<string, string>>): boolean {
+  return Object.entries(wanted).every(([k, v]) => held[k] === v);
+}
+
+/** A spec with nothing of interest, for tasks a test makes directly. */
+export const FAKE_SPEC: TaskSpec = {
   name: 'fake',
   image: 'demo:1',
   labels: {},
@@ -211,4 +269,5 @@ export const FAKE_SPEC: ContainerSpec = {
   capabilities: [],
   pidsLimit: 512,
   cpuLimit: 1,
+  volumes: [],
 };

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_TOKEN, ApiClient, waitFor } from './docker-harness.js';
+import { ADMIN_TOKEN, ApiClient, removeDataDir, removeInstanceContainers, waitFor } from './docker-harness.js';
 
 const ENTRY = join(import.meta.dirname, '../../src/cli/berth.ts');
 
@@ -68,5 +69,29 @@ export class ServerProcess {
     ]);
     this.child = null;
     return result;
+  }
+
+  /**
+   * Leaves nothing behind: stops the server, then nginx and the registry it left running,
+   * removes the instance's containers and networks (when it is known) and the data dir.
+   */
+  async destroy(instance: string | null): Promise<void> {
+    if (this.child) await this.stop('SIGTERM');
+    for (const file of ['nginx/nginx.pid', 'registry/registry.pid']) {
+      let pid: number;
+      try {
+        pid = Number(readFileSync(join(this.dataDir, file), 'utf8'));
+      } catch {
+        // Never started, or already removed.
+        continue;
+      }
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // Not running any more.
+      }
+    }
+    if (instance) removeInstanceContainers(instance);
+    removeDataDir(this.dataDir);
   }
 }

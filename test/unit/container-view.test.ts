@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ContainerView } from '../../src/reconciler/container-view.js';
-import type { ContainerDetails, ContainerSummary, RuntimeEvent } from '../../src/runtime/container-runtime.js';
+import type { TaskDetails, TaskSummary, TaskEvent } from '../../src/runtime/task-runtime.js';
 import { FAKE_SPEC, FakeRuntime } from '../support/fake-runtime.js';
 
 const LABELS = { 'io.berth.instance': 'view0001' };
@@ -10,19 +10,19 @@ const RELIST_MS = 1_000;
 class SlowEngine extends FakeRuntime {
   listings = 0;
   /** While set, list() answers with this instead of the truth, as the engine's lagging list does. */
-  laggingList: ContainerSummary[] | null = null;
+  laggingList: TaskSummary[] | null = null;
   private gate: { what: 'list' | 'inspect'; opened: Promise<void> } | null = null;
   private open: () => void = () => {};
 
-  override async list(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
+  override async listTasks(labels: Readonly<Record<string, string>>): Promise<TaskSummary[]> {
     this.listings++;
-    const answer = this.laggingList ?? (await super.list(labels));
+    const answer = this.laggingList ?? (await super.listTasks(labels));
     await this.wait('list');
     return answer;
   }
 
-  override async inspect(id: string): Promise<ContainerDetails | null> {
-    const answer = await super.inspect(id);
+  override async inspectTask(id: string): Promise<TaskDetails | null> {
+    const answer = await super.inspectTask(id);
     await this.wait('inspect');
     return answer;
   }
@@ -58,15 +58,15 @@ function spec(name: string) {
 }
 
 async function started(name: string): Promise<string> {
-  const id = await engine.create(spec(name));
-  await engine.start(id);
+  const id = await engine.createTask(spec(name));
+  await engine.startTask(id);
   await settled();
   return id;
 }
 
 /** A created container the view has seen, with no listing due. */
 async function created(name: string): Promise<string> {
-  const id = await engine.create(spec(name));
+  const id = await engine.createTask(spec(name));
   await settled();
   await view.all();
   return id;
@@ -76,7 +76,7 @@ async function created(name: string): Promise<string> {
 function exitUnreported(id: string): void {
   const container = engine.containers.get(id);
   container!.state = 'exited';
-  container!.ip = null;
+  container!.address = null;
 }
 
 async function settled(): Promise<void> {
@@ -92,7 +92,7 @@ beforeEach(() => {
   now = 0;
   view = new ContainerView(engine, LABELS, { now: () => now }, RELIST_MS);
   applying = [];
-  engine.subscribe(LABELS, (event: RuntimeEvent) => applying.push(view.apply(event)));
+  engine.subscribe(LABELS, (event: TaskEvent) => applying.push(view.apply(event)));
   view.streamStarted();
 });
 
@@ -103,8 +103,8 @@ describe('the container view', () => {
     const listings = engine.listings;
     engine.exit(id, 137);
     expect(await stateOf(id)).toBe('exited');
-    expect((await view.all()).find((c) => c.id === id)?.ip).toBeNull();
-    await engine.remove(id);
+    expect((await view.all()).find((c) => c.id === id)?.address).toBeNull();
+    await engine.removeTask(id);
     await settled();
     expect(await stateOf(id)).toBeUndefined();
     expect(engine.listings).toBe(listings);
@@ -115,8 +115,8 @@ describe('the container view', () => {
 
   it('lists the engine on every read while no event stream is live', async () => {
     view.streamEnded();
-    const id = await engine.create(spec('b'));
-    await engine.start(id);
+    const id = await engine.createTask(spec('b'));
+    await engine.startTask(id);
     expect(await stateOf(id)).toBe('running');
     const listings = engine.listings;
     await view.all();
@@ -127,7 +127,7 @@ describe('the container view', () => {
   it('keeps a task dead that the engine reported dead, even when its list still says running', async () => {
     const id = await started('c');
     await view.all();
-    engine.laggingList = await engine.list(LABELS);
+    engine.laggingList = await engine.listTasks(LABELS);
     engine.exit(id, 137);
     await settled();
     now += RELIST_MS;
@@ -136,7 +136,7 @@ describe('the container view', () => {
 
   it('holds an inspect’s answer while a later inspect of the same container is still under way', async () => {
     const id = await created('i');
-    await engine.start(id);
+    await engine.startTask(id);
     engine.hold('inspect');
     const later = view.refresh(id);
     await settled();
@@ -147,9 +147,9 @@ describe('the container view', () => {
 
   it('keeps what an inspect under way says over a listing that began after it and lags behind', async () => {
     const id = await created('h');
-    engine.laggingList = await engine.list(LABELS);
+    engine.laggingList = await engine.listTasks(LABELS);
     engine.hold('inspect');
-    await engine.start(id);
+    await engine.startTask(id);
     now += RELIST_MS;
     const read = view.all();
     await Promise.resolve();
@@ -171,8 +171,8 @@ describe('the container view', () => {
   it('never lets a slow answer about a container overwrite a newer event', async () => {
     const id = await created('e');
     engine.hold('inspect');
-    await engine.start(id);
-    await engine.remove(id);
+    await engine.startTask(id);
+    await engine.removeTask(id);
     engine.release();
     await settled();
     expect(await stateOf(id)).toBeUndefined();
@@ -184,7 +184,7 @@ describe('the container view', () => {
     engine.hold('list');
     const read = view.all();
     await Promise.resolve();
-    await engine.remove(id);
+    await engine.removeTask(id);
     await settled();
     engine.release();
     expect((await read).map((c) => c.id)).not.toContain(id);

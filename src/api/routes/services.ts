@@ -1,4 +1,3 @@
-import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { parseDefinition } from '../../domain/definition.js';
@@ -17,6 +16,7 @@ import { ownedRepository, parseImageReference } from '../../domain/image-referen
 import type { Revision, Service } from '../../domain/model.js';
 import { assertServiceName } from '../../domain/names.js';
 import { deploymentDoc, logsDoc, serviceSummary, statusDoc, iso } from '../documents.js';
+import { sendLogStream } from '../log-stream.js';
 import type { ApiDeps } from '../ports.js';
 import {
   CreateServiceBody,
@@ -229,21 +229,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
         const tail = request.query.tail === undefined ? 20 : boundedInt(request.query.tail, 20, MAX_TAIL, 'tail');
-        const controller = new AbortController();
-        const out = new PassThrough();
-        request.raw.on('close', () => controller.abort());
-        out.on('close', () => controller.abort());
-        deps.observer
-          .followLogs(service.id, {
-            tail,
-            signal: controller.signal,
-            onLine: (task, line) => {
-              out.write(`${JSON.stringify({ stream_name: task, time: line.time.toISOString(), message: line.message })}\n`);
-            },
-          })
-          .catch((error: unknown) => request.log.error({ err: error }, 'following logs failed'))
-          .finally(() => out.end());
-        return reply.type('application/x-ndjson').send(out);
+        return sendLogStream(request, reply, (follow) => deps.observer.followLogs(service.id, { tail, ...follow }), 'logs');
       },
     );
 
@@ -293,7 +279,7 @@ export function actor(project: string, ip: string): string {
   return `project:${project} from ${ip}`;
 }
 
-function boundedInt(text: string | undefined, fallback: number, max: number, name: string): number {
+export function boundedInt(text: string | undefined, fallback: number, max: number, name: string): number {
   if (text === undefined) return fallback;
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1 || value > max) {

@@ -51,7 +51,7 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
       ) + "\nExits 0 when the deployment succeeded, 1 when it failed, was cancelled or rolled back, or Ctrl-C stopped the wait.\n",
     )
     .action(async (name: string, command: string[], options: DeployOptions) => {
-      const definition = buildDefinition(options, checkedCommand(ctx, command), await readEnvFile(options.envFile));
+      const definition = buildDefinition(options, checkedCommand(ctx, command), await envFromFlags(undefined, options.envFile));
       const client = await connect(ctx);
       const started = await client.updateService(name, definition);
       if (options.detach) {
@@ -100,6 +100,11 @@ function parseEnvFlag(flag: string): EnvEntry {
   const eq = flag.indexOf('=');
   if (eq <= 0) throw new UsageError(`--env expects NAME=VALUE, got '${flag}'`);
   return { name: flag.slice(0, eq), value: flag.slice(eq + 1) };
+}
+
+/** `--env-file` then `--env` flags, later names replacing earlier ones. */
+export async function envFromFlags(flags: readonly string[] | undefined, file: string | undefined): Promise<EnvEntry[]> {
+  return mergeEnv(await readEnvFile(file), (flags ?? []).map(parseEnvFlag));
 }
 
 async function readEnvFile(file: string | undefined): Promise<EnvEntry[]> {

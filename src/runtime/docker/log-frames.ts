@@ -1,4 +1,4 @@
-import type { LogLine } from '../container-runtime.js';
+import type { LogLine } from '../task-runtime.js';
 
 /**
  * The engine multiplexes stdout and stderr of a non-TTY container into frames:

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { RuntimeUnavailableError } from '../../domain/errors.js';
-import type { NetworkSpec } from '../container-runtime.js';
+import type { NetworkSpec } from '../task-runtime.js';
 import { formatCidr, freeSubnets, parseCidr, type Range } from './subnets.js';
 
 interface EngineError {
@@ -12,9 +12,10 @@ interface EngineError {
 const CREATE_ATTEMPTS = 8;
 
 /**
- * The engine's networks, in berth's terms. Each network gets a /24 of berth's own pool: the
+ * The engine's networks, in berth's terms. Each network gets a /22 of berth's own pool: the
  * engine's default pools hold about 30 bridge networks, and a server with a network a project
- * would stop making new ones past its thirtieth project.
+ * would stop making new ones past its thirtieth project; a /24 would hold 253 tasks, which the
+ * scale bench's 300 services of one project outgrew.
  */
 export class DockerNetworks {
   constructor(
@@ -28,7 +29,7 @@ export class DockerNetworks {
     const tried: Range[] = [];
     for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
       const subnet = freeSubnets(this.pool, [...(await this.taken()), ...tried]).next().value;
-      if (!subnet) throw new RuntimeUnavailableError(`no /24 of ${formatCidr(this.pool)} is free for network ${spec.name}; widen --network-pool`);
+      if (!subnet) throw new RuntimeUnavailableError(`no /22 of ${formatCidr(this.pool)} is free for network ${spec.name}; widen --network-pool`);
       try {
         await this.docker.createNetwork({
           Name: spec.name,

@@ -26,19 +26,22 @@ export function overlaps(a: Range, b: Range): boolean {
   return a.start < b.start + b.size && b.start < a.start + a.size;
 }
 
+/** Each network gets a /22: 1021 addresses, room for the tasks of a large project. */
+export const SUBNET_SIZE = 1024;
+
 /** The pool project networks are carved from, checked where the server reads its flags. */
 export function parsePool(text: string, flag: string): Range {
   const range = parseCidr(text);
-  if (!range || range.size < 256 || range.size > 2 ** 24) {
-    throw new ConfigError(`--${flag} must be an IPv4 range from /8 to /24 such as 10.213.0.0/16, not '${text}'`);
+  if (!range || range.size < SUBNET_SIZE || range.size > 2 ** 24) {
+    throw new ConfigError(`--${flag} must be an IPv4 range from /8 to /22 such as 10.208.0.0/12, not '${text}'`);
   }
   return range;
 }
 
-/** The /24 subnets of the pool, in order, that overlap none of the taken ranges. */
+/** The /22 subnets of the pool, in order, that overlap none of the taken ranges. */
 export function* freeSubnets(pool: Range, taken: readonly Range[]): Generator<Range> {
-  for (let start = pool.start; start < pool.start + pool.size; start += 256) {
-    const candidate = { start, size: 256 };
+  for (let start = pool.start; start < pool.start + pool.size; start += SUBNET_SIZE) {
+    const candidate = { start, size: SUBNET_SIZE };
     if (!taken.some((range) => overlaps(range, candidate))) yield candidate;
   }
 }

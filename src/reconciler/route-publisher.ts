@@ -1,0 +1,127 @@
+import type { Clock } from '../domain/model.js';
+import { sameRoutes, type Gateway, type Route, type RouteRejection, type Target } from '../gateway/gateway.js';
+import type { ChangeTracker } from './change-tracker.js';
+import type { OwnedRoute, ProbedTask, RouteSource } from './controller.js';
+import type { Logger } from './failure-log.js';
+import type { HealthMonitor } from './health-monitor.js';
+import type { OwnedTask } from './labels.js';
+
+/** A route source with the tasks of its kind, as a pass grouped them. */
+export interface SourcedTasks {
+  readonly source: RouteSource;
+  readonly tasks: ReadonlyMap<number, readonly OwnedTask[]>;
+}
+
+/**
+ * Tells the health monitor what to probe and the gateway which healthy targets serve each
+ * route, from every kind of workload the gateway serves. Made again only when the change
+ * tracker's stamp moved since the last table: the same rows, tasks, stops and health give the
+ * same table, and making it on every pass was most of what a pass at rest left for the
+ * garbage collector (ADR 008, 009).
+ */
+export class RoutePublisher {
+  /** The table last given to the gateway, and which task each of its targets is. */
+  private published: readonly Route[] = [];
+  private publishedTargets = new Map<string, Target>();
+  /** Set when `published` is sent, reset when sending it fails: the next pass sends it again. */
+  private delivered = false;
+  /** The tracker's stamp the last table was made at; null: make it again. */
+  private madeAt: string | null = null;
+  private pushedAt = 0;
+  /** Each rejected route's owner, by owner key, with the reason last told. */
+  private rejected = new Map<string, { source: RouteSource; id: number }>();
+
+  constructor(
+    private readonly gateway: Gateway,
+    private readonly health: HealthMonitor,
+    private readonly tracker: ChangeTracker,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  /** When the gateway last received a table made after the given time. */
+  routesPushedAt(): number {
+    return this.pushedAt;
+  }
+
+  /**
+   * `adopted`: the running tasks a starting server found, which stay routed until their first
+   * probe; while it is given, a failed first probe counts without changing a task's state, so
+   * the table is made on every pass.
+   */
+  async publish(sources: readonly SourcedTasks[], adopted: ReadonlySet<string> | null): Promise<void> {
+    // While adopting the table is made on every pass; the pass after the grace ends, once more.
+    const stamp = `${this.tracker.stamp()}${adopted === null ? '' : ' adopting'}`;
+    if (this.delivered && adopted === null && stamp === this.madeAt) {
+      this.pushedAt = this.clock.now();
+      return;
+    }
+    const routes: OwnedRoute[] = [];
+    const monitored: ProbedTask[] = [];
+    const owners: RouteSource[] = [];
+    for (const { source, tasks } of sources) {
+      const made = source.routes(tasks, adopted);
+      for (const route of made.routes) {
+        routes.push(route);
+        owners.push(source);
+      }
+      monitored.push(...made.monitored);
+    }
+    this.health.watch(monitored);
+    const targets = new Map<string, Target>();
+    for (const route of routes) route.targets.forEach((target, i) => targets.set(route.taskIds[i] as string, target));
+    this.publishedTargets = targets;
+    const rejections = await this.push(routes.map((r) => ({ prefix: r.prefix, targets: r.targets })));
+    if (rejections !== null) this.tell(routes, owners, rejections);
+    this.madeAt = stamp;
+    this.pushedAt = this.clock.now();
+  }
+
+  /**
+   * Takes a dead task out of the gateway as soon as the runtime reports it, without waiting
+   * for the pass the event asks for: until then every request sent to it stalls on a connect
+   * to an address that no longer exists, or fails.
+   */
+  withdraw(taskId: string): void {
+    const gone = this.publishedTargets.get(taskId);
+    if (!gone) return;
+    this.publishedTargets.delete(taskId);
+    this.madeAt = null;
+    const routes = this.published.map((route) => ({
+      prefix: route.prefix,
+      targets: route.targets.filter((t) => t.host !== gone.host || t.port !== gone.port),
+    }));
+    this.push(routes).catch((error: unknown) => {
+      this.logger.warn(`taking task ${taskId.slice(0, 12)} out of the gateway failed: ${(error as Error).message}`);
+    });
+  }
+
+  /** Sends the table unless the gateway has it already; answers the routes it left out, null when not sent. */
+  private async push(routes: readonly Route[]): Promise<readonly RouteRejection[] | null> {
+    if (this.delivered && sameRoutes(routes, this.published)) return null;
+    this.published = routes;
+    this.delivered = true;
+    try {
+      return await this.gateway.setRoutes(routes);
+    } catch (error) {
+      this.delivered = false;
+      throw error;
+    }
+  }
+
+  /** Each left-out route is told to its owner; an owner served again is told so. */
+  private tell(routes: readonly OwnedRoute[], owners: readonly RouteSource[], rejections: readonly RouteRejection[]): void {
+    const now = new Map<string, { source: RouteSource; id: number }>();
+    for (const rejection of rejections) {
+      const route = routes[rejection.index];
+      const source = owners[rejection.index];
+      if (!route || !source) continue;
+      const key = `${route.owner.kind}:${route.owner.id}`;
+      if (!this.rejected.has(key)) this.logger.warn(`${route.owner.label}: the gateway left its route out: ${rejection.reason}`);
+      now.set(key, { source, id: route.owner.id });
+      source.routeRejected(route.owner.id, rejection.reason);
+    }
+    for (const [key, { source, id }] of this.rejected) if (!now.has(key)) source.routeRejected(id, null);
+    this.rejected = now;
+  }
+}

@@ -1,0 +1,443 @@
+import { restartDelayMs, STABLE_RUN_MS } from '../domain/backoff.js';
+import type { ServiceDefinition } from '../domain/definition.js';
+import { canRollBack, strategyNamed, type DeploymentStep } from '../domain/deployment.js';
+import { probeFailed, stoppedTasks } from '../domain/messages.js';
+import type { Clock, Deployment, Service } from '../domain/model.js';
+import { contextRoot } from '../domain/names.js';
+import type { Target } from '../gateway/gateway.js';
+import { isAlive, type TaskRuntime } from '../runtime/task-runtime.js';
+import type { Store } from '../store/store.js';
+import type { OwnedRoute, PassContext, ProbedTask, RouteSource, WorkloadController } from './controller.js';
+import type { FailureLog } from './failure-log.js';
+import type { HealthMonitor } from './health-monitor.js';
+import type { ImagePreparation } from './image-preparation.js';
+import type { ImageSource } from './image-source.js';
+import type { LabelledContainer } from './labels.js';
+import { PassReads, type StoreReads } from './pass-reads.js';
+import { stepHandlers, type StepHandler } from './service-steps.js';
+import type { TaskOps } from './task-ops.js';
+
+export interface ServiceControllerOptions {
+  readonly healthTimeoutMs: number;
+  readonly drainMs: number;
+  /** Images of this many newest revisions stay on the runtime. */
+  readonly imagesKept: number;
+  /** Services reconciled at once. */
+  readonly concurrency: number;
+}
+
+export interface ServiceControllerDeps {
+  readonly store: Store;
+  readonly runtime: TaskRuntime;
+  readonly tasks: TaskOps;
+  readonly health: HealthMonitor;
+  readonly images: ImageSource;
+  readonly preparation: ImagePreparation;
+  readonly clock: Clock;
+  readonly failures: FailureLog;
+  /** Called once a deleted service's tasks are all gone, before its rows are deleted. */
+  readonly onServiceRemoved: (service: Service) => Promise<void>;
+  readonly faults: { hit(point: string): void };
+  /** When the gateway last received a table computed after the given time. */
+  readonly routesPushedAt: () => number;
+}
+
+const NO_TASKS: readonly LabelledContainer[] = [];
+const YIELD_EVERY_SERVICES = 20;
+
+/**
+ * Services: tasks that must run forever, served by the gateway, replaced by deployments that
+ * follow their strategy's step table. Keeps every service at its replica count, replaces
+ * crashed and unhealthy tasks with backoff, and removes a deleted service's tasks.
+ */
+export class ServiceController implements WorkloadController<LabelledContainer>, RouteSource<LabelledContainer> {
+  readonly kind = 'service' as const;
+  private readonly reads: PassReads;
+  private readonly steps: Readonly<Record<DeploymentStep, StepHandler>>;
+  /** Tasks that passed a health check at least once; an unhealthy one among them is replaced at once. */
+  private readonly everHealthy = new Set<string>();
+  /** New tasks whose failing probe has been told in their service's events. */
+  private readonly probeFailuresTold = new Set<string>();
+  /** The reason each service's route is left out of the gateway's table, as last told in its events. */
+  private readonly routeRejections = new Map<number, string>();
+  /** Revisions a service does not serve (a deployment's), read when asked for, once a pass. */
+  private otherDefinitions = new Map<string, ServiceDefinition>();
+  /** What this pass read of the store: read once a pass, not once a service (a pass visits hundreds). */
+  private snapshot: StoreReads | null = null;
+
+  constructor(
+    private readonly deps: ServiceControllerDeps,
+    private readonly options: ServiceControllerOptions,
+  ) {
+    this.reads = new PassReads(deps.store);
+    this.steps = stepHandlers({
+      store: deps.store,
+      tasks: deps.tasks,
+      health: deps.health,
+      preparation: deps.preparation,
+      images: deps.images,
+      clock: deps.clock,
+      healthTimeoutMs: options.healthTimeoutMs,
+      drainMs: options.drainMs,
+      pruneImages: (service) => this.pruneImages(service),
+      exitReason: (serviceId, revision) => this.exitReason(serviceId, revision),
+    });
+  }
+
+  async reconcile(tasks: ReadonlyMap<number, readonly LabelledContainer[]>, pass: PassContext): Promise<boolean> {
+    const reads = this.read();
+    this.otherDefinitions = new Map();
+    for (const [serviceId, owned] of tasks) {
+      if (reads.byService.has(serviceId)) continue;
+      for (const task of owned) await this.deps.tasks.remove(task.container.id);
+    }
+    await forEachLimited(reads.services, this.options.concurrency, (service) => {
+      const key = `reconciling ${service.project}/${service.name}`;
+      try {
+        const containers = tasks.get(service.id) ?? NO_TASKS;
+        const work = this.atRest(service, containers) ? null : this.reconcileSteps(service, containers, pass);
+        if (work === null) {
+          this.deps.failures.succeeded(key);
+          return null;
+        }
+        return work.then(
+          () => this.deps.failures.succeeded(key),
+          (error: unknown) => this.deps.failures.failed(key, (error as Error).message, (error as Error).stack ?? String(error)),
+        );
+      } catch (error) {
+        this.deps.failures.failed(key, (error as Error).message, (error as Error).stack ?? String(error));
+        return null;
+      }
+    });
+    return this.isBusy(tasks);
+  }
+
+  routes(tasks: ReadonlyMap<number, readonly LabelledContainer[]>, adopted: ReadonlySet<string> | null): { routes: OwnedRoute[]; monitored: ProbedTask[] } {
+    const reads = this.read();
+    const routes: OwnedRoute[] = [];
+    const monitored: ProbedTask[] = [];
+    for (const service of reads.services) {
+      if (service.status === 'DRAINING') continue;
+      const root = contextRoot(service.project, service.name);
+      const deployment = this.openDeployments(service.id)[0];
+      const targets: Target[] = [];
+      const taskIds: string[] = [];
+      for (const c of tasks.get(service.id) ?? NO_TASKS) {
+        if (c.container.state !== 'running' || !c.container.address || this.deps.tasks.isStopping(c.container.id)) continue;
+        const definition = this.definition(service.id, c.revision);
+        if (!definition) continue;
+        const port = definition.containerPort;
+        const isCurrent = c.revision === service.currentRevision;
+        if (isCurrent || c.revision === deployment?.revision) {
+          monitored.push({ task: c.task, host: c.container.address, port, path: joinPath(root, service.healthCheck.relPath), check: service.healthCheck });
+        }
+        const health = this.deps.health.health(c.task);
+        // Right after a start the prober knows nothing yet: a task that served before the
+        // start keeps serving until its first probe, so a restart never empties a route.
+        const unprobed = health.state === 'initial' && health.description === undefined;
+        if (isCurrent && (health.state === 'healthy' || (unprobed && adopted?.has(c.container.id)))) {
+          targets.push({ host: c.container.address, port });
+          taskIds.push(c.container.id);
+        }
+      }
+      routes.push({ prefix: root, targets, taskIds, owner: { kind: 'service', id: service.id, label: `${service.project}/${service.name}` } });
+    }
+    return { routes, monitored };
+  }
+
+  /**
+   * A route the gateway left out (a path another project's service already holds, say) is
+   * told on its own service, once per reason; every other service is served as usual.
+   */
+  routeRejected(serviceId: number, reason: string | null): void {
+    if (reason === null) {
+      this.routeRejections.delete(serviceId);
+      return;
+    }
+    if (this.routeRejections.get(serviceId) === reason) return;
+    this.routeRejections.set(serviceId, reason);
+    const service = this.deps.store.services.byId(serviceId);
+    if (service) this.deps.store.events.add(serviceId, `the gateway does not serve ${contextRoot(service.project, service.name)}: ${reason}`);
+  }
+
+  /** Forgets tasks that no longer exist. */
+  retainTasks(names: ReadonlySet<string>): void {
+    for (const name of this.everHealthy) if (!names.has(name)) this.everHealthy.delete(name);
+    for (const name of this.probeFailuresTold) if (!names.has(name)) this.probeFailuresTold.delete(name);
+  }
+
+  private isBusy(tasks: ReadonlyMap<number, readonly LabelledContainer[]>): boolean {
+    for (const service of this.read().services) {
+      if (service.status === 'DRAINING' || this.openDeployments(service.id).length > 0) return true;
+      for (const c of tasks.get(service.id) ?? NO_TASKS) {
+        if (!isAlive(c.container) || this.deps.tasks.isStopping(c.container.id)) return true;
+        if (this.deps.health.health(c.task).state === 'initial') return true;
+      }
+    }
+    return false;
+  }
+
+  /** Reads the store (only what changed since the last read) for the rest of this pass. */
+  private read(): StoreReads {
+    this.snapshot = this.reads.read();
+    return this.snapshot;
+  }
+
+  /** A service's unfinished deployments as the pass read them, oldest first. */
+  private openDeployments(serviceId: number): readonly Deployment[] {
+    return (this.snapshot ?? this.read()).openDeployments.get(serviceId) ?? [];
+  }
+
+  /** A revision's definition, read at most once a pass: definitions never change. */
+  private definition(serviceId: number, number: number): ServiceDefinition | null {
+    const read = (this.snapshot ?? this.read()).byService.get(serviceId);
+    if (read?.serving && read.service.currentRevision === number) return read.serving;
+    const key = `${serviceId}:${number}`;
+    const known = this.otherDefinitions.get(key);
+    if (known) return known;
+    const definition = this.deps.store.revisions.get(serviceId, number)?.definition ?? null;
+    if (definition) this.otherDefinitions.set(key, definition);
+    return definition;
+  }
+
+  /**
+   * True when a reconcile would change nothing: no deployment, no crash to count down, and
+   * exactly the wanted number of tasks, all of the serving revision, running and healthy.
+   * Checked without an async call: a pass visits every service, and a promise for each was
+   * most of what a pass at rest allocated (ADR 008).
+   */
+  private atRest(service: Service, containers: readonly LabelledContainer[]): boolean {
+    const current = service.currentRevision;
+    if (current === null || service.status === 'DRAINING' || !service.steady || service.crashCount > 0) return false;
+    if (this.openDeployments(service.id).length > 0) return false;
+    if (containers.length !== this.definition(service.id, current)?.replicas) return false;
+    for (const task of containers) {
+      if (task.revision !== current || task.container.state !== 'running' || this.deps.tasks.isStopping(task.container.id)) return false;
+      if (this.deps.health.health(task.task).state !== 'healthy') return false;
+    }
+    for (const task of containers) this.everHealthy.add(task.task);
+    return true;
+  }
+
+  private async reconcileSteps(initial: Service, containers: readonly LabelledContainer[], pass: PassContext): Promise<void> {
+    const { store } = this.deps;
+    let service = initial;
+    const open = this.openDeployments(service.id);
+    let deployment = open[0] ?? null;
+    if (deployment && open.length > 1 && canRollBack(deployment.step, strategyNamed(deployment.strategy))) {
+      deployment = store.deployments.rollBack(deployment, 'superseded', `superseded by revision ${open[open.length - 1]?.revision}`);
+    }
+    const alive = await this.reapExited(service, deployment, containers);
+    // Reaping may have recorded a crash, which the restart backoff below must see.
+    if (alive.length !== containers.length) service = store.services.byId(service.id) ?? service;
+    if (service.status === 'DRAINING') {
+      await this.removeService(service, alive);
+      return;
+    }
+    let remaining = alive;
+    if (deployment) {
+      const before = deployment.step;
+      const removed = await this.drive(service, deployment, alive, pass);
+      // The next step can start now: waiting out the loop's period would add it to every deploy.
+      if (store.deployments.get(deployment.id)?.step !== before) pass.wakeAt(this.deps.clock.now());
+      remaining = alive.filter((t) => !removed.has(t.container.id));
+      service = store.services.byId(service.id) ?? service;
+      deployment = store.deployments.open(service.id)[0] ?? null;
+    }
+    await this.maintain(service, deployment, remaining, pass);
+  }
+
+  /** Advances a deployment by at most one step, by its step's handler; returns the tasks it removed. */
+  private async drive(service: Service, d: Deployment, alive: readonly LabelledContainer[], pass: PassContext): Promise<ReadonlySet<string>> {
+    const definition = this.definition(service.id, d.revision);
+    if (!definition) throw new Error(`Deployment ${d.id} names revision ${d.revision}, which does not exist`);
+    const mine = alive.filter((t) => t.revision === d.revision);
+    this.deps.faults.hit(`deployment:${d.step}`);
+    if (d.step === 'health-wait') this.tellProbeFailures(service, d, mine);
+    return this.steps[d.step]({ service, deployment: d, definition, alive, mine, now: this.deps.clock.now(), pass, routesPushedAt: this.deps.routesPushedAt() });
+  }
+
+  /**
+   * A new task whose probe got an answer that is not a pass says so at once, in an event of its
+   * deployment; the deployment still waits its health timeout, as a slow starter may yet
+   * come up. A refused connection is no failure yet: the task is still starting.
+   */
+  private tellProbeFailures(service: Service, d: Deployment, mine: readonly LabelledContainer[]): void {
+    for (const task of mine) {
+      if (this.probeFailuresTold.has(task.task)) continue;
+      const description = this.deps.health.health(task.task).description;
+      if (description === undefined || description === 'connection refused') continue;
+      this.probeFailuresTold.add(task.task);
+      const path = joinPath(contextRoot(service.project, service.name), service.healthCheck.relPath);
+      this.deps.store.events.add(service.id, probeFailed(task.task, path, description), d.id);
+    }
+  }
+
+  /** Revisions whose exits are crashes: the one serving, and a deployment's before it serves. */
+  private wantedRevisions(service: Service, deployment: Deployment | null): Set<number> {
+    const wanted = new Set<number>();
+    if (service.currentRevision !== null) wanted.add(service.currentRevision);
+    if (deployment && (deployment.step === 'starting' || deployment.step === 'health-wait')) wanted.add(deployment.revision);
+    return wanted;
+  }
+
+  private async reapExited(service: Service, deployment: Deployment | null, containers: readonly LabelledContainer[]): Promise<LabelledContainer[]> {
+    const wanted = this.wantedRevisions(service, deployment);
+    const alive: LabelledContainer[] = [];
+    for (const task of containers) {
+      if (isAlive(task.container)) {
+        alive.push(task);
+        continue;
+      }
+      if (task.container.state === 'removing') continue;
+      const crashed = service.status !== 'DRAINING' && wanted.has(task.revision);
+      const message = await this.deps.tasks.reap(service, task, crashed, deployment?.id ?? null);
+      // A crash of the serving revision counts toward its backoff; a new revision's crash fails its deployment.
+      if (message && task.revision === service.currentRevision) this.deps.store.services.recordCrash(service.id, this.deps.clock.now(), message);
+    }
+    return alive;
+  }
+
+  private async removeService(service: Service, alive: readonly LabelledContainer[]): Promise<void> {
+    await this.stopAll(service, alive, null);
+    if (alive.length > 0) return;
+    await this.deps.onServiceRemoved(service);
+    this.deps.store.services.delete(service.id);
+  }
+
+  private async stopAll(service: Service, tasks: readonly LabelledContainer[], deploymentId: number | null): Promise<void> {
+    const signalled: string[] = [];
+    for (const task of tasks) {
+      if (await this.deps.tasks.stop(task)) signalled.push(task.task);
+    }
+    if (signalled.length > 0) this.deps.store.events.add(service.id, stoppedTasks(signalled), deploymentId);
+  }
+
+  /** Keeps the serving revision at its replica count and stops tasks of other revisions. */
+  private async maintain(service: Service, d: Deployment | null, alive: readonly LabelledContainer[], pass: PassContext): Promise<void> {
+    const { store, tasks, clock } = this.deps;
+    const current = service.currentRevision;
+    const deploying = d && (d.step === 'pending' || d.step === 'starting' || d.step === 'health-wait' || d.step === 'rolling-back') ? d.revision : null;
+    // Old tasks keep serving in-flight requests until the drain period ends.
+    const draining = d?.step === 'switching' || d?.step === 'draining';
+    const strays = alive.filter((t) => t.revision !== current && t.revision !== deploying);
+    if (!draining) await this.stopAll(service, strays, d?.id ?? null);
+
+    for (const task of alive) {
+      if (task.container.state === 'created' && (task.revision === current || task.revision === deploying)) await tasks.start(task.container.id);
+    }
+    if (current === null) return;
+    const definition = this.definition(service.id, current);
+    if (!definition) return;
+    const replicas = definition.replicas;
+    const serving = alive.filter((t) => t.revision === current && !tasks.isStopping(t.container.id));
+    const now = clock.now();
+
+    if (serving.length < replicas) {
+      const due = (service.lastCrashAt ?? 0) + restartDelayMs(service.crashCount);
+      if (service.crashCount > 0 && now < due) {
+        pass.wakeAt(due);
+        return;
+      }
+      const image = await this.deps.images.resolve(service.project, service.name, definition);
+      await tasks.startTasks(service, current, definition, image.reference, replicas - serving.length, null);
+      return;
+    }
+    if (serving.length > replicas) {
+      await this.stopAll(service, serving.slice(replicas), null);
+      return;
+    }
+    const unhealthy = this.unhealthy(serving, now);
+    if (unhealthy.length > 0) {
+      await this.replaceUnhealthy(service, unhealthy, now);
+      return;
+    }
+    const healthy = serving.every((t) => t.container.state === 'running' && this.deps.health.health(t.task).state === 'healthy');
+    if (!d && healthy && !service.steady) {
+      store.transaction(() => {
+        store.services.setSteady(service.id, true);
+        store.events.add(service.id, 'reached a steady state');
+      });
+    }
+    if (service.crashCount > 0 && healthy && serving.every((t) => now - t.container.createdAt.getTime() >= STABLE_RUN_MS)) {
+      store.services.resetCrashes(service.id);
+    } else if (service.crashCount > 0) {
+      pass.wakeAt(now + STABLE_RUN_MS);
+    }
+  }
+
+  /**
+   * The serving tasks that fail their health checks: they are already out of the gateway,
+   * and are stopped so that replacements start. A task that has never been healthy gets
+   * the health timeout to start, so a slow starter is not killed in a loop.
+   */
+  private unhealthy(serving: readonly LabelledContainer[], now: number): LabelledContainer[] {
+    const replace: LabelledContainer[] = [];
+    for (const task of serving) {
+      const health = this.deps.health.health(task.task);
+      if (health.state === 'healthy') this.everHealthy.add(task.task);
+      if (health.state !== 'unhealthy' || task.container.state !== 'running') continue;
+      const grown = now - task.container.createdAt.getTime() >= this.options.healthTimeoutMs;
+      if (this.everHealthy.has(task.task) || grown) replace.push(task);
+    }
+    return replace;
+  }
+
+  private async replaceUnhealthy(service: Service, tasks: readonly LabelledContainer[], now: number): Promise<void> {
+    const { store } = this.deps;
+    for (const task of tasks) {
+      const message = `task ${task.task} is unhealthy (${this.deps.health.health(task.task).description ?? 'failed its health check'}); replacing it`;
+      store.transaction(() => {
+        store.events.add(service.id, message);
+        store.services.recordCrash(service.id, now, message);
+      });
+      this.everHealthy.delete(task.task);
+      await this.deps.tasks.stop(task);
+    }
+  }
+
+  /**
+   * Disk fills with images on every platform that never removes them: keep the runtime's
+   * copies of the newest revisions' images and remove older ones that only this service
+   * uses. An image still used by a task stays.
+   */
+  private async pruneImages(service: Service): Promise<void> {
+    const revisions = this.deps.store.revisions.list(service.id);
+    const owned = (d: ServiceDefinition): string | null => this.deps.images.owned(service.project, service.name, d);
+    const keep = new Set(revisions.slice(0, this.options.imagesKept).map((r) => owned(r.definition)));
+    const old = new Set(revisions.slice(this.options.imagesKept).map((r) => owned(r.definition)));
+    for (const reference of old) {
+      if (reference !== null && !keep.has(reference)) await this.deps.runtime.removeImage(reference);
+    }
+  }
+
+  private exitReason(serviceId: number, revision: number): string {
+    const last = this.deps.store.taskLogs.list(serviceId, 20).find((l) => l.revision === revision);
+    if (!last) return 'a new task stopped before it became healthy';
+    const tail = last.lines.slice(-3).map((l) => l.message).join(' | ');
+    return `task ${last.taskName} exited with code ${last.exitCode ?? 'unknown'} before it became healthy${tail ? `; last output: ${tail}` : ''}`;
+  }
+}
+
+export function joinPath(root: string, relPath: string): string {
+  return relPath === '/' ? `${root}/` : `${root}${relPath.startsWith('/') ? '' : '/'}${relPath}`;
+}
+
+/**
+ * Runs fn on every item, at most `limit` at a time; fn returns a promise only for an item
+ * that waits on something.
+ */
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void> | null): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      const work = fn(item);
+      if (work) await work;
+      // Items with nothing to wait on never give the event loop back: without a yield, a pass
+      // over hundreds of them holds it, and API requests wait it out.
+      if (next % YIELD_EVERY_SERVICES === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  });
+  await Promise.all(workers);
+}

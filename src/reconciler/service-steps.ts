@@ -1,0 +1,174 @@
+import type { ServiceDefinition } from '../domain/definition.js';
+import type { DeploymentStep, RollbackCause } from '../domain/deployment.js';
+import type { Clock, Deployment, Service } from '../domain/model.js';
+import { checkPlacement } from '../domain/placement.js';
+import type { Store } from '../store/store.js';
+import type { PassContext } from './controller.js';
+import type { HealthMonitor } from './health-monitor.js';
+import type { ImagePreparation } from './image-preparation.js';
+import type { ImageSource } from './image-source.js';
+import type { LabelledContainer } from './labels.js';
+import type { TaskOps } from './task-ops.js';
+
+/** What a step's handler is given: the deployment, its service and tasks, and the pass. */
+export interface StepContext {
+  readonly service: Service;
+  readonly deployment: Deployment;
+  readonly definition: ServiceDefinition;
+  /** The service's live tasks. */
+  readonly alive: readonly LabelledContainer[];
+  /** Those of the deployment's revision. */
+  readonly mine: readonly LabelledContainer[];
+  readonly now: number;
+  readonly pass: PassContext;
+  /** When the gateway last received a table computed after the given time. */
+  readonly routesPushedAt: number;
+}
+
+/** A step's work; answers the tasks it removed. Each handler is idempotent: a pass may repeat it after a crash. */
+export type StepHandler = (step: StepContext) => Promise<ReadonlySet<string>>;
+
+export interface StepDeps {
+  readonly store: Store;
+  readonly tasks: TaskOps;
+  readonly health: HealthMonitor;
+  /** Gets a deployment's image onto the runtime (pulling it when needed), in its pending step. */
+  readonly preparation: ImagePreparation;
+  readonly images: ImageSource;
+  readonly clock: Clock;
+  readonly healthTimeoutMs: number;
+  readonly drainMs: number;
+  /** After a deployment succeeded: images of old revisions go. */
+  readonly pruneImages: (service: Service) => Promise<void>;
+  /** Why a new task stopped before it became healthy, from its last lines. */
+  readonly exitReason: (serviceId: number, revision: number) => string;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+/**
+ * The handler of every deployment step, keyed by step. A strategy (domain/deployment.ts) says
+ * which step follows which; these say what each step does. A new strategy adds the handlers
+ * of its new steps here, next to the others, not a branch inside them.
+ */
+export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, StepHandler>> {
+  const { store } = deps;
+  const rollBack = (d: Deployment, cause: RollbackCause, reason: string): ReadonlySet<string> => {
+    store.deployments.rollBack(d, cause, reason);
+    return NONE;
+  };
+  const finished: StepHandler = async () => NONE;
+  return {
+    pending: async ({ service, deployment: d, definition, pass }) => {
+      const placement = checkPlacement({
+        replicas: definition.replicas,
+        reservationMiB: definition.memoryReservationMiB,
+        reservedMiB: await pass.reservedMiB(),
+        capacityMiB: await pass.capacityMiB(),
+      });
+      if (!placement.fits) return rollBack(d, 'failed', placement.reason);
+      const image = await deps.preparation.prepare(`image:deployment:${d.id}`, service.project, service.name, definition);
+      if (image.status === 'pulling') return NONE;
+      if (image.status === 'failed') return rollBack(d, 'failed', image.reason);
+      pass.reserve(definition.replicas * definition.memoryReservationMiB);
+      store.transaction(() => {
+        store.deployments.advance(d, 'starting');
+        store.events.add(service.id, `deployment of revision ${d.revision} started`, d.id);
+      });
+      return NONE;
+    },
+
+    starting: async ({ service, deployment: d, definition, mine }) => {
+      const missing = definition.replicas - mine.length;
+      if (missing > 0) {
+        // Its pending step got the image onto the runtime.
+        const image = await deps.images.resolve(service.project, service.name, definition);
+        await deps.tasks.startTasks(service, d.revision, definition, image.reference, missing, d.id);
+      }
+      store.deployments.advance(d, 'health-wait');
+      return NONE;
+    },
+
+    'health-wait': async ({ service, deployment: d, definition, mine, now, pass }) => {
+      if (mine.length < definition.replicas) return rollBack(d, 'failed', deps.exitReason(service.id, d.revision));
+      const states = mine.map((t) => ({ task: t, health: deps.health.health(t.task) }));
+      if (states.every((s) => s.task.container.state === 'running' && s.health.state === 'healthy')) {
+        store.deployments.advance(d, 'switching');
+        return NONE;
+      }
+      const deadline = d.stepStartedAt + deps.healthTimeoutMs;
+      if (now >= deadline) {
+        const details = states
+          .filter((s) => s.health.state !== 'healthy')
+          .map((s) => `${s.task.task}: ${s.health.description ?? (s.task.container.state === 'running' ? 'no healthy answer yet' : 'not running')}`)
+          .join('; ');
+        return rollBack(d, 'failed', `new tasks did not become healthy within ${Math.round(deps.healthTimeoutMs / 1000)} s (${details})`);
+      }
+      pass.wakeAt(deadline);
+      return NONE;
+    },
+
+    switching: async ({ service, deployment: d }) => {
+      store.transaction(() => {
+        if (d.previousRevision !== null && d.previousRevision !== d.revision) {
+          store.revisions.setStatus(service.id, d.previousRevision, 'INACTIVE');
+        }
+        store.revisions.setStatus(service.id, d.revision, 'ACTIVE');
+        store.services.setCurrentRevision(service.id, d.revision);
+        store.services.resetCrashes(service.id);
+        store.services.setSteady(service.id, false);
+        store.deployments.advance(d, 'draining');
+        store.events.add(service.id, `switched traffic to revision ${d.revision}`, d.id);
+      });
+      return NONE;
+    },
+
+    draining: async ({ deployment: d, now, pass, routesPushedAt }) => {
+      const until = d.stepStartedAt + deps.drainMs;
+      if (now >= until && routesPushedAt > d.stepStartedAt) store.deployments.advance(d, 'stopping');
+      else pass.wakeAt(until);
+      return NONE;
+    },
+
+    stopping: async ({ service, deployment: d, alive }) => {
+      if (alive.some((t) => t.revision !== d.revision)) return NONE;
+      store.transaction(() => {
+        store.deployments.advance(d, 'succeeded');
+        store.events.add(service.id, `deployment of revision ${d.revision} finished`, d.id);
+      });
+      await deps.pruneImages(service);
+      return NONE;
+    },
+
+    'rolling-back': async ({ service, deployment: d, mine }) => {
+      const removed = new Set<string>();
+      for (const task of mine) {
+        await deps.tasks.discard(task);
+        removed.add(task.container.id);
+      }
+      const cause = d.rollbackTo ?? 'failed';
+      store.transaction(() => {
+        store.revisions.setStatus(service.id, d.revision, cause === 'failed' ? 'FAILED' : 'INACTIVE');
+        store.deployments.advance(d, cause);
+        store.events.add(service.id, rollbackMessage(d, cause), d.id);
+      });
+      return removed;
+    },
+
+    succeeded: finished,
+    failed: finished,
+    cancelled: finished,
+    superseded: finished,
+  };
+}
+
+function rollbackMessage(d: Deployment, cause: RollbackCause): string {
+  switch (cause) {
+    case 'failed':
+      return `deployment of revision ${d.revision} failed: ${d.reason ?? 'unknown reason'}`;
+    case 'cancelled':
+      return `deployment of revision ${d.revision} cancelled${d.reason ? `: ${d.reason}` : ''}`;
+    case 'superseded':
+      return `deployment of revision ${d.revision} ${d.reason ?? 'superseded by a newer revision'}`;
+  }
+}

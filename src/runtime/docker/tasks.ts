@@ -1,0 +1,205 @@
+import type Docker from 'dockerode';
+import type { Readable } from 'node:stream';
+import type { LogLine, TaskDetails, TaskSpec, TaskState, TaskSummary } from '../task-runtime.js';
+import { engineCall, statusOf, tolerating, wrapEngineError } from './engine-errors.js';
+import { linesOf, parseLogOutput, splitFrames } from './log-frames.js';
+
+/** The engine's container states in berth's words. */
+export function taskStateOf(engineState: string): TaskState {
+  switch (engineState) {
+    case 'running':
+    case 'paused':
+      return 'running';
+    case 'created':
+    case 'restarting':
+      return 'created';
+    case 'removing':
+      return 'removing';
+    default:
+      return 'exited';
+  }
+}
+
+/** Tasks as the engine's containers. */
+export class DockerTasks {
+  private removals: Promise<void> = Promise.resolve();
+
+  constructor(
+    /** For request/answer calls: a hung engine must not hang a reconcile pass. */
+    private readonly docker: Docker,
+    /** For streams that are quiet for long on purpose (followed logs). */
+    private readonly streams: Docker,
+  ) {}
+
+  async list(labels: Readonly<Record<string, string>>): Promise<TaskSummary[]> {
+    const containers = await engineCall('list containers', () =>
+      this.docker.listContainers({ all: true, filters: { label: labelFilters(labels) } }),
+    );
+    return containers.map((c) => ({
+      id: c.Id,
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+      image: c.Image,
+      labels: c.Labels,
+      state: taskStateOf(c.State),
+      createdAt: new Date(c.Created * 1000),
+      address: firstAddress(c.NetworkSettings?.Networks ?? {}),
+    }));
+  }
+
+  async inspect(id: string): Promise<TaskDetails | null> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(id).inspect();
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      throw wrapEngineError(`inspect container ${id.slice(0, 12)}`, error);
+    }
+    const state = info.State;
+    return {
+      id: info.Id,
+      name: info.Name.replace(/^\//, ''),
+      image: info.Config.Image,
+      labels: info.Config.Labels ?? {},
+      state: taskStateOf(state.Status),
+      createdAt: new Date(info.Created),
+      address: state.Running ? firstAddress(info.NetworkSettings.Networks) : null,
+      exitCode: state.Running ? null : state.ExitCode,
+      oomKilled: state.OOMKilled,
+      startedAt: validDate(state.StartedAt),
+      finishedAt: validDate(state.FinishedAt),
+      memoryLimitBytes: info.HostConfig.Memory ?? 0,
+      memoryReservationBytes: info.HostConfig.MemoryReservation ?? 0,
+      env: info.Config.Env ?? [],
+      privileged: info.HostConfig.Privileged ?? false,
+      securityOptions: info.HostConfig.SecurityOpt ?? [],
+      mounts: (info.Mounts ?? []).map((m) => m.Source ?? ''),
+    };
+  }
+
+  async create(spec: TaskSpec): Promise<string> {
+    const container = await engineCall(`create container ${spec.name}`, () =>
+      this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Labels: { ...spec.labels },
+        Env: [...spec.env],
+        ...(spec.command ? { Cmd: [...spec.command] } : {}),
+        HostConfig: {
+          NetworkMode: spec.network,
+          CapDrop: ['ALL'],
+          CapAdd: [...spec.capabilities],
+          PidsLimit: spec.pidsLimit,
+          NanoCpus: Math.round(spec.cpuLimit * 1e9),
+          Memory: spec.memoryLimitBytes,
+          MemoryReservation: spec.memoryReservationBytes,
+          // Swap would let a task exceed its hard limit without being killed.
+          MemorySwap: spec.memoryLimitBytes,
+          RestartPolicy: { Name: 'no' },
+          // A process running as PID 1 ignores SIGTERM unless it installs a handler; the
+          // engine's init forwards it, so graceful stops work for every image.
+          Init: true,
+          Privileged: false,
+          SecurityOpt: ['no-new-privileges'],
+          Mounts: spec.volumes.map((v) => ({ Type: 'volume' as const, Source: v.volume, Target: v.target, ReadOnly: v.readOnly })),
+          LogConfig: { Type: 'json-file', Config: { 'max-size': String(spec.logMaxBytes), 'max-file': '1' } },
+        },
+      }),
+    );
+    return container.id;
+  }
+
+  async start(id: string): Promise<void> {
+    await engineCall(`start container ${id.slice(0, 12)}`, () => tolerating([304], () => this.docker.getContainer(id).start()));
+  }
+
+  async signal(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    await engineCall(`signal container ${id.slice(0, 12)}`, () => tolerating([404, 409], () => this.docker.getContainer(id).kill({ signal })));
+  }
+
+  async remove(id: string): Promise<void> {
+    // One removal at a time: parallel removals can deadlock libnetwork in Debian's
+    // engine (20.10.24 lacks moby/libnetwork#2679), after which every call on the
+    // affected containers hangs until dockerd restarts.
+    const removal = this.removals.then(() =>
+      engineCall(`remove container ${id.slice(0, 12)}`, () =>
+        // 409: removal already in progress.
+        tolerating([404, 409], () => this.docker.getContainer(id).remove({ force: true, v: true })),
+      ),
+    );
+    // The caller gets this removal's error; the queue goes on to the next one.
+    this.removals = removal.catch(() => undefined);
+    await removal;
+  }
+
+  async logs(id: string, options: { tail: number; since?: Date }): Promise<LogLine[]> {
+    try {
+      const output = (await this.docker.getContainer(id).logs({
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        tail: options.tail,
+        follow: false,
+        ...(options.since ? { since: Math.floor(options.since.getTime() / 1000) } : {}),
+      })) as unknown as Buffer;
+      return parseLogOutput(output);
+    } catch (error) {
+      if (statusOf(error) === 404) return [];
+      throw wrapEngineError(`read the logs of container ${id.slice(0, 12)}`, error);
+    }
+  }
+
+  async followLogs(id: string, options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void }): Promise<void> {
+    let stream: Readable;
+    try {
+      stream = (await this.streams.getContainer(id).logs({
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        tail: options.tail,
+        follow: true,
+        abortSignal: options.signal,
+      })) as unknown as Readable;
+    } catch (error) {
+      // Removed before the stream began: it has nothing more to say.
+      if (statusOf(error) === 404 || options.signal.aborted) return;
+      throw wrapEngineError(`follow the logs of container ${id.slice(0, 12)}`, error);
+    }
+    let pending: Buffer = Buffer.alloc(0);
+    let partial = '';
+    const onAbort = (): void => {
+      stream.destroy();
+    };
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const chunk of stream) {
+        const { payloads, rest } = splitFrames(Buffer.concat([pending, chunk as Buffer]));
+        pending = rest;
+        const text = partial + Buffer.concat(payloads).toString('utf8');
+        const cut = text.lastIndexOf('\n');
+        partial = text.slice(cut + 1);
+        for (const line of linesOf(text.slice(0, cut + 1))) options.onLine(line);
+      }
+    } catch (error) {
+      if (!options.signal.aborted) throw wrapEngineError(`follow the logs of container ${id.slice(0, 12)}`, error);
+    } finally {
+      options.signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+export function labelFilters(labels: Readonly<Record<string, string>>): string[] {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+}
+
+function firstAddress(networks: Record<string, { IPAddress?: string }>): string | null {
+  for (const network of Object.values(networks)) {
+    if (network.IPAddress) return network.IPAddress;
+  }
+  return null;
+}
+
+function validDate(text: string | undefined): Date | null {
+  if (!text || text.startsWith('0001-')) return null;
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? null : date;
+}

@@ -1,0 +1,157 @@
+/**
+ * The TaskRuntime port: everything the reconciler needs from an orchestrator, in berth's own
+ * terms — tasks (one running copy of a workload), the images they run, the networks and
+ * volumes they use and the nodes they run on. The Docker engine adapter lives in ./docker;
+ * a Swarm adapter is a second implementation of the same port. No engine library type, state
+ * name or error crosses it: adapters answer berth's states and throw berth's errors.
+ */
+
+import type { LogLine } from '../domain/observed.js';
+
+export type { LogLine } from '../domain/observed.js';
+
+/** created: made, not started yet; running; exited: its process ended; removing: on its way out. */
+export type TaskState = 'created' | 'running' | 'exited' | 'removing';
+
+export interface TaskSpec {
+  readonly name: string;
+  readonly image: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly env: readonly string[];
+  readonly command: readonly string[] | null;
+  readonly memoryLimitBytes: number;
+  readonly memoryReservationBytes: number;
+  /** Cap on the runtime's own log file for the task. */
+  readonly logMaxBytes: number;
+  /** The network the task joins, made with ensureNetwork; it joins no other. */
+  readonly network: string;
+  /** The only capabilities the task keeps; every other one is dropped. */
+  readonly capabilities: readonly string[];
+  readonly pidsLimit: number;
+  /** CPU cores (fractions allowed). */
+  readonly cpuLimit: number;
+  /** Volumes made with ensureVolume, mounted at their targets. */
+  readonly volumes: readonly VolumeMount[];
+}
+
+export interface VolumeMount {
+  readonly volume: string;
+  /** Absolute path inside the task. */
+  readonly target: string;
+  readonly readOnly: boolean;
+}
+
+export interface TaskSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly image: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly state: TaskState;
+  readonly createdAt: Date;
+  /** Where the gateway and the prober reach the task; only while it runs. */
+  readonly address: string | null;
+}
+
+export interface TaskDetails extends TaskSummary {
+  readonly exitCode: number | null;
+  readonly oomKilled: boolean;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+  readonly memoryLimitBytes: number;
+  readonly memoryReservationBytes: number;
+  readonly env: readonly string[];
+  readonly privileged: boolean;
+  readonly securityOptions: readonly string[];
+  readonly mounts: readonly string[];
+}
+
+/** What happened to a task: made, started, its process ended, killed for memory, removed. */
+export type TaskEventKind = 'created' | 'started' | 'exited' | 'oom' | 'removed';
+
+export interface TaskEvent {
+  readonly kind: TaskEventKind;
+  readonly taskId: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly time: Date;
+}
+
+export interface RegistryAuth {
+  readonly username: string;
+  readonly password: string;
+  readonly serveraddress: string;
+}
+
+export interface EventSubscription {
+  /** Resolves once the runtime delivers events to this subscription; never rejects (see `ended`). */
+  readonly delivering: Promise<void>;
+  /** Resolves when the stream ends (runtime restart, network error, or close()). */
+  readonly ended: Promise<void>;
+  close(): void;
+}
+
+export interface NetworkSpec {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface VolumeSpec {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** A machine tasks run on, and the memory it offers them. */
+export interface NodeInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly memoryBytes: number;
+}
+
+export interface TaskRuntime {
+  /** Tasks in every state whose labels include all of `labels`. */
+  listTasks(labels: Readonly<Record<string, string>>): Promise<TaskSummary[]>;
+  /** null when the task no longer exists. */
+  inspectTask(id: string): Promise<TaskDetails | null>;
+  createTask(spec: TaskSpec): Promise<string>;
+  startTask(id: string): Promise<void>;
+  /** Sends a signal; a task that is already gone or stopped is not an error. */
+  signalTask(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Removes the task, killing it if it still runs; a missing task is not an error. */
+  removeTask(id: string): Promise<void>;
+  /** A task that no longer exists has no lines. */
+  taskLogs(id: string, options: { tail: number; since?: Date }): Promise<LogLine[]>;
+  /** Streams log lines as they are written until the signal aborts or the task is removed. */
+  followTaskLogs(id: string, options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void }): Promise<void>;
+  /** Events of tasks carrying `labels`. */
+  subscribe(labels: Readonly<Record<string, string>>, onEvent: (event: TaskEvent) => void): EventSubscription;
+
+  /**
+   * The names (tags and digests) of the image the runtime resolves `reference` to, or null
+   * when it has none. A runtime may also resolve an image id prefix, so the caller checks
+   * that the reference is among the names before it trusts the image.
+   */
+  imageNames(reference: string): Promise<readonly string[] | null>;
+  pullImage(reference: string, auth: RegistryAuth | null): Promise<void>;
+  /** Removes an image reference; one still in use or already gone is not an error. */
+  removeImage(reference: string): Promise<void>;
+
+  /**
+   * Makes a private network unless one of that name exists. Tasks on it reach each other,
+   * and the gateway reaches them; tasks on other networks do not.
+   */
+  ensureNetwork(spec: NetworkSpec): Promise<void>;
+  /** Removes the networks carrying `labels`; one still in use is left, and named in the answer. */
+  removeNetworks(labels: Readonly<Record<string, string>>): Promise<string[]>;
+
+  /** Makes a named volume unless one of that name exists; its data outlives every task. */
+  ensureVolume(spec: VolumeSpec): Promise<void>;
+  /** Removes the volumes carrying `labels`, data and all; one still in use is left, and named in the answer. */
+  removeVolumes(labels: Readonly<Record<string, string>>): Promise<string[]>;
+
+  /** The machines tasks may run on. */
+  nodes(): Promise<NodeInfo[]>;
+  ping(): Promise<void>;
+}
+
+export function isAlive(task: Pick<TaskSummary, 'state'>): boolean {
+  return task.state === 'running' || task.state === 'created';
+}
