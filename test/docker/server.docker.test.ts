@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  afterPasses,
   ApiClient,
   definition,
   docker,
@@ -172,8 +173,7 @@ describe('deploying a service on the real engine', () => {
   it('adopts its containers after a restart instead of starting new ones', async () => {
     const before = instanceContainers(instance).sort();
     await t.restart();
-    // a full pass has run once the server answers with the same tasks
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await afterPasses(t.server);
     expect(instanceContainers(instance).sort()).toEqual(before);
     expect((await api.status('web')).count_running).toBe(1);
   });
@@ -183,7 +183,7 @@ describe('deploying a service on the real engine', () => {
     try {
       expect(other.server.instance).not.toBe(instance);
       const mine = instanceContainers(instance).sort();
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await afterPasses(other.server);
       expect(instanceContainers(instance).sort()).toEqual(mine);
     } finally {
       await other.destroy();

@@ -130,6 +130,15 @@ export class ApiClient {
   }
 }
 
+/** Asks the server's reconciler for `n` full passes and waits until they have ended. */
+export async function afterPasses(server: BerthServer, n = 2): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const target = server.reconciler.passCount() + 1;
+    server.reconciler.kick();
+    await waitFor(`pass ${i + 1} of ${n}`, async () => server.reconciler.passCount() >= target, 30_000, 10);
+  }
+}
+
 /** Polls until `check` returns a truthy value, or fails with the last value seen. */
 export async function waitFor<T>(
   what: string,
