@@ -2,7 +2,7 @@
  * `npm run bench [-- NAME …]`: runs the selected benches (all by default) against a real
  * engine, nginx and registry, prints one table of figures, each compared with a baseline
  * measured in the same run, and writes the figures and raw data to bench/results/.
- * NAMES: deploy, update, gateway, scale, recovery. BENCH_RUNS overrides the runs per figure.
+ * NAMES: deploy, update, gateway, scale, recovery, jobs. BENCH_RUNS overrides the runs per figure.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { runDeployLatency } from './deploy-latency.js';
 import { runGateway } from './gateway.js';
+import { runJobs } from './jobs.js';
 import { BenchContext } from './lib/context.js';
 import { BENCH_LABEL, removeContainersWithLabel } from './lib/docker.js';
 import { TABLE_HEADERS, figureRow } from './lib/figures.js';
@@ -30,6 +31,7 @@ const BENCHES: Record<string, (ctx: BenchContext) => Promise<void>> = {
   gateway: (ctx) => runGateway(ctx, { runs, seconds: Number(process.env.BENCH_WRK_SECONDS ?? 5) }),
   scale: (ctx) => runScale(ctx, { sizes: (process.env.BENCH_SCALE_SIZES ?? '10,100,300').split(',').map(Number) }),
   recovery: (ctx) => runRecovery(ctx, { runs: Math.max(3, Math.min(runs, 5)) }),
+  jobs: (ctx) => runJobs(ctx, { runs: runs * 2 }),
 };
 
 async function machine(): Promise<Record<string, string | number>> {

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { resolveServerConfig, SERVER_DEFAULTS, type RawServerOptions } from '../server/config.js';
-import { BerthServer } from '../server/server.js';
 
 export function registerServerCommand(program: Command): void {
   program
@@ -21,6 +20,9 @@ export function registerServerCommand(program: Command): void {
     .addHelpText('after', '\nExample:\n  BERTH_ADMIN_TOKEN=s3cret berth server --data-dir /var/lib/berth --public-url https://srv.example.org\n')
     .action(async (options: RawServerOptions) => {
       const config = resolveServerConfig(options, process.env);
+      // Loaded only here: the server pulls in Fastify, dockerode and SQLite, which every other
+      // command would otherwise load at start (a third of a second).
+      const { BerthServer } = await import('../server/server.js');
       const server = await BerthServer.start(config);
       if (server.admin.file) process.stderr.write(`berth: admin token is in ${server.admin.file}\n`);
       let stopping = false;

@@ -8,6 +8,8 @@ import { LABEL, readLabels, type JobContainer } from './labels.js';
 
 /** How often following looks for a new attempt's task, or for the job's end. */
 const FOLLOW_LOOK_MS = 200;
+/** Until the first attempt's task is found: its first line is what `berth run` waits for. */
+const FIRST_LOOK_MS = 20;
 /** An attempt that starts while followed is shown from its first line. */
 const WHOLE = 1_000_000;
 
@@ -45,14 +47,22 @@ export class RuntimeJobObserver implements JobLogObserver {
         for (const line of first ? lines.slice(-options.tail) : lines) options.onLine(attempt.taskName, line);
       }
       for (const task of await this.tasks(jobId)) {
-        if (sent.has(task.attempt) || !isAlive(task.container)) continue;
-        sent.add(task.attempt);
+        if (sent.has(task.attempt) || task.container.state === 'removing') continue;
         const tail = first ? options.tail : WHOLE;
-        streams.push(this.runtime.followTaskLogs(task.container.id, { tail, signal: options.signal, onLine: (line) => options.onLine(task.task, line) }));
+        if (isAlive(task.container)) {
+          sent.add(task.attempt);
+          streams.push(this.runtime.followTaskLogs(task.container.id, { tail, signal: options.signal, onLine: (line) => options.onLine(task.task, line) }));
+          continue;
+        }
+        // Ended before it was followed (a quick job), not yet reaped: its task still has its lines.
+        const lines = await this.runtime.taskLogs(task.container.id, { tail });
+        if (lines.length === 0) continue;
+        sent.add(task.attempt);
+        for (const line of lines) options.onLine(task.task, line);
       }
       first = false;
       if (finished) break;
-      await sleep(FOLLOW_LOOK_MS, options.signal);
+      await sleep(sent.size === 0 ? FIRST_LOOK_MS : FOLLOW_LOOK_MS, options.signal);
     }
     await Promise.all(streams);
   }
