@@ -254,6 +254,7 @@ async function startCertificates(
     clock,
     logger,
     onFailure,
+    faults: faultPointsFromEnv(process.env),
   });
   await manager.restore();
   const routed = config.publicDomain === null ? gateway : new CertifyingGateway(gateway, manager, config.publicDomain, logger);

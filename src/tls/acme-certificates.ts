@@ -4,6 +4,7 @@ import type { Clock } from '../domain/model.js';
 import type { CertificateServing } from '../gateway/gateway.js';
 import { sleep } from '../process/wait.js';
 import type { Logger } from '../reconciler/failure-log.js';
+import type { FaultPoints } from '../reconciler/fault-points.js';
 import type { CertificateIssuer } from './acme-issuer.js';
 import type { CertificateStore, StoredAttempts } from './certificate-store.js';
 import { describeChain, splitPem, type CertificateInfo } from './pem.js';
@@ -19,6 +20,8 @@ export interface AcmeCertificatesDeps {
   readonly logger: Logger;
   /** Told each failure in words, with the ACME server's reason (a service's host: an event of that service). */
   readonly onFailure?: (host: string, message: string) => void;
+  /** `certificate:issued` (the key and certificate only in memory) and `certificate:stored` (on disk, not served yet). */
+  readonly faults?: FaultPoints;
 }
 
 /** The longest the loop sleeps: a clock that jumps (a suspended machine) is noticed within this. */
@@ -168,8 +171,10 @@ export class AcmeCertificates implements Certificates {
     try {
       const pem = await this.deps.issuer.issue(host);
       const info = describeChain(splitPem(pem).chain);
+      this.deps.faults?.hit('certificate:issued');
       // Stored first: a kill after this serves it at the next start; before it, nothing changed.
       await this.deps.store.saveCertificate(host, pem);
+      this.deps.faults?.hit('certificate:stored');
       await this.serve(host, pem);
       entry.info = info;
       entry.attempts = { failures: 0, lastAttemptAt: this.deps.clock.now(), lastError: null };

@@ -86,7 +86,8 @@ export async function startTestServer(flags: ServerFlags, parts: ServerParts = {
 /** Removes a server's data dir, and the dir its gateway's workers used outside it. */
 export function removeDataDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
-  rmSync(defaultWorkerDir(dir), { recursive: true, force: true });
+  // The server's gateway keeps its data under <dir>/nginx, and its workers' dir is named after that.
+  for (const gatewayDir of [dir, join(dir, 'nginx')]) rmSync(defaultWorkerDir(gatewayDir), { recursive: true, force: true });
 }
 
 /** Removes every container and network of the instance. */
