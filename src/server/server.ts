@@ -3,9 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
 import { AuthFailureLimiter } from '../api/auth-limiter.js';
 import { Authenticator } from '../api/auth.js';
+import type { Certificates } from '../domain/certificates.js';
 import { InternalError } from '../domain/errors.js';
 import { contextRoot } from '../domain/names.js';
 import { systemClock, type Clock } from '../domain/model.js';
+import type { Gateway } from '../gateway/gateway.js';
 import { NginxGateway } from '../gateway/nginx-gateway.js';
 import { ProberHealthMonitor } from '../gateway/prober-health-monitor.js';
 import { HealthProber } from '../gateway/prober.js';
@@ -26,16 +28,13 @@ import { AuditTrail } from '../store/audit.js';
 import { instanceId } from '../store/meta.js';
 import { Store } from '../store/store.js';
 import { connectUrl } from '../net/listen-address.js';
-import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
-import type { Gateway } from '../gateway/gateway.js';
 import { AcmeCertificates } from '../tls/acme-certificates.js';
-import { AcmeIssuer, configureAcmeHttp } from '../tls/acme-issuer.js';
+import { AcmeIssuer, configureAcmeHttp, createAccountKey } from '../tls/acme-issuer.js';
 import { CertificateStore } from '../tls/certificate-store.js';
 import { NO_CERTIFICATES } from '../tls/certificates.js';
-import type { Certificates } from '../domain/certificates.js';
 import { CertifyingGateway } from '../tls/certifying-gateway.js';
 import { UserCertificate } from '../tls/user-certificate.js';
-import acme from 'acme-client';
+import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
 import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
 
 /** What tests may replace (the engine and the clock) or watch. Everything else is real. */
@@ -64,7 +63,6 @@ export class BerthServer {
     readonly gateway: NginxGateway,
     readonly registry: RegistryService,
     private readonly health: ProberHealthMonitor,
-    readonly certificates: Certificates,
     private readonly certificateManager: AcmeCertificates | null,
   ) {}
 
@@ -192,7 +190,7 @@ export class BerthServer {
     reconciler.start();
     tls.manager?.start();
     logger.info(`berth API on ${address}; gateway ${config.publicUrl}; registry ${registry.address}; instance ${instance}`);
-    return new BerthServer(config, api, reconciler, store, instance, admin, address, gateway, registry, health, certificates, tls.manager);
+    return new BerthServer(config, api, reconciler, store, instance, admin, address, gateway, registry, health, tls.manager);
   }
 
   /** Stops the control plane. Containers, nginx and the registry keep running for the next start to adopt. */
@@ -245,7 +243,7 @@ async function startCertificates(
   await configureAcmeHttp({ caFile: tls.caFile });
   const store = new CertificateStore(join(dataDir, 'tls'));
   await store.prepare();
-  const accountKey = await store.accountKey(async () => (await acme.crypto.createPrivateEcdsaKey()).toString());
+  const accountKey = await store.accountKey(createAccountKey);
   const manager = new AcmeCertificates({
     store,
     issuer: new AcmeIssuer({ directoryUrl: tls.directoryUrl, email: tls.email, accountKey, challenges: gateway }),
@@ -257,8 +255,12 @@ async function startCertificates(
     faults: faultPointsFromEnv(process.env),
   });
   await manager.restore();
-  const routed = config.publicDomain === null ? gateway : new CertifyingGateway(gateway, manager, config.publicDomain, logger);
-  return { certificates: manager, gateway: routed, manager };
+  if (config.publicDomain === null) {
+    // Started before without --public-domain, or with it: its service hosts are not routed now.
+    await manager.holdServiceHosts(new Set());
+    return { certificates: manager, gateway, manager };
+  }
+  return { certificates: manager, gateway: new CertifyingGateway(gateway, manager, config.publicDomain, logger), manager };
 }
 
 /** A pass this long holds every service back (a slow engine, or hundreds of tasks started at once); only the log shows it. */

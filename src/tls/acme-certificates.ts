@@ -102,6 +102,7 @@ export class AcmeCertificates implements Certificates {
     for (const [host, entry] of this.hosts) {
       if (host === this.deps.publicHost || hosts.has(host) || entry.renewing) continue;
       this.hosts.delete(host);
+      settle(entry, entry.waiting, new CertificateNotFoundError(host));
       await this.deps.serving.withdrawCertificate(host);
       await this.deps.store.removeCertificate(host);
       this.deps.logger.info(`certificate for ${host}: no longer routed; removed`);

@@ -73,6 +73,11 @@ export async function configureAcmeHttp(options: { readonly caFile: string | nul
 }
 let problemsInstalled = false;
 
+/** A new ACME account key (ECDSA P-256), PEM. */
+export async function createAccountKey(): Promise<string> {
+  return (await acme.crypto.createPrivateEcdsaKey()).toString();
+}
+
 /** Issues certificates with the HTTP-01 challenge, which the gateway answers itself. */
 export class AcmeIssuer implements CertificateIssuer {
   readonly source: string;
