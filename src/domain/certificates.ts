@@ -48,18 +48,22 @@ export interface HostCertificateState {
   /** Failed tries since the last success. */
   readonly failures: number;
   readonly lastAttemptAt: number | null;
-  /** An operator asked for a new certificate now (berth certs renew). */
+  /** An operator asked for a new certificate (berth certs renew), and none came since. */
+  readonly replacing: boolean;
+  /** …and has not been tried since they asked. */
   readonly forced: boolean;
 }
 
 /**
- * When to try next for a host: at once when it has no certificate or a renewal was asked
- * for, else when the renewal is due; after a failure, not before the backoff has passed
- * (a forced renewal skips it: the operator asked).
+ * When to try next for a host: at once when it has no certificate or an operator just asked
+ * for a new one, else when the renewal is due; after a failure, not before the backoff has
+ * passed (a replacement an operator asked for is tried again with backoff until it succeeds,
+ * like a missing certificate: the key may have leaked).
  */
 export function nextAttemptAt(state: HostCertificateState): number {
-  const due = state.forced || state.validity === null ? 0 : renewalDueAt(state.validity.notBefore, state.validity.notAfter);
-  if (state.forced || state.failures === 0 || state.lastAttemptAt === null) return due;
+  if (state.forced) return 0;
+  const due = state.replacing || state.validity === null ? 0 : renewalDueAt(state.validity.notBefore, state.validity.notAfter);
+  if (state.failures === 0 || state.lastAttemptAt === null) return due;
   return Math.max(due, state.lastAttemptAt + retryDelayMs(state.failures));
 }
 

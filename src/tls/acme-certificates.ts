@@ -30,6 +30,8 @@ const MAX_SLEEP_MS = 60 * 60_000;
 interface Host {
   info: CertificateInfo | null;
   attempts: StoredAttempts;
+  /** An operator asked for a new certificate and has not got one yet; forced: not tried since. */
+  replacing: boolean;
   forced: boolean;
   renewing: boolean;
   /** Callers of renew() waiting for the next attempt, and those waiting for the one under way. */
@@ -76,7 +78,10 @@ export class AcmeCertificates implements Certificates {
       entry.info = info;
       await this.serve(host, pem);
     }
-    for (const [host, entry] of this.hosts) entry.attempts = attempts[host] ?? FRESH;
+    for (const [host, entry] of this.hosts) {
+      entry.attempts = attempts[host] ?? FRESH;
+      entry.replacing = entry.attempts.replacing === true;
+    }
   }
 
   start(): void {
@@ -121,6 +126,7 @@ export class AcmeCertificates implements Certificates {
     if (entry === undefined) throw new CertificateNotFoundError(host);
     const outcome = new Promise<BerthError | null>((resolve) => entry.waiting.push(resolve));
     entry.forced = true;
+    entry.replacing = true;
     this.wake?.();
     const error = await outcome;
     if (error !== null) throw error;
@@ -178,6 +184,7 @@ export class AcmeCertificates implements Certificates {
       this.deps.faults?.hit('certificate:stored');
       await this.serve(host, pem);
       entry.info = info;
+      entry.replacing = false;
       entry.attempts = { failures: 0, lastAttemptAt: this.deps.clock.now(), lastError: null };
       this.deps.logger.info(
         `certificate for ${host} ${renewing ? 'renewed' : 'obtained'} from ${this.deps.issuer.source}: ${info.issuer}, valid until ${new Date(info.notAfter).toISOString()}`,
@@ -205,7 +212,8 @@ export class AcmeCertificates implements Certificates {
 
   private async saveAttempts(): Promise<void> {
     try {
-      await this.deps.store.saveAttempts(Object.fromEntries([...this.hosts].map(([host, entry]) => [host, entry.attempts])));
+      const record = [...this.hosts].map(([host, entry]) => [host, { ...entry.attempts, replacing: entry.replacing }]);
+      await this.deps.store.saveAttempts(Object.fromEntries(record));
     } catch (error) {
       this.deps.logger.warn(`certificates: cannot save the record of attempts: ${(error as Error).message}`);
     }
@@ -213,7 +221,7 @@ export class AcmeCertificates implements Certificates {
 }
 
 function newHost(): Host {
-  return { info: null, attempts: FRESH, forced: false, renewing: false, waiting: [], answering: [] };
+  return { info: null, attempts: FRESH, replacing: false, forced: false, renewing: false, waiting: [], answering: [] };
 }
 
 function schedule(entry: Host): Parameters<typeof nextAttemptAt>[0] {
@@ -221,6 +229,7 @@ function schedule(entry: Host): Parameters<typeof nextAttemptAt>[0] {
     validity: entry.info === null ? null : { notBefore: entry.info.notBefore, notAfter: entry.info.notAfter },
     failures: entry.attempts.failures,
     lastAttemptAt: entry.attempts.lastAttemptAt,
+    replacing: entry.replacing,
     forced: entry.forced,
   };
 }

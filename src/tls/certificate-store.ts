@@ -9,6 +9,8 @@ export interface StoredAttempts {
   readonly failures: number;
   readonly lastAttemptAt: number | null;
   readonly lastError: { readonly code: string; readonly message: string } | null;
+  /** An operator asked for a new certificate and has not got one yet. */
+  readonly replacing?: boolean;
 }
 
 /**

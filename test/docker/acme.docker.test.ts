@@ -31,6 +31,7 @@ interface CertDoc {
   renew_at: string | null;
   failures: number;
   last_error: { code: string; message: string } | null;
+  renewing: boolean;
 }
 
 async function certs(): Promise<CertDoc[]> {
@@ -172,16 +173,18 @@ describe('certificates from an ACME server', () => {
   }, 120_000);
 
   it('keeps serving the previous certificate when a challenge fails, and says why in certs ls and the service events', async () => {
-    const before = await servedCertificate(TLS_PORT, SERVICE_HOST, root);
     // The ACME server now looks for the service host at an address where nothing answers.
     await pebble.setAddress(SERVICE_HOST, ['127.0.0.2']);
+    // Certificates last 45 s here: a renewal under way may still land; any later one fails.
+    await waitFor('no renewal under way', async () => (await certOf(SERVICE_HOST))?.renewing === false, 60_000, 50);
+    const before = await servedCertificate(TLS_PORT, SERVICE_HOST, root);
     try {
       const res = await server.api.call('POST', `/certs/${SERVICE_HOST}/renew`);
       expect(res.status).toBe(502);
       expect(res.json.code).toBe('BERTH_ACME_CHALLENGE_FAILED');
       expect(res.json.Error).toMatch(/127\.0\.0\.2/);
       const doc = await certOf(SERVICE_HOST);
-      expect(doc?.failures).toBe(1);
+      expect(doc?.failures).toBeGreaterThanOrEqual(1);
       expect(doc?.last_error).toEqual({ code: 'BERTH_ACME_CHALLENGE_FAILED', message: res.json.Error });
       const served = await servedCertificate(TLS_PORT, SERVICE_HOST, root);
       expect(served.serial).toBe(before.serial);

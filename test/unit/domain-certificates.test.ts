@@ -12,25 +12,27 @@ describe('certificate renewal', () => {
   });
 
   it('is tried at once for a host without a certificate, else when due', () => {
-    const fresh = { failures: 0, lastAttemptAt: null, forced: false };
+    const fresh = { failures: 0, lastAttemptAt: null, replacing: false, forced: false };
     expect(nextAttemptAt({ ...fresh, validity: null })).toBe(0);
     expect(nextAttemptAt({ ...fresh, validity: { notBefore: 0, notAfter: 90 * DAY } })).toBe(60 * DAY);
   });
 
   it('waits 5 min after a failure, doubling up to an hour', () => {
     expect([1, 2, 3, 4, 5, 6, 20].map((n) => retryDelayMs(n) / MIN)).toEqual([5, 10, 20, 40, 60, 60, 60]);
-    const failed = { validity: null, failures: 2, lastAttemptAt: 100 * MIN, forced: false };
+    const failed = { validity: null, failures: 2, lastAttemptAt: 100 * MIN, replacing: false, forced: false };
     expect(nextAttemptAt(failed)).toBe(110 * MIN);
   });
 
   it('never retries a failed renewal before the renewal is due, nor after the backoff when it is overdue', () => {
     const validity = { notBefore: 0, notAfter: 90 * DAY };
-    expect(nextAttemptAt({ validity, failures: 1, lastAttemptAt: 61 * DAY, forced: false })).toBe(61 * DAY + 5 * MIN);
-    expect(nextAttemptAt({ validity, failures: 1, lastAttemptAt: 10 * DAY, forced: false })).toBe(60 * DAY);
+    expect(nextAttemptAt({ validity, failures: 1, lastAttemptAt: 61 * DAY, replacing: false, forced: false })).toBe(61 * DAY + 5 * MIN);
+    expect(nextAttemptAt({ validity, failures: 1, lastAttemptAt: 10 * DAY, replacing: false, forced: false })).toBe(60 * DAY);
   });
 
-  it('is tried at once when an operator asks, whatever the backoff', () => {
-    expect(nextAttemptAt({ validity: { notBefore: 0, notAfter: 90 * DAY }, failures: 3, lastAttemptAt: 10 * DAY, forced: true })).toBe(0);
+  it('is tried at once when an operator asks, whatever the backoff, and again with backoff until a new one came', () => {
+    const validity = { notBefore: 0, notAfter: 90 * DAY };
+    expect(nextAttemptAt({ validity, failures: 3, lastAttemptAt: 10 * DAY, replacing: true, forced: true })).toBe(0);
+    expect(nextAttemptAt({ validity, failures: 1, lastAttemptAt: 10 * DAY, replacing: true, forced: false })).toBe(10 * DAY + 5 * MIN);
   });
 });
 
