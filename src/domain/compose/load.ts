@@ -36,7 +36,8 @@ const MAX_ALIASES = 1000;
  * it is a JSON pointer): the label is kept as an annotation.
  */
 const validate = (() => {
-  const { $schema: _draft, ...schema } = composeSchema as Record<string, unknown>;
+  const schema: Record<string, unknown> = { ...(composeSchema as Record<string, unknown>) };
+  delete schema.$schema;
   const ajv = new Ajv2019({ allErrors: true, strict: false, allowUnionTypes: true, validateSchema: false });
   ajv.removeKeyword('id');
   ajv.addKeyword({ keyword: 'id', schemaType: 'string' });
