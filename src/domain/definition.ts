@@ -1,3 +1,4 @@
+import type { StackSettings } from './compose/stack-settings.js';
 import { InvalidDefinitionError } from './errors.js';
 import { parseImageReference } from './image-reference.js';
 import { printable } from './names.js';
@@ -34,6 +35,8 @@ export interface ServiceDefinition {
   readonly pidsLimit: number;
   /** Capabilities beyond BASE_CAPABILITIES, each one of Docker's defaults. */
   readonly capAdd: readonly string[];
+  /** A stack service's settings from its compose file; null for a service made with POST /services. */
+  readonly stack: StackSettings | null;
 }
 
 /**
@@ -55,12 +58,13 @@ export const MIN_PIDS_LIMIT = 16;
 export const MAX_PIDS_LIMIT = 65_536;
 
 /** The limits a revision stored before they existed runs with. */
-export function withLimits(definition: Omit<ServiceDefinition, 'cpuLimit' | 'pidsLimit' | 'capAdd'> & Partial<ServiceDefinition>): ServiceDefinition {
+export function withLimits(definition: Omit<ServiceDefinition, 'cpuLimit' | 'pidsLimit' | 'capAdd' | 'stack'> & Partial<ServiceDefinition>): ServiceDefinition {
   return {
     ...definition,
     cpuLimit: definition.cpuLimit ?? DEFAULT_CPU_LIMIT,
     pidsLimit: definition.pidsLimit ?? DEFAULT_PIDS_LIMIT,
     capAdd: definition.capAdd ?? [],
+    stack: definition.stack ?? null,
   };
 }
 
@@ -111,6 +115,7 @@ export function parseDefinition(input: DefinitionInput): ServiceDefinition {
     cpuLimit: cpuLimit(input['cpu-limit']),
     pidsLimit: pidsLimit(input['pids-limit']),
     capAdd: capabilities(input['cap-add']),
+    stack: null,
   };
 }
 

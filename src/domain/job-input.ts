@@ -75,6 +75,7 @@ function parse(input: JobInput, source: JobSource | null): { spec: JobSpec; sche
       capAdd: input['cap-add'] === undefined ? (base?.capAdd ?? []) : capabilities(input['cap-add']),
       timeoutSeconds: timeout(input.timeout),
       retries: retries(input.retries),
+      stack: base?.stack ?? null,
     },
     schedule,
   };

@@ -1,3 +1,5 @@
+import type { StackSettings } from './compose/stack-settings.js';
+
 /**
  * Jobs: work that runs to completion (a pipeline run, a long computation), as opposed to a
  * service that must run forever. A job is queued until its memory fits, runs attempts until
@@ -25,6 +27,8 @@ export interface JobSpec {
   readonly timeoutSeconds: number | null;
   /** Attempts after the first when one fails. */
   readonly retries: number;
+  /** Run from a stack service: its networks, volumes and the rest of its compose settings. */
+  readonly stack?: StackSettings | null;
 }
 
 export interface JobProgress {

@@ -86,6 +86,7 @@ export class ContainerView {
       }
       case 'created':
       case 'started':
+      case 'health':
         await this.refresh(id);
         return;
       case 'oom':
@@ -150,7 +151,7 @@ export class ContainerView {
     const disputed: string[] = [];
     for (const [id, known] of this.containers) {
       const listedAs = seen.get(id);
-      if (!listedAs || listedAs.state !== known.state || listedAs.address !== known.address) disputed.push(id);
+      if (!listedAs || listedAs.state !== known.state || listedAs.address !== known.address || listedAs.health !== known.health) disputed.push(id);
     }
     for (const [id, container] of seen) {
       if (this.learnt.has(id)) continue;
@@ -169,6 +170,6 @@ export class ContainerView {
 }
 
 function summaryOf(details: TaskSummary): TaskSummary {
-  const { id, name, image, labels, state, createdAt, address } = details;
-  return { id, name, image, labels, state, createdAt, address };
+  const { id, name, image, labels, state, createdAt, address, health } = details;
+  return { id, name, image, labels, state, createdAt, address, health };
 }

@@ -12,6 +12,7 @@ export const LABEL = {
   serviceId: 'io.berth.service-id',
   revision: 'io.berth.revision',
   job: 'io.berth.job',
+  stack: 'io.berth.stack',
   attempt: 'io.berth.attempt',
   task: 'io.berth.task',
   reservation: 'io.berth.memory-reservation',
@@ -82,6 +83,27 @@ export function projectNetwork(instance: string, project: string): { name: strin
   return {
     name: `berth-${instance}-${project}`,
     labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance, [LABEL.project]: project },
+  };
+}
+
+/**
+ * The runtime's names for what stacks and projects hold; the parts after the project are
+ * marked (`.stack.`, `.network.`, `.volume.`) so that no stack's names meet a project's.
+ */
+export const resourceNames = {
+  stackNetwork: (instance: string, project: string, stack: string, key: string) => `berth-${instance}-${project}.stack.${stack}.${key}`,
+  projectNetwork: (instance: string, project: string, name: string) => `berth-${instance}-${project}.network.${name}`,
+  stackVolume: (instance: string, project: string, stack: string, key: string) => `berth-${instance}-${project}.stack.${stack}.${key}`,
+  projectVolume: (instance: string, project: string, name: string) => `berth-${instance}-${project}.volume.${name}`,
+};
+
+/** The labels of a network or volume: whose it is, so that teardown and tests find it. */
+export function resourceLabels(instance: string, project: string, stack: string | null): Record<string, string> {
+  return {
+    [LABEL.managed]: 'true',
+    [LABEL.instance]: instance,
+    [LABEL.project]: project,
+    ...(stack === null ? {} : { [LABEL.stack]: stack }),
   };
 }
 

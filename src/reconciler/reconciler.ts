@@ -39,9 +39,11 @@ export interface ReconcilerOptions {
   readonly jobsKept: number;
   /** The wait before subscribing to the runtime's events again after the stream ended. */
   readonly resubscribeMs: number;
+  /** Where stacks' secrets and configs are written for their tasks to mount. */
+  readonly stackFilesRoot: string;
 }
 
-export const DEFAULT_RECONCILER_OPTIONS: Omit<ReconcilerOptions, 'instance' | 'capacityMiB'> = {
+export const DEFAULT_RECONCILER_OPTIONS: Omit<ReconcilerOptions, 'instance' | 'capacityMiB' | 'stackFilesRoot'> = {
   healthTimeoutMs: 60_000,
   drainMs: 2_000,
   stopGraceMs: 10_000,

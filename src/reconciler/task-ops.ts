@@ -1,3 +1,4 @@
+import type { StackSettings } from '../domain/compose/stack-settings.js';
 import { BASE_CAPABILITIES, type ServiceDefinition } from '../domain/definition.js';
 import type { Job } from '../domain/job.js';
 import { startedTasks, taskExited } from '../domain/messages.js';
@@ -9,6 +10,7 @@ import type { ChangeTracker } from './change-tracker.js';
 import type { ContainerView } from './container-view.js';
 import type { FaultPoints } from './fault-points.js';
 import { containerName, jobTaskLabels, jobTaskName, newTaskName, projectNetwork, taskLabels, type LabelledContainer, type OwnedTask } from './labels.js';
+import { stackFilesDir, stackTaskParts } from './stack-task.js';
 
 const MiB = 1024 * 1024;
 
@@ -17,6 +19,8 @@ export interface TaskOpsOptions {
   readonly logLinesKept: number;
   readonly logMaxBytes: number;
   readonly stopGraceMs: number;
+  /** Where stacks' secrets and configs are written (stack-task.ts). */
+  readonly stackFilesRoot: string;
 }
 
 /** What a task that ended left: how it ended, and its last lines. */
@@ -34,6 +38,8 @@ interface Launch {
   readonly env: readonly string[];
   readonly command: readonly string[] | null;
   readonly limits: Pick<ServiceDefinition, 'memoryLimitMiB' | 'memoryReservationMiB' | 'cpuLimit' | 'pidsLimit' | 'capAdd'>;
+  /** For a stack service's task: what its compose file adds. */
+  readonly stack?: { readonly serviceName: string; readonly settings: StackSettings };
 }
 
 /**
@@ -45,8 +51,8 @@ interface Launch {
 export class TaskOps {
   /** Tasks berth has sent SIGTERM, and when: their exit is expected, not a crash. */
   private readonly stopping = new Map<string, number>();
-  /** Project networks known to exist: ensured once, not before every task. */
-  private readonly networks = new Set<string>();
+  /** Networks and volumes known to exist: ensured once, not before every task. */
+  private readonly ensured = new Set<string>();
 
   constructor(
     private readonly runtime: TaskRuntime,
@@ -90,6 +96,7 @@ export class TaskOps {
         env: [...definition.environment.map((e) => `${e.name}=${e.value}`), `CONTEXT_ROOT=${contextRoot(service.project, service.name)}`],
         command: definition.command,
         limits: definition,
+        ...(definition.stack ? { stack: { serviceName: service.name, settings: definition.stack } } : {}),
       });
       names.push(task);
     }
@@ -111,7 +118,13 @@ export class TaskOps {
       env,
       command: spec.command,
       limits: spec,
+      ...(spec.stack && spec.service !== null ? { stack: { serviceName: spec.service, settings: spec.stack } } : {}),
     });
+  }
+
+  /** Forgets what it knew to exist, so the next task makes its networks and volumes again (a stack went away). */
+  forgetResources(): void {
+    this.ensured.clear();
   }
 
   /** Starts a created task. */
@@ -194,33 +207,43 @@ export class TaskOps {
     if (this.stopping.delete(id)) this.tracker.bump('stops');
   }
 
+  private async ensure(key: string, make: () => Promise<void>): Promise<void> {
+    if (this.ensured.has(key)) return;
+    await make();
+    this.ensured.add(key);
+  }
+
   private async launch(launch: Launch): Promise<void> {
-    const network = projectNetwork(this.options.instance, launch.project);
-    if (!this.networks.has(network.name)) {
-      await this.runtime.ensureNetwork(network);
-      this.networks.add(network.name);
-    }
+    const home = projectNetwork(this.options.instance, launch.project);
+    const stack = launch.stack
+      ? stackTaskParts(this.options.instance, launch.project, launch.stack.serviceName, launch.stack.settings, stackFilesDir(this.options.stackFilesRoot, launch.project, launch.stack.settings.stack))
+      : null;
+    const networks = stack?.ensureNetworks ?? [home];
+    for (const network of networks) await this.ensure(`network ${network.name}`, () => this.runtime.ensureNetwork(network));
+    for (const volume of stack?.ensureVolumes ?? []) await this.ensure(`volume ${volume.name}`, () => this.runtime.ensureVolume(volume));
+    const drops = new Set(launch.stack?.settings.capDrop ?? []);
     const spec: TaskSpec = {
       name: containerName(this.options.instance, launch.project, launch.task),
       image: launch.image,
-      labels: launch.labels,
+      labels: { ...(launch.stack?.settings.labels ?? {}), ...launch.labels },
       env: launch.env,
       command: launch.command,
       memoryLimitBytes: launch.limits.memoryLimitMiB * MiB,
       memoryReservationBytes: launch.limits.memoryReservationMiB * MiB,
-      logMaxBytes: this.options.logMaxBytes,
-      network: network.name,
-      capabilities: [...BASE_CAPABILITIES, ...launch.limits.capAdd],
+      logMaxBytes: launch.stack?.settings.logMaxBytes ?? this.options.logMaxBytes,
+      networks: stack?.networks ?? [{ name: home.name, aliases: [] }],
+      capabilities: drops.has('ALL') ? [] : [...BASE_CAPABILITIES, ...launch.limits.capAdd].filter((c) => !drops.has(c)),
       pidsLimit: launch.limits.pidsLimit,
       cpuLimit: launch.limits.cpuLimit,
-      volumes: [],
+      mounts: stack?.mounts ?? [],
+      ...(stack ? { extra: stack.extra } : {}),
     };
     let id: string;
     try {
       id = await this.runtime.createTask(spec);
     } catch (error) {
-      // A network removed behind berth's back is made again on the next pass.
-      this.networks.delete(network.name);
+      // A network or volume removed behind berth's back is made again on the next pass.
+      this.ensured.clear();
       throw error;
     }
     // In the view before the start: if the start fails, the next pass must see this task, not create another.

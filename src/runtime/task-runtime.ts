@@ -23,22 +23,62 @@ export interface TaskSpec {
   readonly memoryReservationBytes: number;
   /** Cap on the runtime's own log file for the task. */
   readonly logMaxBytes: number;
-  /** The network the task joins, made with ensureNetwork; it joins no other. */
-  readonly network: string;
+  /** The networks the task joins (made with ensureNetwork), each with the names it answers to there; it joins no other. */
+  readonly networks: readonly NetworkAttachment[];
   /** The only capabilities the task keeps; every other one is dropped. */
   readonly capabilities: readonly string[];
   readonly pidsLimit: number;
   /** CPU cores (fractions allowed). */
   readonly cpuLimit: number;
-  /** Volumes made with ensureVolume, mounted at their targets. */
-  readonly volumes: readonly VolumeMount[];
+  /** Volumes made with ensureVolume, host paths (already checked against policy) and tmpfs, at their targets. */
+  readonly mounts: readonly Mount[];
+  /** What a compose file may set besides; absent for a plain service's task. */
+  readonly extra?: TaskExtras;
 }
 
-export interface VolumeMount {
-  readonly volume: string;
+export interface NetworkAttachment {
+  readonly name: string;
+  readonly aliases: readonly string[];
+}
+
+export interface Mount {
+  readonly kind: 'volume' | 'bind' | 'tmpfs';
+  /** A volume's name, or an absolute host path; empty for tmpfs. */
+  readonly source: string;
   /** Absolute path inside the task. */
   readonly target: string;
   readonly readOnly: boolean;
+}
+
+/** A health check the runtime runs inside the task (a compose `healthcheck`). */
+export interface TaskHealthcheck {
+  readonly test: readonly string[];
+  readonly intervalSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly retries: number;
+  readonly startPeriodSeconds: number;
+}
+
+export interface HostPort {
+  readonly containerPort: number;
+  /** 0: any free port. */
+  readonly hostPort: number;
+  readonly hostIp: string | null;
+  readonly protocol: 'tcp' | 'udp';
+}
+
+export interface TaskExtras {
+  readonly entrypoint: readonly string[] | null;
+  readonly workingDir: string | null;
+  readonly user: string | null;
+  readonly hostname: string | null;
+  readonly healthcheck: TaskHealthcheck | null;
+  readonly hostPorts: readonly HostPort[];
+  readonly stopSignal: string | null;
+  readonly stopGraceSeconds: number | null;
+  readonly init: boolean;
+  readonly ulimits: readonly { readonly name: string; readonly soft: number; readonly hard: number }[];
+  readonly extraHosts: readonly string[];
 }
 
 export interface TaskSummary {
@@ -50,6 +90,8 @@ export interface TaskSummary {
   readonly createdAt: Date;
   /** Where the gateway and the prober reach the task; only while it runs. */
   readonly address: string | null;
+  /** The runtime's own health check's verdict; null when the task has none. */
+  readonly health: 'starting' | 'healthy' | 'unhealthy' | null;
 }
 
 export interface TaskDetails extends TaskSummary {
@@ -65,8 +107,8 @@ export interface TaskDetails extends TaskSummary {
   readonly mounts: readonly string[];
 }
 
-/** What happened to a task: made, started, its process ended, killed for memory, removed. */
-export type TaskEventKind = 'created' | 'started' | 'exited' | 'oom' | 'removed';
+/** What happened to a task: made, started, its process ended, killed for memory, removed, its health check changed. */
+export type TaskEventKind = 'created' | 'started' | 'exited' | 'oom' | 'removed' | 'health';
 
 export interface TaskEvent {
   readonly kind: TaskEventKind;
@@ -114,7 +156,7 @@ export interface TaskRuntime {
   createTask(spec: TaskSpec): Promise<string>;
   startTask(id: string): Promise<void>;
   /** Sends a signal; a task that is already gone or stopped is not an error. */
-  signalTask(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  signalTask(id: string, signal: string): Promise<void>;
   /** Removes the task, killing it if it still runs; a missing task is not an error. */
   removeTask(id: string): Promise<void>;
   /** A task that no longer exists has no lines. */

@@ -182,6 +182,7 @@ export class BerthServer {
         healthTimeoutMs: config.healthTimeoutSeconds * 1000,
         drainMs: config.drainSeconds * 1000,
         stopGraceMs: config.stopGraceSeconds * 1000,
+        stackFilesRoot: join(dataDir, 'stacks'),
       },
     );
     // The token endpoint must answer before the registry asks it, so the API listens first.

@@ -133,6 +133,22 @@ describe('tasks', () => {
   });
 });
 
+describe('project networks', () => {
+  it('makes one network for a project whose services all start at once', async () => {
+    const crowd = await t.api.project('crowd');
+    const names = ['s1', 's2', 's3', 's4', 's5', 's6'];
+    const deployments = await Promise.all(
+      names.map(async (name) => {
+        expect((await crowd.call('POST', '/services', { name })).status).toBe(201);
+        return (await crowd.call('PUT', `/services/${name}`, definition())).json.deployment as number;
+      }),
+    );
+    for (const [i, id] of deployments.entries()) expect((await waitForDeployment(crowd, names[i] as string, id)).step).toBe('succeeded');
+    const networks = docker('network', 'ls', '-q', '--filter', `label=io.berth.instance=${t.server.instance}`, '--filter', 'label=io.berth.project=crowd');
+    expect(networks.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+});
+
 describe('the server’s own files and children', () => {
   it('makes the data dir and what is in it its own user’s alone', () => {
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);

@@ -215,10 +215,10 @@ export function demoTaskSpec(name: string, labels: Readonly<Record<string, strin
     memoryLimitBytes: 32 * 1024 * 1024,
     memoryReservationBytes: 0,
     logMaxBytes: 1024 * 1024,
-    network: 'bridge',
+    networks: [{ name: 'bridge', aliases: [] }],
     capabilities: [...BASE_CAPABILITIES],
     pidsLimit: 512,
     cpuLimit: 1,
-    volumes: [],
+    mounts: [],
   };
 }

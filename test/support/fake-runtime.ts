@@ -231,7 +231,7 @@ export class FakeRuntime implements TaskRuntime {
   }
 
   private summary(c: FakeContainer): TaskSummary {
-    return { id: c.id, name: c.spec.name, image: c.spec.image, labels: c.spec.labels, state: c.state, createdAt: c.createdAt, address: c.address };
+    return { id: c.id, name: c.spec.name, image: c.spec.image, labels: c.spec.labels, state: c.state, createdAt: c.createdAt, address: c.address, health: null };
   }
 
   private must(id: string): FakeContainer {
@@ -265,9 +265,9 @@ export const FAKE_SPEC: TaskSpec = {
   memoryLimitBytes: 0,
   memoryReservationBytes: 0,
   logMaxBytes: 0,
-  network: 'berth-test',
+  networks: [{ name: 'berth-test', aliases: [] }],
   capabilities: [],
   pidsLimit: 512,
   cpuLimit: 1,
-  volumes: [],
+  mounts: [],
 };

@@ -29,6 +29,7 @@ export const OPTIONS: ReconcilerOptions = {
   imagesKept: 2,
   jobsKept: 3,
   resubscribeMs: 1,
+  stackFilesRoot: '/nonexistent/stacks',
 };
 
 /** A clock that moves only when the test moves it. */

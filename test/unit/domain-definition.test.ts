@@ -26,6 +26,7 @@ describe('service definitions', () => {
       cpuLimit: 1,
       pidsLimit: 512,
       capAdd: [],
+      stack: null,
     });
   });
 

@@ -74,7 +74,7 @@ describe('jobs, one pass at a time', () => {
     await h.until('running', () => jobTasks(j.id).length === 1);
     const [task] = jobTasks(j.id);
     expect(task?.spec.labels).toMatchObject({ 'io.berth.kind': 'job', 'io.berth.job': String(j.id), 'io.berth.attempt': '1', 'io.berth.memory-reservation': '24' });
-    expect(task?.spec).toMatchObject({ network: 'berth-unit0001-exp', memoryLimitBytes: 48 * 1024 * 1024, pidsLimit: 64 });
+    expect(task?.spec).toMatchObject({ networks: [{ name: 'berth-unit0001-exp', aliases: [] }], memoryLimitBytes: 48 * 1024 * 1024, pidsLimit: 64 });
     expect(job(j.id).status).toBe('running');
   });
 

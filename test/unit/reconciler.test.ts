@@ -26,7 +26,7 @@ describe('the reconciler, one pass at a time', () => {
       expect(c.spec.memoryLimitBytes).toBe(32 * 1024 * 1024);
       expect(c.spec.memoryReservationBytes).toBe(16 * 1024 * 1024);
       // On the project's own network, with few capabilities and bounded CPU and processes.
-      expect(c.spec.network).toBe(`berth-${INSTANCE}-exp`);
+      expect(c.spec.networks).toEqual([{ name: `berth-${INSTANCE}-exp`, aliases: [] }]);
       expect(c.spec.capabilities).toEqual(expect.arrayContaining(['NET_BIND_SERVICE', 'SETUID']));
       expect(c.spec.capabilities).not.toContain('NET_RAW');
       expect(c.spec).toMatchObject({ cpuLimit: 1, pidsLimit: 512 });

@@ -12,6 +12,7 @@ const KINDS: Readonly<Record<string, TaskEventKind>> = {
   die: 'exited',
   oom: 'oom',
   destroy: 'removed',
+  health_status: 'health',
 };
 
 /** The engine's container events as task events, while the stream lasts. */

@@ -18,12 +18,24 @@ const CREATE_ATTEMPTS = 8;
  * scale bench's 300 services of one project outgrew.
  */
 export class DockerNetworks {
+  /** Makings under way, by name: the engine creates two networks of one name when asked at once. */
+  private readonly making = new Map<string, Promise<void>>();
+
   constructor(
     private readonly docker: Docker,
     private readonly pool: Range,
   ) {}
 
-  async ensure(spec: NetworkSpec): Promise<void> {
+  /** One making per name at a time; callers who ask meanwhile wait for it. */
+  ensure(spec: NetworkSpec): Promise<void> {
+    const pending = this.making.get(spec.name);
+    if (pending) return pending;
+    const making = this.make(spec).finally(() => this.making.delete(spec.name));
+    this.making.set(spec.name, making);
+    return making;
+  }
+
+  private async make(spec: NetworkSpec): Promise<void> {
     if (await this.exists(spec.name)) return;
     let lastError: unknown;
     const tried: Range[] = [];
@@ -66,15 +78,22 @@ export class DockerNetworks {
     return inUse;
   }
 
+  /**
+   * Whether a network of that name exists. Two of one name (made at once by an older berth, or by
+   * hand) make the engine refuse every container that names it: the ones without tasks go.
+   */
   private async exists(name: string): Promise<boolean> {
-    try {
-      const network = (await this.docker.getNetwork(name).inspect()) as { Name?: string };
-      // The engine also finds a network by an id prefix; only the name counts.
-      return network.Name === name;
-    } catch (error) {
-      if ((error as EngineError).statusCode === 404) return false;
-      throw error;
+    const found = (await this.docker.listNetworks({ filters: { name: [name] } })).filter((n) => n.Name === name);
+    if (found.length <= 1) return found.length === 1;
+    const [keep, ...extra] = [...found].sort((a, b) => Date.parse(a.Created) - Date.parse(b.Created));
+    for (const network of extra) {
+      try {
+        await this.docker.getNetwork(network.Id).remove();
+      } catch (error) {
+        if ((error as EngineError).statusCode !== 404 && (error as EngineError).statusCode !== 403) throw error;
+      }
     }
+    return keep !== undefined;
   }
 
   private async taken(): Promise<Range[]> {

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
-import type { LogLine, TaskDetails, TaskSpec, TaskState, TaskSummary } from '../task-runtime.js';
+import { RuntimeUnavailableError } from '../../domain/errors.js';
+import type { HostPort, LogLine, NetworkAttachment, TaskDetails, TaskHealthcheck, TaskSpec, TaskState, TaskSummary } from '../task-runtime.js';
 import { engineCall, statusOf, tolerating, wrapEngineError } from './engine-errors.js';
 import { linesOf, parseLogOutput, splitFrames } from './log-frames.js';
 
@@ -43,6 +44,7 @@ export class DockerTasks {
       state: taskStateOf(c.State),
       createdAt: new Date(c.Created * 1000),
       address: firstAddress(c.NetworkSettings?.Networks ?? {}),
+      health: healthOfStatus(c.Status),
     }));
   }
 
@@ -63,6 +65,7 @@ export class DockerTasks {
       state: taskStateOf(state.Status),
       createdAt: new Date(info.Created),
       address: state.Running ? firstAddress(info.NetworkSettings.Networks) : null,
+      health: healthOf((state as { Health?: { Status?: string } }).Health?.Status),
       exitCode: state.Running ? null : state.ExitCode,
       oomKilled: state.OOMKilled,
       startedAt: validDate(state.StartedAt),
@@ -77,34 +80,15 @@ export class DockerTasks {
   }
 
   async create(spec: TaskSpec): Promise<string> {
-    const container = await engineCall(`create container ${spec.name}`, () =>
-      this.docker.createContainer({
-        name: spec.name,
-        Image: spec.image,
-        Labels: { ...spec.labels },
-        Env: [...spec.env],
-        ...(spec.command ? { Cmd: [...spec.command] } : {}),
-        HostConfig: {
-          NetworkMode: spec.network,
-          CapDrop: ['ALL'],
-          CapAdd: [...spec.capabilities],
-          PidsLimit: spec.pidsLimit,
-          NanoCpus: Math.round(spec.cpuLimit * 1e9),
-          Memory: spec.memoryLimitBytes,
-          MemoryReservation: spec.memoryReservationBytes,
-          // Swap would let a task exceed its hard limit without being killed.
-          MemorySwap: spec.memoryLimitBytes,
-          RestartPolicy: { Name: 'no' },
-          // A process running as PID 1 ignores SIGTERM unless it installs a handler; the
-          // engine's init forwards it, so graceful stops work for every image.
-          Init: true,
-          Privileged: false,
-          SecurityOpt: ['no-new-privileges'],
-          Mounts: spec.volumes.map((v) => ({ Type: 'volume' as const, Source: v.volume, Target: v.target, ReadOnly: v.readOnly })),
-          LogConfig: { Type: 'json-file', Config: { 'max-size': String(spec.logMaxBytes), 'max-file': '1' } },
-        },
-      }),
-    );
+    const [first, ...others] = spec.networks;
+    if (!first) throw new RuntimeUnavailableError(`task ${spec.name} names no network`);
+    const container = await engineCall(`create container ${spec.name}`, () => this.docker.createContainer(containerOptions(spec, first)));
+    // The engine attaches one network at creation; the others are connected before the start.
+    for (const network of others) {
+      await engineCall(`connect container ${spec.name} to network ${network.name}`, () =>
+        this.docker.getNetwork(network.name).connect({ Container: container.id, EndpointConfig: { Aliases: [...network.aliases] } }),
+      );
+    }
     return container.id;
   }
 
@@ -112,7 +96,7 @@ export class DockerTasks {
     await engineCall(`start container ${id.slice(0, 12)}`, () => tolerating([304], () => this.docker.getContainer(id).start()));
   }
 
-  async signal(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  async signal(id: string, signal: string): Promise<void> {
     await engineCall(`signal container ${id.slice(0, 12)}`, () => tolerating([404, 409], () => this.docker.getContainer(id).kill({ signal })));
   }
 
@@ -185,6 +169,90 @@ export class DockerTasks {
       options.signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/** The engine's options for a task: berth's isolation always, a compose file's extras when given. */
+function containerOptions(spec: TaskSpec, network: NetworkAttachment): Docker.ContainerCreateOptions {
+  const extra = spec.extra;
+  const ports = extra?.hostPorts ?? [];
+  return {
+    name: spec.name,
+    Image: spec.image,
+    Labels: { ...spec.labels },
+    Env: [...spec.env],
+    ...(spec.command ? { Cmd: [...spec.command] } : {}),
+    ...(extra?.entrypoint ? { Entrypoint: [...extra.entrypoint] } : {}),
+    ...(extra?.workingDir ? { WorkingDir: extra.workingDir } : {}),
+    ...(extra?.user ? { User: extra.user } : {}),
+    ...(extra?.hostname ? { Hostname: extra.hostname } : {}),
+    ...(extra?.stopSignal ? { StopSignal: extra.stopSignal } : {}),
+    ...(extra?.stopGraceSeconds != null ? { StopTimeout: Math.ceil(extra.stopGraceSeconds) } : {}),
+    ...(extra?.healthcheck ? { Healthcheck: engineHealthcheck(extra.healthcheck) } : {}),
+    ...(ports.length > 0 ? { ExposedPorts: Object.fromEntries(ports.map((p) => [`${p.containerPort}/${p.protocol}`, {}])) } : {}),
+    HostConfig: {
+      NetworkMode: network.name,
+      CapDrop: ['ALL'],
+      CapAdd: [...spec.capabilities],
+      PidsLimit: spec.pidsLimit,
+      NanoCpus: Math.round(spec.cpuLimit * 1e9),
+      Memory: spec.memoryLimitBytes,
+      MemoryReservation: spec.memoryReservationBytes,
+      // Swap would let a task exceed its hard limit without being killed.
+      MemorySwap: spec.memoryLimitBytes,
+      RestartPolicy: { Name: 'no' },
+      // A process running as PID 1 ignores SIGTERM unless it installs a handler; the
+      // engine's init forwards it, so graceful stops work for every image.
+      Init: extra?.init ?? true,
+      Privileged: false,
+      SecurityOpt: ['no-new-privileges'],
+      Mounts: spec.mounts
+        .filter((m) => m.kind !== 'tmpfs')
+        .map((m) => ({ Type: m.kind as 'volume' | 'bind', Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+      Tmpfs: Object.fromEntries(spec.mounts.filter((m) => m.kind === 'tmpfs').map((m) => [m.target, ''])),
+      ...(ports.length > 0
+        ? { PortBindings: groupPorts(ports) }
+        : {}),
+      ...(extra && extra.ulimits.length > 0 ? { Ulimits: extra.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) } : {}),
+      ...(extra && extra.extraHosts.length > 0 ? { ExtraHosts: [...extra.extraHosts] } : {}),
+      LogConfig: { Type: 'json-file', Config: { 'max-size': String(spec.logMaxBytes), 'max-file': '1' } },
+    },
+    NetworkingConfig: { EndpointsConfig: { [network.name]: { Aliases: [...network.aliases] } } },
+  };
+}
+
+function groupPorts(ports: readonly HostPort[]): Record<string, { HostIp?: string; HostPort: string }[]> {
+  const bindings: Record<string, { HostIp?: string; HostPort: string }[]> = {};
+  for (const p of ports) {
+    const key = `${p.containerPort}/${p.protocol}`;
+    (bindings[key] ??= []).push({ ...(p.hostIp ? { HostIp: p.hostIp } : {}), HostPort: p.hostPort === 0 ? '' : String(p.hostPort) });
+  }
+  return bindings;
+}
+
+const NS = 1e9;
+
+function engineHealthcheck(check: TaskHealthcheck): { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number } {
+  return {
+    Test: [...check.test],
+    Interval: Math.round(check.intervalSeconds * NS),
+    Timeout: Math.round(check.timeoutSeconds * NS),
+    Retries: check.retries,
+    StartPeriod: Math.round(check.startPeriodSeconds * NS),
+  };
+}
+
+/** The engine's health in berth's words; null when the task has no health check. */
+function healthOf(status: string | undefined): TaskSummary['health'] {
+  return status === 'healthy' || status === 'unhealthy' || status === 'starting' ? status : null;
+}
+
+/** A container listing's status line ("Up 5 seconds (healthy)", "(health: starting)") as health. */
+function healthOfStatus(status: string | undefined): TaskSummary['health'] {
+  if (!status) return null;
+  if (status.includes('(healthy)')) return 'healthy';
+  if (status.includes('(unhealthy)')) return 'unhealthy';
+  if (status.includes('(health: starting)')) return 'starting';
+  return null;
 }
 
 export function labelFilters(labels: Readonly<Record<string, string>>): string[] {

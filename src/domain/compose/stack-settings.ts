@@ -1,0 +1,50 @@
+import type { DependencyCondition, HealthcheckSpec, RestartPolicy } from './stack-spec.js';
+
+/**
+ * What a stack service's revision runs besides what any service's does, as its compose file
+ * says. Names here are the stack's own (network and volume keys, project network and volume
+ * names); the reconciler turns them into the runtime's.
+ */
+export interface StackSettings {
+  readonly stack: string;
+  readonly composeName: string;
+  /** The names it answers to on every network it joins. */
+  readonly aliases: readonly string[];
+  readonly networks: readonly { readonly key: string; readonly external: string | null; readonly aliases: readonly string[] }[];
+  readonly mounts: readonly StackMount[];
+  /** Secrets and configs: files the reconciler writes from the stack's attachments, mounted read-only. */
+  readonly files: readonly { readonly name: string; readonly target: string }[];
+  readonly healthcheck: HealthcheckSpec | null;
+  /** Host ports inside the server's allowed range only; the others are reached through the gateway. */
+  readonly hostPorts: readonly { readonly target: number; readonly published: number; readonly hostIp: string | null; readonly protocol: 'tcp' | 'udp' }[];
+  readonly entrypoint: readonly string[] | null;
+  readonly workingDir: string | null;
+  readonly user: string | null;
+  readonly hostname: string | null;
+  readonly stopSignal: string | null;
+  readonly stopGraceSeconds: number | null;
+  readonly init: boolean;
+  readonly capDrop: readonly string[];
+  readonly ulimits: readonly { readonly name: string; readonly soft: number; readonly hard: number }[];
+  readonly extraHosts: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly logMaxBytes: number | null;
+  readonly restart: RestartPolicy;
+  /** Served by the gateway at /<project>-<stack>-<service> (its first target port is containerPort). */
+  readonly routed: boolean;
+  readonly stripPrefix: boolean;
+  /** berth's names of the services it waits for, and for what. */
+  readonly dependsOn: readonly { readonly service: string; readonly condition: DependencyCondition }[];
+}
+
+export interface StackMount {
+  readonly kind: 'volume' | 'bind' | 'tmpfs';
+  /**
+   * volume: its key in the stack's `volumes` (or, with `external`, the project volume's name;
+   * '' for an anonymous one); bind: the absolute host path, checked against the server's policy.
+   */
+  readonly source: string;
+  readonly external: boolean;
+  readonly target: string;
+  readonly readOnly: boolean;
+}
