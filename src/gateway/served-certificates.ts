@@ -30,7 +30,8 @@ export class ServedCertificates {
       const file = `${name}_${1 + Math.max(0, ...versions.map((entry) => versionOf(name, entry) as number))}.pem`;
       await this.files.write(join(this.dir, file), pem);
       await this.files.link(file, join(this.dir, name));
-      const stale = versions.filter((entry) => entry !== current);
+      // With what a kill between a write and its rename left of this name's files.
+      const stale = [...versions.filter((entry) => entry !== current), ...entries.filter((entry) => entry === `${name}.tmp` || (entry.startsWith(`${name}_`) && entry.endsWith('.pem.tmp')))];
       await Promise.all(stale.map((entry) => rm(join(this.dir, entry), { force: true })));
     } catch (error) {
       throw new GatewayCertificateWriteError(`cannot write the certificate of ${name} under ${this.dir}: ${(error as Error).message}`, {
@@ -43,6 +44,7 @@ export class ServedCertificates {
   async withdraw(name: string): Promise<void> {
     checkName(name);
     await rm(join(this.dir, name), { force: true });
+    // No dir: nothing was ever served.
     const entries = await readdir(this.dir).catch(() => [] as string[]);
     await Promise.all(entries.filter((entry) => versionOf(name, entry) !== null).map((entry) => rm(join(this.dir, entry), { force: true })));
   }

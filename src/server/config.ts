@@ -141,7 +141,10 @@ function tlsConfig(pick: PickOption): TlsConfig {
   const files = { cert: given('tlsCert', 'BERTH_TLS_CERT'), key: given('tlsKey', 'BERTH_TLS_KEY') };
   if (mode !== 'acme' && (acme.directory || acme.email || acme.ca)) throw new ConfigError('--acme-directory, --acme-email and --acme-ca-file go with --tls acme');
   if (mode !== 'files' && (files.cert || files.key)) throw new ConfigError('--tls-cert and --tls-key go with --tls files');
-  if (mode === 'off') return { mode };
+  if (mode === 'off') {
+    if (pick('gatewayTlsListen', 'BERTH_GATEWAY_TLS_LISTEN')) throw new ConfigError('--gateway-tls-listen goes with --tls acme or --tls files');
+    return { mode };
+  }
   const listen = parseListen(pick('gatewayTlsListen', 'BERTH_GATEWAY_TLS_LISTEN', SERVER_DEFAULTS.gatewayTlsListen) as string, 'gateway-tls-listen');
   if (mode === 'files') {
     if (!files.cert || !files.key) throw new ConfigError('--tls files needs --tls-cert FILE and --tls-key FILE');

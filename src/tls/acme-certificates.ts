@@ -1,4 +1,4 @@
-import { DEFAULT_CERTIFICATE_NAME, nextAttemptAt, renewalDueAt, retryDelayMs, type CertificateStatus } from '../domain/certificates.js';
+import { DEFAULT_CERTIFICATE_NAME, nextAttemptAt, renewalDueAt, retryDelayMs, type CertificateStatus, type HostCertificateState } from '../domain/certificates.js';
 import { BerthError, CertificateNotFoundError, CertificatesNotManagedError, InternalError } from '../domain/errors.js';
 import type { Clock } from '../domain/model.js';
 import type { CertificateServing } from '../gateway/gateway.js';
@@ -224,7 +224,7 @@ function newHost(): Host {
   return { info: null, attempts: FRESH, replacing: false, forced: false, renewing: false, waiting: [], answering: [] };
 }
 
-function schedule(entry: Host): Parameters<typeof nextAttemptAt>[0] {
+function schedule(entry: Host): HostCertificateState {
   return {
     validity: entry.info === null ? null : { notBefore: entry.info.notBefore, notAfter: entry.info.notAfter },
     failures: entry.attempts.failures,

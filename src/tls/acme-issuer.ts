@@ -138,6 +138,7 @@ export class AcmeIssuer implements CertificateIssuer {
     } catch (error) {
       throw this.classify(error, host);
     } finally {
+      // A challenge answer left behind is a token nobody asks for again; the issuance's own outcome matters.
       await Promise.all(tokens.map((token) => this.options.challenges.removeChallenge(token).catch(() => undefined)));
     }
   }

@@ -44,6 +44,7 @@ describe('TLS flags', () => {
       [{ tls: 'files', tlsCert: 'c.pem' }, /--tls-cert FILE and --tls-key FILE/],
       [{ acmeEmail: 'ops@example.org' }, /go with --tls acme/],
       [{ tlsKey: 'k.pem' }, /go with --tls files/],
+      [{ gatewayTlsListen: '0.0.0.0:8443' }, /goes with --tls acme or --tls files/],
       [{ publicDomain: 'not a domain' }, /--public-domain/],
     ];
     for (const [flags, message] of cases) {
