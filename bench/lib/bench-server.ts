@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Api } from './api.js';
 import { removeContainersWithLabel } from './docker.js';
+import type { RawServerOptions } from '../../src/server/config.js';
 import { settlesWithin } from '../../src/process/wait.js';
 import { waitFor } from '../../test/support/docker-harness.js';
 import type { Activity, HostConfig, HostMessage, HostRequest, PassTimes } from './server-host.js';
@@ -20,6 +21,8 @@ export interface BenchServerOptions {
   readonly healthTimeout?: string;
   readonly drain?: string;
   readonly stopGrace?: string;
+  /** Any other server flags (TLS, say). */
+  readonly extra?: RawServerOptions;
 }
 
 /** A berth server in a child process (bench/lib/server-host.ts), with its own data dir. */
@@ -44,6 +47,7 @@ export class BenchServer {
       healthTimeout: options.healthTimeout ?? '60',
       drain: options.drain ?? '2',
       stopGrace: options.stopGrace ?? '10',
+      ...(options.extra === undefined ? {} : { extra: options.extra }),
       // BENCH_CPU_PROF=DIR: profile the reconcile passes the scale bench times.
       ...(process.env.BENCH_CPU_PROF ? { cpuProfileDir: process.env.BENCH_CPU_PROF } : {}),
     };

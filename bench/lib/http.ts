@@ -1,10 +1,11 @@
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { sleep } from '../../src/process/wait.js';
 import { nowMs } from './process.js';
 
 export type GetOutcome = { readonly status: number } | { readonly error: string };
 
-/** One GET on a fresh connection (like curl in a loop); never throws. */
+/** One GET (HTTP or HTTPS) on a fresh connection (like curl in a loop); never throws. */
 export function get(url: string, timeoutMs: number): Promise<GetOutcome> {
   return new Promise((resolve) => {
     let done = false;
@@ -15,7 +16,10 @@ export function get(url: string, timeoutMs: number): Promise<GetOutcome> {
       req.destroy();
       resolve(outcome);
     };
-    const req = request(url, { agent: false, headers: { Connection: 'close' } });
+    // The bench measures, it does not check certificates: HTTPS takes whatever the server sends.
+    const req = url.startsWith('https:')
+      ? httpsRequest(url, { agent: false, headers: { Connection: 'close' }, rejectUnauthorized: false })
+      : request(url, { agent: false, headers: { Connection: 'close' } });
     const timer = setTimeout(() => finish({ error: 'timeout' }), timeoutMs);
     req.on('response', (res) => {
       res.resume();

@@ -5,18 +5,23 @@ import { join } from 'node:path';
 import { stopChild } from './bench-server.js';
 import { get } from './http.js';
 import { waitFor } from '../../test/support/docker-harness.js';
+import { TLS_SETTINGS } from '../../src/gateway/nginx-config.js';
 
 export interface NginxProxyOptions {
   readonly listenPort: number;
   /** The one upstream, e.g. "172.17.0.5:80". */
   readonly upstream: string;
+  /** Serve HTTPS instead, with this file's private key and certificate chain (PEM), loaded once at start. */
+  readonly certificateFile?: string;
 }
 
 /**
  * The configuration someone would write by hand to proxy one service: a static upstream
  * with keep-alive connections. Worker, keep-alive and proxy settings are berth's own
  * (src/gateway/nginx-config.ts), so the difference measured is what berth adds: its
- * routing module (route table lookup by the first path segment) and the header maps.
+ * routing module (route table lookup by the first path segment) and the header maps. With
+ * a certificate file: its TLS settings too, and the certificate loaded once, where berth's
+ * gateway loads the file its module names at each handshake (ADR 010).
  */
 export function renderBaselineConfig(dir: string, options: NginxProxyOptions): string {
   const user = process.geteuid?.() === 0 ? `user ${userInfo().username};\n` : '';
@@ -46,7 +51,10 @@ http {
   }
 
   server {
-    listen 127.0.0.1:${options.listenPort};
+    listen 127.0.0.1:${options.listenPort}${options.certificateFile === undefined ? ';' : ` ssl;
+    ssl_certificate ${options.certificateFile};
+    ssl_certificate_key ${options.certificateFile};
+    ${TLS_SETTINGS}`}
     location / {
       proxy_pass http://service;
       proxy_http_version 1.1;
@@ -82,7 +90,7 @@ export class NginxProxy {
     // In its own session, as berth's gateway is: with the kernel's autogroup scheduling each
     // session is a group that gets its own share of the CPU.
     const child = spawn('/usr/sbin/nginx', ['-e', join(dir, 'error.log'), '-p', dir, '-c', config], { stdio: 'ignore', detached: true });
-    const proxy = new NginxProxy(child, dir, `http://127.0.0.1:${options.listenPort}`);
+    const proxy = new NginxProxy(child, dir, `${options.certificateFile === undefined ? 'http' : 'https'}://127.0.0.1:${options.listenPort}`);
     try {
       await waitFor(
         `the baseline nginx on port ${options.listenPort}`,

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
-import { resolveServerConfig } from '../../src/server/config.js';
+import { resolveServerConfig, type RawServerOptions } from '../../src/server/config.js';
 import { BerthServer } from '../../src/server/server.js';
 
 export interface HostConfig {
@@ -23,6 +23,8 @@ export interface HostConfig {
   readonly drain: string;
   readonly stopGrace: string;
   readonly cpuProfileDir?: string;
+  /** Any other server flags (TLS, say). */
+  readonly extra?: RawServerOptions;
 }
 
 export type HostRequest =
@@ -167,6 +169,7 @@ async function main(): Promise<void> {
       healthTimeout: host.healthTimeout,
       drain: host.drain,
       stopGrace: host.stopGrace,
+      ...host.extra,
     },
     { BERTH_ADMIN_TOKEN: host.adminToken },
   );

@@ -1,3 +1,4 @@
+import type { Certificates } from '../domain/certificates.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
 import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
@@ -26,4 +27,6 @@ export interface ApiDeps {
   readonly jobs: JobLogObserver;
   /** The memory berth may reserve in all: a job whose reservation is larger can never start. */
   readonly capacityMiB: () => Promise<number>;
+  /** The gateway's TLS certificates. */
+  readonly certificates: Certificates;
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { BerthClientError } from '../client/index.js';
 import { BerthError } from '../domain/errors.js';
 import { registerAudit } from './commands/audit.js';
+import { registerCerts } from './commands/certs.js';
 import { registerCreate } from './commands/create.js';
 import { registerCredentials } from './commands/credentials.js';
 import { registerDelete } from './commands/delete.js';
@@ -50,6 +51,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRun(program, ctx);
   registerJobs(program, ctx);
   registerAudit(program, ctx);
+  registerCerts(program, ctx);
   registerServerCommand(program);
   return program;
 }

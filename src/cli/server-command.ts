@@ -16,8 +16,21 @@ export function registerServerCommand(program: Command): void {
     .option('--memory-capacity <MiB>', "memory reservations may add up to (env BERTH_MEMORY_CAPACITY, default: the engine's total memory)")
     .option('--health-timeout <seconds>', `how long new tasks may take to become healthy (env BERTH_HEALTH_TIMEOUT, default ${SERVER_DEFAULTS.healthTimeout})`)
     .option('--drain <seconds>', `how long old tasks keep serving after the switch (env BERTH_DRAIN, default ${SERVER_DEFAULTS.drain})`)
+    .option('--tls <mode>', `HTTPS on the gateway: off, acme (certificates from an ACME server) or files (your own) (env BERTH_TLS, default ${SERVER_DEFAULTS.tls})`)
+    .option('--gateway-tls-listen <host:port>', `where the gateway serves HTTPS (env BERTH_GATEWAY_TLS_LISTEN, default ${SERVER_DEFAULTS.gatewayTlsListen})`)
+    .option('--acme-directory <url>', "with --tls acme: the ACME server's directory URL (env BERTH_ACME_DIRECTORY)")
+    .option('--acme-email <address>', 'with --tls acme: the contact for the ACME account (env BERTH_ACME_EMAIL)')
+    .option('--acme-ca-file <file>', 'with --tls acme: a CA to trust for a private ACME server, besides the system ones (env BERTH_ACME_CA_FILE)')
+    .option('--tls-cert <file>', 'with --tls files: the certificate chain, PEM (env BERTH_TLS_CERT)')
+    .option('--tls-key <file>', 'with --tls files: its private key, PEM (env BERTH_TLS_KEY)')
+    .option('--public-domain <domain>', 'also serve each service at <project>-<service>.<domain>, its path unchanged (env BERTH_PUBLIC_DOMAIN)')
     .option('--stop-grace <seconds>', `SIGTERM to SIGKILL grace for stopping tasks (env BERTH_STOP_GRACE, default ${SERVER_DEFAULTS.stopGrace})`)
-    .addHelpText('after', '\nExample:\n  BERTH_ADMIN_TOKEN=s3cret berth server --data-dir /var/lib/berth --public-url https://srv.example.org\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  BERTH_ADMIN_TOKEN=s3cret berth server --data-dir /var/lib/berth --public-url https://srv.example.org\n' +
+        '  berth server --public-url https://apps.example.org --public-domain apps.example.org --tls acme \\\n' +
+        '    --acme-directory https://acme-v02.api.letsencrypt.org/directory --acme-email ops@example.org\n',
+    )
     .action(async (options: RawServerOptions) => {
       const config = resolveServerConfig(options, process.env);
       // Loaded only here: the server pulls in Fastify, dockerode and SQLite, which every other

@@ -15,6 +15,7 @@ import type {
   ServiceSummary,
   UpdateServiceResponse,
 } from '../api/schemas.js';
+import type { CertificateDoc, CertificatesDoc } from '../api/cert-schemas.js';
 import type { CreateJobBody, CreateJobResponse, JobDoc, JobSummaryDoc } from '../api/job-schemas.js';
 import { BerthApiError, BerthResponseError, BerthTimeoutError, BerthUnreachableError } from './errors.js';
 import { readNdjson } from './ndjson.js';
@@ -30,6 +31,11 @@ export type Logs = Static<typeof LogsDoc>;
 /** One line of `GET /services/:name/logs/stream`: a `view=logs` event plus the stream it belongs to. */
 export type LogLine = Pick<Logs['logs'][number], 'stream_name'> & Logs['logs'][number]['log_events'][number];
 export type JobInput = Static<typeof CreateJobBody>;
+export type Certificates = Static<typeof CertificatesDoc>;
+export type Certificate = Static<typeof CertificateDoc>;
+
+/** Longer than the server's bound on one issuance (120 s). */
+const RENEW_TIMEOUT_MS = 180_000;
 export type JobSummary = Static<typeof JobSummaryDoc>;
 export type Job = Static<typeof JobDoc>;
 
@@ -75,6 +81,8 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 type Query = Record<string, string | number | undefined>;
 
 interface CallOptions extends RequestOptions {
+  /** Overrides the client's bound for this call (a renewal waits for the ACME server). */
+  readonly timeoutMs?: number;
   readonly body?: unknown;
   readonly query?: Query;
 }
@@ -107,6 +115,16 @@ export class BerthClient {
   /** Admin token only: who did what and when, newest first. */
   audit(query: { limit?: number } = {}, options?: RequestOptions): Promise<Static<typeof AuditDoc>> {
     return this.call('GET', '/audit', { ...options, query: { limit: query.limit } });
+  }
+
+  /** Admin token only: the gateway's TLS certificates. */
+  certificates(options?: RequestOptions): Promise<Certificates> {
+    return this.call('GET', '/certs', { ...options });
+  }
+
+  /** Admin token only: replaces a host's certificate now, with a new key; waits (up to 3 min) for the ACME server. */
+  renewCertificate(host: string, options?: RequestOptions): Promise<Certificate> {
+    return this.call('POST', `/certs/${encodeURIComponent(host)}/renew`, { ...options, timeoutMs: RENEW_TIMEOUT_MS });
   }
 
   listServices(options?: RequestOptions): Promise<ServiceSummaryDoc[]> {
@@ -275,7 +293,8 @@ export class BerthClient {
 
   private async sendAndRead(method: Method, path: string, options: CallOptions): Promise<{ response: Response; text: string }> {
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(timeoutReason(this.timeoutMs)), this.timeoutMs);
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const timer = setTimeout(() => deadline.abort(timeoutReason(timeoutMs)), timeoutMs);
     try {
       const response = await this.send(method, path, options, deadline.signal);
       const text = await response.text().catch((error: unknown) => {

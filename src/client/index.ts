@@ -2,6 +2,8 @@
 export {
   BerthClient,
   type BerthClientOptions,
+  type Certificate,
+  type Certificates,
   type Deployment,
   type DeploymentProgress,
   type Events,

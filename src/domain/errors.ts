@@ -200,3 +200,42 @@ export class InternalError extends BerthError {
   readonly code = 'BERTH_INTERNAL';
   readonly status = 500;
 }
+
+/** No certificate is managed for that host. */
+export class CertificateNotFoundError extends BerthError {
+  readonly code = 'BERTH_CERTIFICATE_NOT_FOUND';
+  readonly status = 404;
+  constructor(host: string) {
+    super(`No certificate is managed for '${host.slice(0, 253)}'`);
+  }
+}
+
+/** The server does not obtain its certificates (TLS is off, or the user brings them with --tls files). */
+export class CertificatesNotManagedError extends BerthError {
+  readonly code = 'BERTH_CERTIFICATES_NOT_MANAGED';
+  readonly status = 409;
+}
+
+/** The ACME server could not be reached: down, a name that does not resolve, a TLS certificate not trusted, a timeout. */
+export class AcmeUnreachableError extends BerthError {
+  readonly code = 'BERTH_ACME_UNREACHABLE';
+  readonly status = 503;
+}
+
+/** The ACME server could not validate the HTTP-01 challenge; the message is its own reason. */
+export class AcmeChallengeFailedError extends BerthError {
+  readonly code = 'BERTH_ACME_CHALLENGE_FAILED';
+  readonly status = 502;
+}
+
+/** The ACME server's rate limit; retried later. */
+export class AcmeRateLimitedError extends BerthError {
+  readonly code = 'BERTH_ACME_RATE_LIMITED';
+  readonly status = 429;
+}
+
+/** The ACME server refused a request (any other problem document); the message is its own reason. */
+export class AcmeRefusedError extends BerthError {
+  readonly code = 'BERTH_ACME_REFUSED';
+  readonly status = 502;
+}

@@ -29,3 +29,9 @@ export class GatewayUnavailableError extends BerthError {
   readonly code = 'BERTH_GATEWAY_UNAVAILABLE';
   readonly status = 503;
 }
+
+/** A certificate or an ACME challenge answer could not be written where nginx reads it; nginx keeps serving the previous one. */
+export class GatewayCertificateWriteError extends BerthError {
+  readonly code = 'BERTH_GATEWAY_CERTIFICATE_WRITE_FAILED';
+  readonly status = 500;
+}

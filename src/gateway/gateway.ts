@@ -30,6 +30,20 @@ export interface Gateway {
   setRoutes(routes: readonly Route[]): Promise<readonly RouteRejection[]>;
 }
 
+/**
+ * The gateway's side of TLS: the certificates it serves, by the name a client asks for, and
+ * the answers to ACME HTTP-01 challenges it gives on plain HTTP. Each change is in force from
+ * the next handshake or request on, with no reload.
+ */
+export interface CertificateServing {
+  /** Serves pem (a private key and its certificate chain) to clients asking for name; `_default` serves every name without its own. */
+  serveCertificate(name: string, pem: string): Promise<void>;
+  withdrawCertificate(name: string): Promise<void>;
+  /** Answers keyAuthorization at `/.well-known/acme-challenge/<token>` on plain HTTP, for any host. */
+  putChallenge(token: string, keyAuthorization: string): Promise<void>;
+  removeChallenge(token: string): Promise<void>;
+}
+
 /** Whether two tables route every prefix, in the same order, to the same targets. */
 export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
   if (a.length !== b.length) return false;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { isHostName } from '../domain/certificates.js';
 import { ConfigError } from '../domain/errors.js';
 
 /**
@@ -23,6 +24,10 @@ export interface NginxPaths {
   readonly badRequestSocket: string;
   /** A symbolic link to the current route table file, beside the table files (route-table-file.ts). */
   readonly routesLink: string;
+  /** The certificates TLS handshakes load (served-certificates.ts). */
+  readonly certificateDir: string;
+  /** The answers to ACME HTTP-01 challenges (acme-challenge-files.ts). */
+  readonly challengeDir: string;
 }
 
 export function nginxPaths(dataDir: string, workerDir: string = dataDir): NginxPaths {
@@ -37,6 +42,8 @@ export function nginxPaths(dataDir: string, workerDir: string = dataDir): NginxP
     unavailableSocket: join(workerDir, 'run', 'unavailable.sock'),
     badRequestSocket: join(workerDir, 'run', 'bad-request.sock'),
     routesLink: join(workerDir, 'routes', 'current'),
+    certificateDir: join(workerDir, 'certs'),
+    challengeDir: join(workerDir, 'acme-challenge'),
   };
 }
 
@@ -50,7 +57,28 @@ export interface NginxConfigInput {
   readonly moduleFile: string;
   /** Only when nginx starts as root: the unprivileged user and group its workers run as. */
   readonly worker?: { readonly user: string; readonly group: string };
+  /** Host routing: a request for `<name>.<publicDomain>` goes to the route `/<name>`, its path unchanged. */
+  readonly publicDomain?: string;
+  readonly tls?: NginxTlsInput;
 }
+
+/** HTTPS beside plain HTTP, which then only redirects to it (and answers ACME challenges). */
+export interface NginxTlsInput {
+  readonly listenHost: string;
+  readonly listenPort: number;
+  /** The port of the https:// URL plain HTTP is redirected to (443 is left out of the URL). */
+  readonly redirectPort: number;
+  /** Serve ACME HTTP-01 answers from paths.challengeDir on the plain HTTP address. */
+  readonly acmeChallenges: boolean;
+}
+
+/**
+ * TLS settings of the gateway's HTTPS server; the bench's hand-written nginx uses the same
+ * ones, so that the comparison measures what berth adds, not different ciphers or caches.
+ */
+export const TLS_SETTINGS = `ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:berth_tls:10m;
+    ssl_session_timeout 1h;`;
 
 export interface NginxConfig {
   readonly text: string;
@@ -102,13 +130,17 @@ http {
     "" $host;
   }
 
-  upstream berth_targets {
+${input.tls === undefined ? '' : `  # $berth_certificate: the certificate file for a handshake's server name (ADR 010).
+  berth_certificates ${q(paths.certificateDir)};
+
+`}  upstream berth_targets {
     # A placeholder nginx requires: berth_routes picks every peer.
     server 0.0.0.1;
     berth_routes ${q(paths.routesLink)}
       ${q(`not_found=unix:${paths.notFoundSocket}`)}
       ${q(`unavailable=unix:${paths.unavailableSocket}`)}
-      ${q(`bad_request=unix:${paths.badRequestSocket}`)};
+      ${q(`bad_request=unix:${paths.badRequestSocket}`)}${input.publicDomain === undefined ? '' : `
+      ${q(`host_suffix=.${input.publicDomain}`)}`};
     # After berth_routes, which it wraps: connections are kept per peer address.
     keepalive 64;
     # Below Node's 5 s default, so nginx does not reuse a connection the target is closing.
@@ -116,37 +148,7 @@ http {
     keepalive_requests 10000;
   }
 
-  server {
-    listen ${listenAddress(input.listenHost, input.listenPort)};
-    server_name _;
-    client_max_body_size 0;
-
-    location / {
-      # No URI part: the path goes to the target unchanged.
-      proxy_pass http://berth_targets;
-      proxy_http_version 1.1;
-      proxy_set_header Host $berth_host;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $berth_connection;
-      # berth is the edge: what a client claims about earlier hops is dropped, not passed on.
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header Forwarded "";
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $berth_host;
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_request_buffering off;
-      proxy_buffering off;
-      proxy_connect_timeout 5s;
-      proxy_send_timeout 1h;
-      proxy_read_timeout 1h;
-      # A connect error to a target that just died is retried on another; nginx never
-      # resends a POST that reached a target.
-      proxy_next_upstream error timeout;
-      proxy_next_upstream_tries 3;
-      proxy_next_upstream_timeout 10s;
-    }
-  }
-
+${servers(input)}
   server {
     listen ${q(`unix:${paths.notFoundSocket}`)};
     default_type text/plain;
@@ -182,6 +184,77 @@ http {
   return { text: template.replace(ID_PLACEHOLDER, id), id };
 }
 
+/** Plain HTTP serves the routes, or with TLS redirects to HTTPS, which serves them. */
+function servers(input: NginxConfigInput): string {
+  const http = listenAddress(input.listenHost, input.listenPort);
+  const { tls } = input;
+  if (tls === undefined) {
+    return `  server {
+    listen ${http};
+    server_name _;
+    client_max_body_size 0;
+${proxyLocation()}
+  }
+`;
+  }
+  const port = tls.redirectPort === 443 ? '' : `:${tls.redirectPort}`;
+  const challenges = tls.acmeChallenges
+    ? `
+    # The ACME server's HTTP-01 requests, answered by nginx from the files berth writes.
+    location ^~ /.well-known/acme-challenge/ {
+      alias ${quote(`${input.paths.challengeDir}/`)};
+      default_type text/plain;
+    }`
+    : '';
+  return `  server {
+    listen ${http};
+    server_name _;
+${challenges}
+    location / {
+      return 308 https://$host${port}$request_uri;
+    }
+  }
+
+  server {
+    listen ${listenAddress(tls.listenHost, tls.listenPort)} ssl;
+    server_name _;
+    # Read per handshake, so a renewed certificate is served without a reload.
+    ssl_certificate $berth_certificate;
+    ssl_certificate_key $berth_certificate;
+    ${TLS_SETTINGS}
+    client_max_body_size 0;
+${proxyLocation()}
+  }
+`;
+}
+
+function proxyLocation(): string {
+  return `    location / {
+      # No URI part: the path goes to the target unchanged.
+      proxy_pass http://berth_targets;
+      proxy_http_version 1.1;
+      proxy_set_header Host $berth_host;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $berth_connection;
+      # berth is the edge: what a client claims about earlier hops is dropped, not passed on.
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header Forwarded "";
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $berth_host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_request_buffering off;
+      proxy_buffering off;
+      proxy_connect_timeout 5s;
+      proxy_send_timeout 1h;
+      proxy_read_timeout 1h;
+      # A connect error to a target that just died is retried on another; nginx never
+      # resends a POST that reached a target.
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 3;
+      proxy_next_upstream_timeout 10s;
+    }`;
+}
+
 function listenAddress(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
@@ -192,6 +265,23 @@ function quote(value: string): string {
 
 // Characters that would end a quoted nginx string or an argument, or start a variable.
 const UNSAFE = /["'\\$\s;{}]/;
+
+function validateTls(tls: NginxTlsInput, input: NginxConfigInput): void {
+  if (tls.listenHost === '' || UNSAFE.test(tls.listenHost)) {
+    throw new ConfigError(`gateway TLS listen host '${tls.listenHost}' is not a host name or address`);
+  }
+  for (const [what, port] of [
+    ['gateway TLS listen port', tls.listenPort],
+    ['HTTPS redirect port', tls.redirectPort],
+  ] as const) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new ConfigError(`${what} must be an integer between 1 and 65535, not ${port}`);
+    }
+  }
+  if (tls.listenPort === input.adminPort || (tls.listenPort === input.listenPort && tls.listenHost === input.listenHost)) {
+    throw new ConfigError(`the gateway TLS listen address must differ from the plain HTTP and admin addresses (port ${tls.listenPort})`);
+  }
+}
 
 function validate(input: NginxConfigInput): void {
   if (input.listenHost === '' || UNSAFE.test(input.listenHost)) {
@@ -207,6 +297,10 @@ function validate(input: NginxConfigInput): void {
   }
   if (input.adminPort === input.listenPort) {
     throw new ConfigError(`the gateway admin port must differ from the listen port (${input.listenPort})`);
+  }
+  if (input.tls !== undefined) validateTls(input.tls, input);
+  if (input.publicDomain !== undefined && !isHostName(input.publicDomain)) {
+    throw new ConfigError(`public domain '${input.publicDomain.slice(0, 260)}' is not a lowercase DNS name`);
   }
   const paths = [...Object.values(input.paths), input.moduleFile];
   for (const path of paths) {

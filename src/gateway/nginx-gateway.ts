@@ -5,11 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { SupervisedProcess } from '../process/supervised-process.js';
 import { pollUntil, sleep } from '../process/wait.js';
 import { GatewayReloadError, GatewayTableWriteError, GatewayUnavailableError } from './errors.js';
-import type { Gateway, Route, RouteRejection } from './gateway.js';
+import type { CertificateServing, Gateway, Route, RouteRejection } from './gateway.js';
 import { NginxAdminClient } from './nginx-admin-client.js';
 import { NginxConfigFile } from './nginx-config-file.js';
-import { nginxPaths, renderNginxConfig, type NginxConfig, type NginxPaths } from './nginx-config.js';
+import { nginxPaths, renderNginxConfig, type NginxConfig, type NginxPaths, type NginxTlsInput } from './nginx-config.js';
 import { renderRouteTable, RouteTableFile } from './route-table-file.js';
+import { AcmeChallengeFiles } from './acme-challenge-files.js';
+import { ServedCertificates } from './served-certificates.js';
+import { WorkerFiles } from './worker-files.js';
 import { DEFAULT_WORKER_USERS, lookupWorkerUser, type WorkerUser } from './worker-user.js';
 
 /**
@@ -42,6 +45,10 @@ export interface NginxGatewayOptions {
   readonly nginxBinary?: string;
   /** How long nginx may take to answer after a spawn or adoption; default 10 s. */
   readonly readyTimeoutMs?: number;
+  /** Host routing: `<name>.<publicDomain>` is served by the route `/<name>`. */
+  readonly publicDomain?: string;
+  /** HTTPS, with the certificates berth serves through serveCertificate(); plain HTTP then redirects to it. */
+  readonly tls?: NginxTlsInput;
 }
 
 const ADMIN_TIMEOUT_MS = 2_000;
@@ -59,13 +66,17 @@ const TABLE_SETTLE_MS = 2;
  * one through its pid file, reloads it only if it runs another config, and the supervisor
  * restarts it when it dies. A restarted nginx reads the last table from the file itself.
  */
-export class NginxGateway implements Gateway {
+export class NginxGateway implements Gateway, CertificateServing {
   private readonly paths: NginxPaths;
   private readonly admin: NginxAdminClient;
   private readonly configFile: NginxConfigFile;
   private readonly supervisor: SupervisedProcess;
   private readonly table: RouteTableFile;
+  private readonly files = new WorkerFiles();
+  private readonly certificates: ServedCertificates;
+  private readonly challenges: AcmeChallengeFiles;
   private readonly asRoot: boolean;
+  private prepared: Promise<void> | null = null;
   /** Resolved by start() when berth runs as root. */
   private worker: WorkerUser | null = null;
   private readonly halt = new AbortController();
@@ -77,7 +88,9 @@ export class NginxGateway implements Gateway {
     this.asRoot = process.geteuid?.() === 0;
     this.paths = nginxPaths(options.dataDir, options.workerDir ?? (this.asRoot ? defaultWorkerDir(options.dataDir) : options.dataDir));
     this.admin = new NginxAdminClient(options.adminPort);
-    this.table = new RouteTableFile(this.paths.routesLink);
+    this.table = new RouteTableFile(this.paths.routesLink, this.files);
+    this.certificates = new ServedCertificates(this.paths.certificateDir, this.files);
+    this.challenges = new AcmeChallengeFiles(this.paths.challengeDir, this.files);
     const nginxBinary = options.nginxBinary ?? '/usr/sbin/nginx';
     this.configFile = new NginxConfigFile(this.paths.configFile, nginxBinary);
     this.supervisor = new SupervisedProcess({
@@ -99,11 +112,9 @@ export class NginxGateway implements Gateway {
    * and a running nginx untouched), then adopts or spawns nginx and makes it run that config.
    */
   async start(): Promise<void> {
-    if (this.asRoot) this.worker = await lookupWorkerUser(this.options.workerUser ? [this.options.workerUser] : DEFAULT_WORKER_USERS);
+    await this.prepare();
     const config = this.render();
     await this.checkModule();
-    for (const dir of [this.options.dataDir, dirname(this.paths.errorLog)]) await mkdir(dir, { recursive: true, mode: 0o700 });
-    await this.prepareWorkerDirs();
     await this.configFile.apply(config.text, async () => {
       await this.supervisor.start();
       try {
@@ -114,6 +125,38 @@ export class NginxGateway implements Gateway {
         throw error;
       }
     });
+  }
+
+  /**
+   * Resolves the workers' user and makes the dirs nginx and its workers use; start() does it
+   * too. Certificates served before start() are there for nginx's first handshake.
+   */
+  prepare(): Promise<void> {
+    this.prepared ??= (async () => {
+      if (this.asRoot) this.worker = await lookupWorkerUser(this.options.workerUser ? [this.options.workerUser] : DEFAULT_WORKER_USERS);
+      for (const dir of [this.options.dataDir, dirname(this.paths.errorLog)]) await mkdir(dir, { recursive: true, mode: 0o700 });
+      await this.prepareWorkerDirs();
+    })();
+    return this.prepared;
+  }
+
+  async serveCertificate(name: string, pem: string): Promise<void> {
+    await this.prepare();
+    await this.certificates.serve(name, pem);
+  }
+
+  async withdrawCertificate(name: string): Promise<void> {
+    await this.prepare();
+    await this.certificates.withdraw(name);
+  }
+
+  async putChallenge(token: string, keyAuthorization: string): Promise<void> {
+    await this.prepare();
+    await this.challenges.put(token, keyAuthorization);
+  }
+
+  removeChallenge(token: string): Promise<void> {
+    return this.challenges.remove(token);
   }
 
   async setRoutes(routes: readonly Route[]): Promise<readonly RouteRejection[]> {
@@ -153,6 +196,8 @@ export class NginxGateway implements Gateway {
       paths: this.paths,
       moduleFile: this.options.moduleFile ?? GATEWAY_MODULE_FILE,
       ...(this.worker ? { worker: { user: this.worker.name, group: this.worker.group } } : {}),
+      ...(this.options.publicDomain === undefined ? {} : { publicDomain: this.options.publicDomain }),
+      ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
     });
   }
 
@@ -229,7 +274,14 @@ export class NginxGateway implements Gateway {
    * set to theirs) and read the route table files (0640), and nothing else of berth's.
    */
   private async prepareWorkerDirs(): Promise<void> {
-    const dirs = [this.paths.workerDir, this.paths.tempDir, dirname(this.paths.notFoundSocket), dirname(this.paths.routesLink)];
+    const dirs = [
+      this.paths.workerDir,
+      this.paths.tempDir,
+      dirname(this.paths.notFoundSocket),
+      dirname(this.paths.routesLink),
+      this.paths.certificateDir,
+      this.paths.challengeDir,
+    ];
     if (this.worker === null) {
       for (const dir of dirs) await mkdir(dir, { recursive: true, mode: 0o700 });
       return;
@@ -241,7 +293,7 @@ export class NginxGateway implements Gateway {
       await chown(dir, 0, this.worker.gid);
       await chmod(dir, 0o710);
     }
-    this.table.shareWith(this.worker.gid);
+    this.files.shareWith(this.worker.gid);
   }
 
   private async removeSockets(): Promise<void> {

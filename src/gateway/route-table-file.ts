@@ -1,8 +1,9 @@
-import { chmod, chown, mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { GatewayRoutesRejectedError } from './errors.js';
 import type { Route, RouteRejection, Target } from './gateway.js';
+import { readLinkIfExists, type WorkerFiles } from './worker-files.js';
 
 /** One path segment: the module keys a request by the first segment of its $uri. */
 const PREFIX = /^\/[A-Za-z0-9._~-]{1,127}$/;
@@ -63,52 +64,28 @@ function peer(target: Target, where: string): string {
 /**
  * The route table files beside the link the module reads. Each table is written under a new
  * name (table.<n>) and the link is then renamed over, so a worker reads the old table or the
- * new one, whole, and a kill at any point leaves the previous table in force. The table is
- * not fsynced: berth sets it again whenever it starts.
+ * new one, whole, and a kill at any point leaves the previous table in force.
  */
 export class RouteTableFile {
   private readonly dir: string;
-  /** The group that may read the tables (nginx's workers'), when they run as another user. */
-  private readerGid: number | null = null;
 
-  constructor(private readonly link: string) {
+  constructor(
+    private readonly link: string,
+    private readonly files: WorkerFiles,
+  ) {
     this.dir = dirname(link);
-  }
-
-  /** From now on each table is readable by the group (mode 0640), and by nobody else. */
-  shareWith(gid: number): void {
-    this.readerGid = gid;
   }
 
   async write(text: string): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const before = await readdir(this.dir);
-    const current = await this.currentName();
+    const current = await readLinkIfExists(this.link);
     const name = `table.${1 + Math.max(0, ...before.map(tableNumber))}`;
-    const file = join(this.dir, name);
-    await writeFile(`${file}.tmp`, text, { mode: 0o600 });
-    if (this.readerGid !== null) {
-      await chown(`${file}.tmp`, 0, this.readerGid);
-      // Explicitly: the mode writeFile asks for passes through the server's umask (077).
-      await chmod(`${file}.tmp`, 0o640);
-    }
-    await rename(`${file}.tmp`, file);
-    const linkTemp = `${this.link}.tmp`;
-    await rm(linkTemp, { force: true });
-    await symlink(name, linkTemp);
-    await rename(linkTemp, this.link);
+    await this.files.write(join(this.dir, name), text);
+    await this.files.link(name, this.link);
     // The table just replaced stays: a worker that read the link a moment ago may open it yet.
     const stale = before.filter((entry) => entry !== current && (TABLE_NAME.test(entry) || entry.endsWith('.tmp')));
     await Promise.all(stale.map((entry) => rm(join(this.dir, entry), { force: true })));
-  }
-
-  private async currentName(): Promise<string | null> {
-    try {
-      return basename(await readlink(this.link));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
   }
 }
 

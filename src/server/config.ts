@@ -1,5 +1,6 @@
+import { isHostName } from '../domain/certificates.js';
 import { ConfigError } from '../domain/errors.js';
-import { connectUrl, parseListen, type ListenAddress } from '../net/listen-address.js';
+import { connectAddress, connectUrl, parseListen, type ListenAddress } from '../net/listen-address.js';
 import { formatCidr, parsePool } from '../runtime/docker/subnets.js';
 
 export interface ServerConfig {
@@ -19,7 +20,23 @@ export interface ServerConfig {
   readonly healthTimeoutSeconds: number;
   readonly drainSeconds: number;
   readonly stopGraceSeconds: number;
+  readonly tls: TlsConfig;
+  /** Host routing: `<project>-<service>.<publicDomain>` serves the service with its path unchanged. */
+  readonly publicDomain: string | null;
 }
+
+/** HTTPS on the gateway: off, with certificates from an ACME server, or with the user's own. */
+export type TlsConfig =
+  | { readonly mode: 'off' }
+  | {
+      readonly mode: 'acme';
+      readonly listen: ListenAddress;
+      readonly directoryUrl: string;
+      readonly email: string;
+      /** A CA to trust for the ACME server besides the system's (a private ACME server). */
+      readonly caFile: string | null;
+    }
+  | { readonly mode: 'files'; readonly listen: ListenAddress; readonly certFile: string; readonly keyFile: string };
 
 export const SERVER_DEFAULTS = {
   dataDir: './.berth',
@@ -30,6 +47,8 @@ export const SERVER_DEFAULTS = {
   drain: '2',
   stopGrace: '10',
   networkPool: '10.208.0.0/12',
+  tls: 'off',
+  gatewayTlsListen: '0.0.0.0:8443',
 } as const;
 
 /** The public URL when none is given: the gateway's address, with a wildcard host made reachable. */
@@ -71,6 +90,14 @@ export interface RawServerOptions {
   healthTimeout?: string;
   drain?: string;
   stopGrace?: string;
+  tls?: string;
+  gatewayTlsListen?: string;
+  acmeDirectory?: string;
+  acmeEmail?: string;
+  acmeCaFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  publicDomain?: string;
 }
 
 /** Flags win over `BERTH_<FLAG>` environment variables, which win over defaults. */
@@ -78,8 +105,13 @@ export function resolveServerConfig(flags: RawServerOptions, env: NodeJS.Process
   const pick = (flag: keyof RawServerOptions, envName: string, fallback?: string): string | undefined =>
     flags[flag] ?? env[envName] ?? fallback;
   const gatewayListen = parseListen(pick('gatewayListen', 'BERTH_GATEWAY_LISTEN', SERVER_DEFAULTS.gatewayListen) as string, 'gateway-listen');
-  const publicUrl = pick('publicUrl', 'BERTH_PUBLIC_URL');
+  const givenPublicUrl = pick('publicUrl', 'BERTH_PUBLIC_URL');
   const capacity = pick('memoryCapacity', 'BERTH_MEMORY_CAPACITY');
+  const tls = tlsConfig(pick);
+  const publicUrl = givenPublicUrl ? parsePublicUrl(givenPublicUrl) : tls.mode === 'off' ? defaultPublicUrl(gatewayListen) : `https://${connectAddress(tls.listen)}`;
+  checkPublicUrlForTls(publicUrl, tls);
+  const domain = pick('publicDomain', 'BERTH_PUBLIC_DOMAIN')?.toLowerCase().replace(/\.$/, '');
+  if (domain !== undefined && !isHostName(domain)) throw new ConfigError(`--public-domain must be a DNS name such as apps.example.org, not '${domain}'`);
   return {
     dataDir: pick('dataDir', 'BERTH_DATA_DIR', SERVER_DEFAULTS.dataDir) as string,
     apiListen: parseListen(pick('apiListen', 'BERTH_API_LISTEN', SERVER_DEFAULTS.apiListen) as string, 'api-listen'),
@@ -88,13 +120,62 @@ export function resolveServerConfig(flags: RawServerOptions, env: NodeJS.Process
     gatewayUser: pick('gatewayUser', 'BERTH_GATEWAY_USER') ?? null,
     networkPool: formatCidr(parsePool(pick('networkPool', 'BERTH_NETWORK_POOL', SERVER_DEFAULTS.networkPool) as string, 'network-pool')),
     registryListen: parseListen(pick('registryListen', 'BERTH_REGISTRY_LISTEN', SERVER_DEFAULTS.registryListen) as string, 'registry-listen'),
-    publicUrl: publicUrl ? parsePublicUrl(publicUrl) : defaultPublicUrl(gatewayListen),
+    publicUrl,
     adminToken: env.BERTH_ADMIN_TOKEN && env.BERTH_ADMIN_TOKEN.length > 0 ? env.BERTH_ADMIN_TOKEN : null,
     memoryCapacityMiB: capacity === undefined ? null : Math.floor(parsePositive(capacity, 'memory-capacity', 1024 * 1024 * 1024)),
     healthTimeoutSeconds: parsePositive(pick('healthTimeout', 'BERTH_HEALTH_TIMEOUT', SERVER_DEFAULTS.healthTimeout) as string, 'health-timeout', 3600),
     drainSeconds: parsePositive(pick('drain', 'BERTH_DRAIN', SERVER_DEFAULTS.drain) as string, 'drain', 600),
     stopGraceSeconds: parsePositive(pick('stopGrace', 'BERTH_STOP_GRACE', SERVER_DEFAULTS.stopGrace) as string, 'stop-grace', 600),
+    tls,
+    publicDomain: domain ?? null,
   };
+}
+
+type PickOption = (flag: keyof RawServerOptions, envName: string, fallback?: string) => string | undefined;
+
+function tlsConfig(pick: PickOption): TlsConfig {
+  const mode = pick('tls', 'BERTH_TLS', SERVER_DEFAULTS.tls);
+  if (mode !== 'off' && mode !== 'acme' && mode !== 'files') throw new ConfigError(`--tls must be off, acme or files, not '${mode}'`);
+  const given = (flag: keyof RawServerOptions, envName: string): string | undefined => pick(flag, envName) || undefined;
+  const acme = { directory: given('acmeDirectory', 'BERTH_ACME_DIRECTORY'), email: given('acmeEmail', 'BERTH_ACME_EMAIL'), ca: given('acmeCaFile', 'BERTH_ACME_CA_FILE') };
+  const files = { cert: given('tlsCert', 'BERTH_TLS_CERT'), key: given('tlsKey', 'BERTH_TLS_KEY') };
+  if (mode !== 'acme' && (acme.directory || acme.email || acme.ca)) throw new ConfigError('--acme-directory, --acme-email and --acme-ca-file go with --tls acme');
+  if (mode !== 'files' && (files.cert || files.key)) throw new ConfigError('--tls-cert and --tls-key go with --tls files');
+  if (mode === 'off') {
+    if (pick('gatewayTlsListen', 'BERTH_GATEWAY_TLS_LISTEN')) throw new ConfigError('--gateway-tls-listen goes with --tls acme or --tls files');
+    return { mode };
+  }
+  const listen = parseListen(pick('gatewayTlsListen', 'BERTH_GATEWAY_TLS_LISTEN', SERVER_DEFAULTS.gatewayTlsListen) as string, 'gateway-tls-listen');
+  if (mode === 'files') {
+    if (!files.cert || !files.key) throw new ConfigError('--tls files needs --tls-cert FILE and --tls-key FILE');
+    return { mode, listen, certFile: files.cert, keyFile: files.key };
+  }
+  if (!acme.directory || !acme.email) throw new ConfigError('--tls acme needs --acme-directory URL and --acme-email ADDRESS');
+  let directory: URL;
+  try {
+    directory = new URL(acme.directory);
+  } catch {
+    throw new ConfigError(`--acme-directory must be the https URL of an ACME directory, not '${acme.directory}'`);
+  }
+  if (directory.protocol !== 'https:') throw new ConfigError(`--acme-directory must be an https URL (RFC 8555), not '${acme.directory}'`);
+  if (!/^[^\s@]+@[^\s@]+$/.test(acme.email)) throw new ConfigError(`--acme-email must be an e-mail address, not '${acme.email}'`);
+  return { mode, listen, directoryUrl: acme.directory, email: acme.email, caFile: acme.ca ?? null };
+}
+
+/** With TLS, links point at HTTPS; certificates from ACME are for a DNS name. */
+function checkPublicUrlForTls(publicUrl: string, tls: TlsConfig): void {
+  if (tls.mode === 'off') return;
+  const url = new URL(publicUrl);
+  if (url.protocol !== 'https:') throw new ConfigError(`with --tls ${tls.mode} the gateway serves HTTPS: --public-url must be an https URL, not '${publicUrl}'`);
+  if (tls.mode === 'acme' && !isHostName(url.hostname)) {
+    throw new ConfigError(`--tls acme gets a certificate for the host of --public-url, which must be a DNS name, not '${url.hostname}'`);
+  }
+}
+
+/** The port of the public HTTPS URL, which plain HTTP redirects to. */
+export function httpsPort(publicUrl: string): number {
+  const url = new URL(publicUrl);
+  return url.protocol === 'https:' && url.port !== '' ? Number(url.port) : 443;
 }
 
 function adminPort(text: string | undefined, gateway: ListenAddress): number {

@@ -3,8 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
 import { AuthFailureLimiter } from '../api/auth-limiter.js';
 import { Authenticator } from '../api/auth.js';
+import type { Certificates } from '../domain/certificates.js';
 import { InternalError } from '../domain/errors.js';
+import { contextRoot } from '../domain/names.js';
 import { systemClock, type Clock } from '../domain/model.js';
+import type { Gateway } from '../gateway/gateway.js';
 import { NginxGateway } from '../gateway/nginx-gateway.js';
 import { ProberHealthMonitor } from '../gateway/prober-health-monitor.js';
 import { HealthProber } from '../gateway/prober.js';
@@ -25,7 +28,13 @@ import { AuditTrail } from '../store/audit.js';
 import { instanceId } from '../store/meta.js';
 import { Store } from '../store/store.js';
 import { connectUrl } from '../net/listen-address.js';
-import type { ServerConfig } from './config.js';
+import { AcmeCertificates } from '../tls/acme-certificates.js';
+import { AcmeIssuer, configureAcmeHttp, createAccountKey } from '../tls/acme-issuer.js';
+import { CertificateStore } from '../tls/certificate-store.js';
+import { NO_CERTIFICATES } from '../tls/certificates.js';
+import { CertifyingGateway } from '../tls/certifying-gateway.js';
+import { UserCertificate } from '../tls/user-certificate.js';
+import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
 import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
 
 /** What tests may replace (the engine and the clock) or watch. Everything else is real. */
@@ -54,6 +63,7 @@ export class BerthServer {
     readonly gateway: NginxGateway,
     readonly registry: RegistryService,
     private readonly health: ProberHealthMonitor,
+    private readonly certificateManager: AcmeCertificates | null,
   ) {}
 
   static async start(config: ServerConfig, parts: ServerParts = {}): Promise<BerthServer> {
@@ -86,6 +96,8 @@ export class BerthServer {
 
     // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
+    // The API lists and renews certificates; they are made once the gateway exists.
+    let certificates: Certificates = NO_CERTIFICATES;
     const api = await buildApp(
       {
         store,
@@ -96,6 +108,13 @@ export class BerthServer {
         audit: new AuditTrail(store.db, clock, join(dataDir, 'audit.log'), (error) => api.log.error(`audit log: ${error.message}`)),
         ownRegistry: registry.names(),
         jobs: new RuntimeJobObserver(runtime, containers, store),
+        certificates: {
+          get mode() {
+            return certificates.mode;
+          },
+          list: () => certificates.list(),
+          renew: (host) => certificates.renew(host),
+        },
         capacityMiB: async () => {
           if (!reconciler) throw new InternalError('the reconciler is not running yet');
           return reconciler.capacityMiB();
@@ -118,14 +137,33 @@ export class BerthServer {
       listenPort: config.gatewayListen.port,
       adminPort: config.gatewayAdminPort,
       ...(config.gatewayUser ? { workerUser: config.gatewayUser } : {}),
+      ...(config.publicDomain === null ? {} : { publicDomain: config.publicDomain }),
+      ...(config.tls.mode === 'off'
+        ? {}
+        : {
+            tls: {
+              listenHost: config.tls.listen.host,
+              listenPort: config.tls.listen.port,
+              redirectPort: httpsPort(config.publicUrl),
+              acmeChallenges: config.tls.mode === 'acme',
+            },
+          }),
     });
+    // Served before nginx starts, so its first handshake has the last good certificate.
+    await gateway.prepare();
+    const tls = await startCertificates(config, dataDir, gateway, clock, logger, (host, message) => {
+      const root = `/${host.slice(0, host.indexOf('.'))}`;
+      const service = store.services.listAll().find((s) => contextRoot(s.project, s.name) === root);
+      if (service) store.events.add(service.id, message);
+    });
+    certificates = tls.certificates;
     reconciler = new Reconciler(
       {
         store,
         runtime,
         containers,
         tracker,
-        gateway,
+        gateway: tls.gateway,
         health,
         images: new RegistryImageSource(registry),
         clock,
@@ -151,8 +189,9 @@ export class BerthServer {
     const address = await api.listen({ host: config.apiListen.host, port: config.apiListen.port });
     await Promise.all([gateway.start(), registry.start()]);
     reconciler.start();
+    tls.manager?.start();
     logger.info(`berth API on ${address}; gateway ${config.publicUrl}; registry ${registry.address}; instance ${instance}`);
-    return new BerthServer(config, api, reconciler, store, instance, admin, address, gateway, registry, health);
+    return new BerthServer(config, api, reconciler, store, instance, admin, address, gateway, registry, health, tls.manager);
   }
 
   /** Stops the control plane. Containers, nginx and the registry keep running for the next start to adopt. */
@@ -173,7 +212,56 @@ export class BerthServer {
     await this.app.close();
     await this.reconciler.stop();
     this.health.stop();
+    await this.certificateManager?.stop();
   }
+}
+
+interface StartedCertificates {
+  readonly certificates: Certificates;
+  /** The gateway the reconciler routes through: with ACME and --public-domain, it tells the manager the service hosts. */
+  readonly gateway: Gateway;
+  readonly manager: AcmeCertificates | null;
+}
+
+/** The certificates of the TLS mode, served by the gateway; the manager's loop starts with the reconciler. */
+async function startCertificates(
+  config: ServerConfig,
+  dataDir: string,
+  gateway: NginxGateway,
+  clock: Clock,
+  logger: Logger,
+  onFailure: (host: string, message: string) => void,
+): Promise<StartedCertificates> {
+  const tls: TlsConfig = config.tls;
+  if (tls.mode === 'off') return { certificates: NO_CERTIFICATES, gateway, manager: null };
+  if (tls.mode === 'files') {
+    const certificate = await UserCertificate.load(tls.certFile, tls.keyFile, clock.now());
+    const publicHost = new URL(config.publicUrl).hostname;
+    if (!certificate.covers(publicHost)) logger.warn(`--tls-cert ${tls.certFile} is not valid for ${publicHost}, the host of --public-url`);
+    await certificate.serveOn(gateway);
+    return { certificates: certificate, gateway, manager: null };
+  }
+  await configureAcmeHttp({ caFile: tls.caFile });
+  const store = new CertificateStore(join(dataDir, 'tls'));
+  await store.prepare();
+  const accountKey = await store.accountKey(createAccountKey);
+  const manager = new AcmeCertificates({
+    store,
+    issuer: new AcmeIssuer({ directoryUrl: tls.directoryUrl, email: tls.email, accountKey, challenges: gateway }),
+    serving: gateway,
+    publicHost: new URL(config.publicUrl).hostname,
+    clock,
+    logger,
+    onFailure,
+    faults: faultPointsFromEnv(process.env),
+  });
+  await manager.restore();
+  if (config.publicDomain === null) {
+    // Started before without --public-domain, or with it: its service hosts are not routed now.
+    await manager.holdServiceHosts(new Set());
+    return { certificates: manager, gateway, manager };
+  }
+  return { certificates: manager, gateway: new CertifyingGateway(gateway, manager, config.publicDomain, logger), manager };
 }
 
 /** A pass this long holds every service back (a slow engine, or hundreds of tasks started at once); only the log shows it. */

@@ -13,6 +13,7 @@ import { AuditTrail } from '../../src/store/audit.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
 import { ADMIN, StaticJobObserver, StaticObserver } from '../support/api-harness.js';
+import { NO_CERTIFICATES } from '../../src/tls/certificates.js';
 
 interface RegisteredRoute {
   method: string;
@@ -68,6 +69,7 @@ beforeAll(async () => {
       auth: new Authenticator(ADMIN, store.projects, new AuthFailureLimiter(clock, 1000)),
       publicUrl: 'http://gw.example:8080',
       desiredStateChanged: () => undefined,
+      certificates: NO_CERTIFICATES,
       dockerCredentials: null,
       ownRegistry: null,
       jobs: new StaticJobObserver(),

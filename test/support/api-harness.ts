@@ -8,6 +8,8 @@ import type { JobLogObserver, JobLogStream, ObservedTask, TaskLogStream, TaskObs
 import { openDatabase } from '../../src/store/database.js';
 import { AuditTrail } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
+import type { Certificates } from '../../src/domain/certificates.js';
+import { NO_CERTIFICATES } from '../../src/tls/certificates.js';
 
 export const ADMIN = 'admin-secret-token';
 /** The memory the harness says berth may reserve in all. */
@@ -55,7 +57,7 @@ export interface Harness {
 /** Stands for berth's registry at registry.example:5000 and localhost:5000. */
 export const TEST_REGISTRY: OwnRegistry = { names: (domain) => domain === 'registry.example:5000' || domain === 'localhost:5000' };
 
-export async function apiHarness(options: { credentials?: DockerCredentialsProvider; authFailures?: number } = {}): Promise<Harness> {
+export async function apiHarness(options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates } = {}): Promise<Harness> {
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
   const observer = new StaticObserver();
@@ -73,6 +75,7 @@ export async function apiHarness(options: { credentials?: DockerCredentialsProvi
     ownRegistry: TEST_REGISTRY,
     jobs,
     capacityMiB: async () => CAPACITY_MIB,
+    certificates: options.certificates ?? NO_CERTIFICATES,
     audit: new AuditTrail(store.db, clock, null, (error) => {
       throw error;
     }),

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultWorkerDir } from '../../src/gateway/nginx-gateway.js';
-import { resolveServerConfig } from '../../src/server/config.js';
+import { resolveServerConfig, type RawServerOptions } from '../../src/server/config.js';
 import { BerthServer, type ServerParts } from '../../src/server/server.js';
 import type { TaskSpec } from '../../src/runtime/task-runtime.js';
 import { BASE_CAPABILITIES } from '../../src/domain/definition.js';
@@ -41,6 +41,8 @@ export interface ServerFlags {
   healthTimeout?: string;
   drain?: string;
   stopGrace?: string;
+  /** Any other server flags (TLS, say). */
+  extra?: RawServerOptions;
 }
 
 export async function startTestServer(flags: ServerFlags, parts: ServerParts = {}, dataDir?: string): Promise<TestServer> {
@@ -58,6 +60,7 @@ export async function startTestServer(flags: ServerFlags, parts: ServerParts = {
         healthTimeout: flags.healthTimeout ?? '8',
         drain: flags.drain ?? '0.5',
         stopGrace: flags.stopGrace ?? '3',
+        ...flags.extra,
       },
       { BERTH_ADMIN_TOKEN: ADMIN_TOKEN },
     );
@@ -83,7 +86,8 @@ export async function startTestServer(flags: ServerFlags, parts: ServerParts = {
 /** Removes a server's data dir, and the dir its gateway's workers used outside it. */
 export function removeDataDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
-  rmSync(defaultWorkerDir(dir), { recursive: true, force: true });
+  // The server's gateway keeps its data under <dir>/nginx, and its workers' dir is named after that.
+  for (const gatewayDir of [dir, join(dir, 'nginx')]) rmSync(defaultWorkerDir(gatewayDir), { recursive: true, force: true });
 }
 
 /** Removes every container and network of the instance. */

@@ -94,3 +94,38 @@ describe('renderNginxConfig', () => {
     }
   });
 });
+
+describe('renderNginxConfig with TLS and host routing', () => {
+  const tls = { listenHost: '0.0.0.0', listenPort: 8443, redirectPort: 443, acmeChallenges: true };
+
+  it('routes <name>.<domain> by its name, leaving path routing as it is', () => {
+    const text = renderNginxConfig(input({ publicDomain: 'apps.example.org' })).text;
+    expect(text).toContain('"host_suffix=.apps.example.org";');
+    expect(renderNginxConfig(input()).text).not.toContain('host_suffix');
+  });
+
+  it('serves HTTPS with the certificate berth links for each handshake, proxying as plain HTTP does', () => {
+    const text = renderNginxConfig(input({ tls })).text;
+    expect(text).toContain('berth_certificates "/var/lib/berth/gateway/certs";');
+    expect(text).toContain('listen 0.0.0.0:8443 ssl;');
+    expect(text).toContain('ssl_certificate $berth_certificate;');
+    expect(text).toContain('ssl_certificate_key $berth_certificate;');
+    expect(text.match(/proxy_pass http:\/\/berth_targets;/g)).toHaveLength(1);
+    expect(text).toContain('proxy_set_header Upgrade $http_upgrade;');
+  });
+
+  it('redirects plain HTTP to HTTPS, except the ACME challenges, which nginx answers from files', () => {
+    const text = renderNginxConfig(input({ tls })).text;
+    expect(text).toContain('return 308 https://$host$request_uri;');
+    expect(text).toContain('location ^~ /.well-known/acme-challenge/ {\n      alias "/var/lib/berth/gateway/acme-challenge/";');
+    const files = renderNginxConfig(input({ tls: { ...tls, redirectPort: 8443, acmeChallenges: false } })).text;
+    expect(files).toContain('return 308 https://$host:8443$request_uri;');
+    expect(files).not.toContain('acme-challenge');
+  });
+
+  it('refuses a TLS address that another listener takes, or a domain that is no DNS name', () => {
+    expect(() => renderNginxConfig(input({ tls: { ...tls, listenPort: 8080 } }))).toThrow(ConfigError);
+    expect(() => renderNginxConfig(input({ tls: { ...tls, listenPort: 7071 } }))).toThrow(ConfigError);
+    expect(() => renderNginxConfig(input({ publicDomain: 'apps example' }))).toThrow(ConfigError);
+  });
+});

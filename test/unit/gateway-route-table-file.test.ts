@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Route } from '../../src/gateway/gateway.js';
 import { renderRouteTable, RouteTableFile } from '../../src/gateway/route-table-file.js';
+import { WorkerFiles } from '../../src/gateway/worker-files.js';
 
 describe('renderRouteTable', () => {
   it('writes a line per route: its prefix, then its targets, IPv6 in brackets', () => {
@@ -57,7 +58,7 @@ describe('RouteTableFile', () => {
   const current = async (): Promise<string> => readFile(link, 'utf8');
 
   it('points the link at each new table, keeping only the one before it', async () => {
-    const file = new RouteTableFile(link);
+    const file = new RouteTableFile(link, new WorkerFiles());
     for (let n = 1; n <= 4; n += 1) await file.write(`/r${n}\n`);
     expect(await current()).toBe('/r4\n');
     expect(await readlink(link)).toBe('table.4');
@@ -65,7 +66,7 @@ describe('RouteTableFile', () => {
   });
 
   it('goes on after the tables already there, and clears what an interrupted write left', async () => {
-    await new RouteTableFile(link).write('/first\n');
+    await new RouteTableFile(link, new WorkerFiles()).write('/first\n');
     const routes = join(dir, 'routes');
     // A kill after the table was written but before the link moved; and one mid-write.
     await writeFile(join(routes, 'table.7'), '/unlinked\n');
@@ -73,7 +74,7 @@ describe('RouteTableFile', () => {
     await writeFile(join(routes, 'current.tmp'), 'stale');
     expect(await current()).toBe('/first\n');
 
-    await new RouteTableFile(link).write('/next\n');
+    await new RouteTableFile(link, new WorkerFiles()).write('/next\n');
     expect(await readlink(link)).toBe('table.8');
     expect(await current()).toBe('/next\n');
     expect((await readdir(routes)).sort()).toEqual(['current', 'table.1', 'table.8']);

@@ -7,7 +7,8 @@
  *       berth_routes /data/nginx/routes/current
  *                    not_found=unix:/data/run/not-found.sock
  *                    unavailable=unix:/data/run/unavailable.sock
- *                    bad_request=unix:/data/run/bad-request.sock;
+ *                    bad_request=unix:/data/run/bad-request.sock
+ *                    host_suffix=.apps.example.org;    # optional: host routing
  *       keepalive 64;      # after berth_routes, which it wraps
  *   }
  *
@@ -26,6 +27,11 @@
  * begin with the same segment ("/a-web/../b-api/x", "/a-web%2F..%2Fb-api/x", which
  * normalise to /b-api/x) goes to the bad_request peer, which answers 400: a service only
  * ever sees paths under its own prefix.
+ *
+ * With host_suffix, a request whose Host is one label followed by the suffix
+ * ("a-web.apps.example.org") is routed by that label instead ("/a-web"), whatever its path:
+ * the whole host belongs to the service, which sees the path unchanged. Any other Host is
+ * routed by its path as above.
  */
 
 #include <ngx_config.h>
@@ -37,6 +43,8 @@
 #define BERTH_MAX_TRIES   3
 #define BERTH_MAX_TABLE   (16 * 1024 * 1024)
 #define BERTH_NAME_MAX    255
+/* A DNS name, without trailing dot. */
+#define BERTH_HOST_MAX    253
 
 
 typedef struct {
@@ -68,6 +76,8 @@ typedef struct {
     ngx_addr_t           not_found;
     ngx_addr_t           unavailable;
     ngx_addr_t           bad_request;
+    /* Lowercase, with its leading dot; empty without host routing. */
+    ngx_str_t            host_suffix;
 
     /*
      * The worker's own state: every worker gets its copy of the configuration at fork.
@@ -103,6 +113,8 @@ typedef struct {
 static ngx_int_t berth_init_process(ngx_cycle_t *cycle);
 static void *berth_create_conf(ngx_conf_t *cf);
 static char *berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_int_t berth_route_key(ngx_http_request_t *r,
+    berth_routes_conf_t *conf, berth_peer_data_t *bp);
 static ngx_uint_t berth_same_segment(ngx_str_t *raw, ngx_str_t *key);
 static ngx_int_t berth_peer_param(ngx_conf_t *cf, ngx_str_t *value,
     char *name, ngx_addr_t *peer);
@@ -123,7 +135,7 @@ static berth_route_t *berth_lookup(berth_table_t *table, ngx_str_t *key);
 static ngx_command_t  berth_routes_commands[] = {
 
     { ngx_string("berth_routes"),
-      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE4,
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE4|NGX_CONF_TAKE5,
       berth_routes,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
@@ -245,6 +257,17 @@ berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             rc = berth_peer_param(cf, &value[i], "bad_request=", &bcf->bad_request);
         }
 
+        if (rc == NGX_DECLINED
+            && ngx_strncmp(value[i].data, "host_suffix=.", 13) == 0
+            && value[i].len > 13 && value[i].len - 12 <= BERTH_HOST_MAX)
+        {
+            bcf->host_suffix.data = value[i].data + 12;
+            bcf->host_suffix.len = value[i].len - 12;
+            ngx_strlow(bcf->host_suffix.data, bcf->host_suffix.data,
+                       bcf->host_suffix.len);
+            continue;
+        }
+
         if (rc == NGX_DECLINED) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\"", &value[i]);
@@ -317,7 +340,6 @@ berth_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 static ngx_int_t
 berth_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us)
 {
-    u_char               *slash;
     berth_route_t        *route;
     berth_peer_data_t    *bp;
     berth_routes_conf_t  *conf;
@@ -331,17 +353,12 @@ berth_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us)
 
     berth_refresh(conf);
 
-    /* The route key is the first segment of the normalised path: /exp-2-web/x -> /exp-2-web. */
-    slash = NULL;
-    if (r->uri.len > 1) {
-        slash = ngx_strlchr(r->uri.data + 1, r->uri.data + r->uri.len, '/');
-    }
-
     bp->conf = conf;
-    bp->key.data = r->uri.data;
-    bp->key.len = slash ? (size_t) (slash - r->uri.data) : r->uri.len;
     bp->tried = 0;
-    bp->bad = !berth_same_segment(&r->unparsed_uri, &bp->key);
+
+    if (berth_route_key(r, conf, bp) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     route = bp->bad ? NULL : berth_lookup(conf->table, &bp->key);
 
@@ -350,6 +367,57 @@ berth_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us)
     r->upstream->peer.free = berth_free_peer;
     r->upstream->peer.tries = (route == NULL || route->count == 0)
                               ? 1 : ngx_min(route->count, BERTH_MAX_TRIES);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The route a request asks for, as the key the table is looked up by, and whether it may be
+ * served at all (bp->bad). Every part of the key is computed here, and only here.
+ */
+static ngx_int_t
+berth_route_key(ngx_http_request_t *r, berth_routes_conf_t *conf,
+    berth_peer_data_t *bp)
+{
+    u_char     *slash;
+    size_t      len;
+    ngx_str_t  *host;
+
+    /* nginx has validated the Host: lowercase, without port or trailing dot. */
+    host = &r->headers_in.server;
+
+    if (conf->host_suffix.len > 0 && host->len > conf->host_suffix.len) {
+        len = host->len - conf->host_suffix.len;
+
+        if (ngx_strncmp(host->data + len, conf->host_suffix.data,
+                        conf->host_suffix.len) == 0
+            && ngx_strlchr(host->data, host->data + len, '.') == NULL)
+        {
+            /* a-web.apps.example.org -> /a-web; the service owns every path. */
+            bp->key.data = ngx_pnalloc(r->pool, len + 1);
+            if (bp->key.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            bp->key.data[0] = '/';
+            ngx_memcpy(bp->key.data + 1, host->data, len);
+            bp->key.len = len + 1;
+            bp->bad = 0;
+
+            return NGX_OK;
+        }
+    }
+
+    /* The first segment of the normalised path: /exp-2-web/x -> /exp-2-web. */
+    slash = NULL;
+    if (r->uri.len > 1) {
+        slash = ngx_strlchr(r->uri.data + 1, r->uri.data + r->uri.len, '/');
+    }
+
+    bp->key.data = r->uri.data;
+    bp->key.len = slash ? (size_t) (slash - r->uri.data) : r->uri.len;
+    bp->bad = !berth_same_segment(&r->unparsed_uri, &bp->key);
 
     return NGX_OK;
 }
