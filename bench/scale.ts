@@ -14,7 +14,7 @@ import { runWrk } from './lib/wrk.js';
 import { DEFAULT_HEALTH_CHECK } from '../src/domain/health-check.js';
 import { contextRoot } from '../src/domain/names.js';
 import { LABEL } from '../src/reconciler/labels.js';
-import { joinPath } from '../src/reconciler/service-controller.js';
+import { joinPath } from '../src/reconciler/service-routes.js';
 
 // Ports 17650-17661 for the default sizes: each size's server takes 4 from 17650 up.
 const BASE_PORT = 17650;

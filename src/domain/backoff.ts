@@ -13,3 +13,14 @@ export const STABLE_RUN_MS = 30_000;
 export function isCrashLooping(service: { readonly crashCount: number }): boolean {
   return service.crashCount >= CRASH_LOOP_THRESHOLD;
 }
+
+/**
+ * What a task's exit means under its restart policy (a stack service's; a plain service's is
+ * always restarted): a crash (restarted, with backoff), a completion (exit 0 of a task that is
+ * not to be restarted: it did its work) or an exit that stays (restart: "no").
+ */
+export function exitOutcome(restart: 'no' | 'always' | 'on-failure' | 'unless-stopped' | null, exitCode: number | null): 'crash' | 'completed' | 'exited' {
+  if (restart === null || restart === 'always' || restart === 'unless-stopped') return 'crash';
+  if (exitCode === 0) return 'completed';
+  return restart === 'no' ? 'exited' : 'crash';
+}

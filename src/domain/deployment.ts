@@ -15,6 +15,7 @@ import { BerthError } from './errors.js';
  */
 export const DEPLOYMENT_STEPS = [
   'pending',
+  'stopping-old',
   'starting',
   'health-wait',
   'switching',
@@ -43,13 +44,14 @@ export interface Strategy {
   readonly transitions: Readonly<Record<DeploymentStep, readonly DeploymentStep[]>>;
 }
 
-export type StrategyName = 'start-first';
+export type StrategyName = 'start-first' | 'stop-first';
 
 /** Start the new tasks beside the old ones, switch when they are healthy, then stop the old. */
 export const START_FIRST: Strategy = {
   name: 'start-first',
   transitions: {
     pending: ['starting', 'rolling-back'],
+    'stopping-old': [],
     starting: ['health-wait', 'rolling-back'],
     'health-wait': ['switching', 'rolling-back'],
     switching: ['draining'],
@@ -63,7 +65,37 @@ export const START_FIRST: Strategy = {
   },
 };
 
-const STRATEGIES: Readonly<Record<StrategyName, Strategy>> = { 'start-first': START_FIRST };
+/**
+ * Stop the old tasks first, then start the new: for what must never run twice at once (a
+ * database on its data directory, a worker that takes a lock). Until the switch the old
+ * revision is still the current one, so a rollback starts it again.
+ */
+export const STOP_FIRST: Strategy = {
+  name: 'stop-first',
+  transitions: {
+    pending: ['stopping-old', 'rolling-back'],
+    'stopping-old': ['starting', 'rolling-back'],
+    starting: ['health-wait', 'rolling-back'],
+    'health-wait': ['switching', 'rolling-back'],
+    switching: ['succeeded'],
+    draining: [],
+    stopping: [],
+    'rolling-back': ['failed', 'cancelled', 'superseded'],
+    succeeded: [],
+    failed: [],
+    cancelled: [],
+    superseded: [],
+  },
+};
+
+const STRATEGIES: Readonly<Record<StrategyName, Strategy>> = { 'start-first': START_FIRST, 'stop-first': STOP_FIRST };
+
+/** The step a deployment goes to when its current step's work is done (not a rollback). */
+export function nextStep(from: DeploymentStep, strategy: Strategy): DeploymentStep {
+  const next = strategy.transitions[from].find((step) => step !== 'rolling-back');
+  if (next === undefined) throw new IllegalTransitionError(from, from, strategy.name);
+  return next;
+}
 
 export function strategyNamed(name: string): Strategy {
   const strategy = STRATEGIES[name as StrategyName];
@@ -110,6 +142,8 @@ export function describeStep(step: DeploymentStep): string {
   switch (step) {
     case 'pending':
       return 'waiting to start';
+    case 'stopping-old':
+      return 'stopping the old tasks first';
     case 'starting':
       return 'starting new tasks';
     case 'health-wait':

@@ -3,6 +3,13 @@ import type { ServiceDefinition } from './definition.js';
 import type { HealthCheck } from './health-check.js';
 
 export type ServiceStatus = 'INACTIVE' | 'ACTIVE' | 'DRAINING';
+
+/**
+ * What should become of a service's tasks besides its revision: running (kept at its replica
+ * count); stopped (by `compose stop` or `kill`, until started again); completed or exited (a
+ * stack service whose restart policy does not restart what ended: exit 0, or not).
+ */
+export type DesiredState = 'running' | 'stopped' | 'completed' | 'exited';
 export type RevisionStatus = 'PENDING' | 'ACTIVE' | 'INACTIVE' | 'FAILED';
 
 export interface Service {
@@ -18,6 +25,13 @@ export interface Service {
   readonly lastExit: string | null;
   readonly steady: boolean;
   readonly createdAt: number;
+  /** The stack it is a service of; null for one made with POST /services. */
+  readonly stackId: number | null;
+  readonly desiredState: DesiredState;
+  /** `compose restart`: tasks made before this time are replaced. */
+  readonly restartAt: number | null;
+  /** `compose kill -s SIGNAL`: a signal still to send to the tasks made before killAt. */
+  readonly kill: { readonly signal: string; readonly at: number } | null;
 }
 
 export interface Revision {

@@ -12,6 +12,8 @@ export interface Route {
   readonly prefix: string;
   /** Empty: the service exists but has no healthy task, so the gateway answers 503. */
   readonly targets: readonly Target[];
+  /** The target receives the path without the prefix (an app that cannot live under one). */
+  readonly stripPrefix?: boolean;
 }
 
 /** A route the gateway left out of its table, and why. */

@@ -13,6 +13,8 @@ export const LABEL = {
   revision: 'io.berth.revision',
   job: 'io.berth.job',
   stack: 'io.berth.stack',
+  /** A project network's or volume's own name. */
+  resource: 'io.berth.resource',
   attempt: 'io.berth.attempt',
   task: 'io.berth.task',
   reservation: 'io.berth.memory-reservation',
@@ -98,12 +100,12 @@ export const resourceNames = {
 };
 
 /** The labels of a network or volume: whose it is, so that teardown and tests find it. */
-export function resourceLabels(instance: string, project: string, stack: string | null): Record<string, string> {
+export function resourceLabels(instance: string, project: string, owner: { stack: string } | { resource: string }): Record<string, string> {
   return {
     [LABEL.managed]: 'true',
     [LABEL.instance]: instance,
     [LABEL.project]: project,
-    ...(stack === null ? {} : { [LABEL.stack]: stack }),
+    ...('stack' in owner ? { [LABEL.stack]: owner.stack } : { [LABEL.resource]: owner.resource }),
   };
 }
 

@@ -16,6 +16,7 @@ import { JobProgressWatcher } from './job-progress.js';
 import { LABEL, readLabels, type JobContainer, type LabelledContainer } from './labels.js';
 import { RoutePublisher } from './route-publisher.js';
 import { ServiceController } from './service-controller.js';
+import { StackController } from './stack-controller.js';
 import { TaskOps } from './task-ops.js';
 
 export type { Logger } from './failure-log.js';
@@ -96,6 +97,7 @@ export class Reconciler {
   private readonly tasks: TaskOps;
   private readonly services: ServiceController;
   private readonly jobs: JobController;
+  private readonly stacks: StackController;
   private readonly routes: RoutePublisher;
   private readonly progress: JobProgressWatcher;
   private readonly failures: FailureLog;
@@ -152,6 +154,7 @@ export class Reconciler {
     );
     this.progress = new JobProgressWatcher(runtime, (jobId, progress) => store.jobs.setProgress(jobId, progress), clock, deps.logger);
     this.jobs = new JobController({ store, tasks: this.tasks, preparation, progress: this.progress, clock, failures: this.failures }, options);
+    this.stacks = new StackController(store, runtime, this.tasks, this.failures, options);
     deps.health.onChange(() => {
       tracker.bump('health');
       this.kick();
@@ -233,6 +236,7 @@ export class Reconciler {
       [...observed.services.values()].flat().filter((c) => c.container.state === 'running').map((c) => c.container.id),
     );
     const pass = this.passContext();
+    const stacksBusy = await this.stacks.reconcile();
     const servicesBusy = await this.services.reconcile(observed.services, pass);
     const jobsBusy = await this.jobs.reconcile(observed.jobs, pass);
     // Look again only when the pass changed tasks, so the monitor learns of new tasks at once.
@@ -241,7 +245,7 @@ export class Reconciler {
     const adopting = this.deps.clock.now() < this.adoptedUntil ? this.adopted : null;
     await this.routes.publish([{ source: this.services, tasks: now.services }], adopting);
     this.services.retainTasks(now.taskNames);
-    return changed || servicesBusy || jobsBusy;
+    return changed || stacksBusy || servicesBusy || jobsBusy;
   }
 
   private passContext(): PassContext {

@@ -4,7 +4,6 @@ import { canRollBack, strategyNamed, type DeploymentStep } from '../domain/deplo
 import { probeFailed, stoppedTasks } from '../domain/messages.js';
 import type { Clock, Deployment, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
-import type { Target } from '../gateway/gateway.js';
 import { isAlive, type TaskRuntime } from '../runtime/task-runtime.js';
 import type { Store } from '../store/store.js';
 import type { OwnedRoute, PassContext, ProbedTask, RouteSource, WorkloadController } from './controller.js';
@@ -14,6 +13,9 @@ import type { ImagePreparation } from './image-preparation.js';
 import type { ImageSource } from './image-source.js';
 import type { LabelledContainer } from './labels.js';
 import { PassReads, type StoreReads } from './pass-reads.js';
+import { ServiceHealth } from './service-health.js';
+import { forEachLimited } from './limited.js';
+import { joinPath, ServiceRoutes, type ServicesRead } from './service-routes.js';
 import { stepHandlers, type StepHandler } from './service-steps.js';
 import type { TaskOps } from './task-ops.js';
 
@@ -43,7 +45,6 @@ export interface ServiceControllerDeps {
 }
 
 const NO_TASKS: readonly LabelledContainer[] = [];
-const YIELD_EVERY_SERVICES = 20;
 
 /**
  * Services: tasks that must run forever, served by the gateway, replaced by deployments that
@@ -58,22 +59,34 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
   private readonly everHealthy = new Set<string>();
   /** New tasks whose failing probe has been told in their service's events. */
   private readonly probeFailuresTold = new Set<string>();
-  /** The reason each service's route is left out of the gateway's table, as last told in its events. */
-  private readonly routeRejections = new Map<number, string>();
   /** Revisions a service does not serve (a deployment's), read when asked for, once a pass. */
   private otherDefinitions = new Map<string, ServiceDefinition>();
   /** What this pass read of the store: read once a pass, not once a service (a pass visits hundreds). */
   private snapshot: StoreReads | null = null;
+  /** This pass's tasks of every service: a service's dependencies are other services' tasks. */
+  private passTasks: ReadonlyMap<number, readonly LabelledContainer[]> = new Map();
+  private readonly health: ServiceHealth;
+  private readonly serviceRoutes: ServiceRoutes;
+  private readonly view: ServicesRead = {
+    services: () => this.read().services,
+    openDeployments: (id) => this.openDeployments(id),
+    definition: (id, revision) => this.definition(id, revision),
+    isStopping: (id) => this.deps.tasks.isStopping(id),
+  };
 
   constructor(
     private readonly deps: ServiceControllerDeps,
     private readonly options: ServiceControllerOptions,
   ) {
     this.reads = new PassReads(deps.store);
+    this.health = new ServiceHealth(deps.health, deps.store);
+    this.serviceRoutes = new ServiceRoutes(deps.store, this.health);
     this.steps = stepHandlers({
       store: deps.store,
       tasks: deps.tasks,
-      health: deps.health,
+      healthOf: (_service, definition, task) => this.health.of(definition, task),
+      dependencies: (service, definition) =>
+        this.health.dependencies(service, definition, (id) => this.passTasks.get(id) ?? NO_TASKS, (id, revision) => this.definition(id, revision)),
       preparation: deps.preparation,
       images: deps.images,
       clock: deps.clock,
@@ -87,6 +100,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
   async reconcile(tasks: ReadonlyMap<number, readonly LabelledContainer[]>, pass: PassContext): Promise<boolean> {
     const reads = this.read();
     this.otherDefinitions = new Map();
+    this.passTasks = tasks;
     for (const [serviceId, owned] of tasks) {
       if (reads.byService.has(serviceId)) continue;
       for (const task of owned) await this.deps.tasks.remove(task.container.id);
@@ -113,51 +127,11 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
   }
 
   routes(tasks: ReadonlyMap<number, readonly LabelledContainer[]>, adopted: ReadonlySet<string> | null): { routes: OwnedRoute[]; monitored: ProbedTask[] } {
-    const reads = this.read();
-    const routes: OwnedRoute[] = [];
-    const monitored: ProbedTask[] = [];
-    for (const service of reads.services) {
-      if (service.status === 'DRAINING') continue;
-      const root = contextRoot(service.project, service.name);
-      const deployment = this.openDeployments(service.id)[0];
-      const targets: Target[] = [];
-      const taskIds: string[] = [];
-      for (const c of tasks.get(service.id) ?? NO_TASKS) {
-        if (c.container.state !== 'running' || !c.container.address || this.deps.tasks.isStopping(c.container.id)) continue;
-        const definition = this.definition(service.id, c.revision);
-        if (!definition) continue;
-        const port = definition.containerPort;
-        const isCurrent = c.revision === service.currentRevision;
-        if (isCurrent || c.revision === deployment?.revision) {
-          monitored.push({ task: c.task, host: c.container.address, port, path: joinPath(root, service.healthCheck.relPath), check: service.healthCheck });
-        }
-        const health = this.deps.health.health(c.task);
-        // Right after a start the prober knows nothing yet: a task that served before the
-        // start keeps serving until its first probe, so a restart never empties a route.
-        const unprobed = health.state === 'initial' && health.description === undefined;
-        if (isCurrent && (health.state === 'healthy' || (unprobed && adopted?.has(c.container.id)))) {
-          targets.push({ host: c.container.address, port });
-          taskIds.push(c.container.id);
-        }
-      }
-      routes.push({ prefix: root, targets, taskIds, owner: { kind: 'service', id: service.id, label: `${service.project}/${service.name}` } });
-    }
-    return { routes, monitored };
+    return this.serviceRoutes.routes(this.view, tasks, adopted);
   }
 
-  /**
-   * A route the gateway left out (a path another project's service already holds, say) is
-   * told on its own service, once per reason; every other service is served as usual.
-   */
   routeRejected(serviceId: number, reason: string | null): void {
-    if (reason === null) {
-      this.routeRejections.delete(serviceId);
-      return;
-    }
-    if (this.routeRejections.get(serviceId) === reason) return;
-    this.routeRejections.set(serviceId, reason);
-    const service = this.deps.store.services.byId(serviceId);
-    if (service) this.deps.store.events.add(serviceId, `the gateway does not serve ${contextRoot(service.project, service.name)}: ${reason}`);
+    this.serviceRoutes.rejected(serviceId, reason);
   }
 
   /** Forgets tasks that no longer exist. */
@@ -171,7 +145,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
       if (service.status === 'DRAINING' || this.openDeployments(service.id).length > 0) return true;
       for (const c of tasks.get(service.id) ?? NO_TASKS) {
         if (!isAlive(c.container) || this.deps.tasks.isStopping(c.container.id)) return true;
-        if (this.deps.health.health(c.task).state === 'initial') return true;
+        if (this.health.of(this.definition(service.id, c.revision), c).state === 'initial') return true;
       }
     }
     return false;
@@ -209,11 +183,13 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
   private atRest(service: Service, containers: readonly LabelledContainer[]): boolean {
     const current = service.currentRevision;
     if (current === null || service.status === 'DRAINING' || !service.steady || service.crashCount > 0) return false;
-    if (this.openDeployments(service.id).length > 0) return false;
-    if (containers.length !== this.definition(service.id, current)?.replicas) return false;
+    if (service.desiredState !== 'running' || service.kill !== null || this.openDeployments(service.id).length > 0) return false;
+    const definition = this.definition(service.id, current);
+    if (containers.length !== definition?.replicas) return false;
     for (const task of containers) {
       if (task.revision !== current || task.container.state !== 'running' || this.deps.tasks.isStopping(task.container.id)) return false;
-      if (this.deps.health.health(task.task).state !== 'healthy') return false;
+      if ((service.restartAt ?? 0) > task.container.createdAt.getTime()) return false;
+      if (this.health.of(definition, task).state !== 'healthy') return false;
     }
     for (const task of containers) this.everHealthy.add(task.task);
     return true;
@@ -265,7 +241,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
   private tellProbeFailures(service: Service, d: Deployment, mine: readonly LabelledContainer[]): void {
     for (const task of mine) {
       if (this.probeFailuresTold.has(task.task)) continue;
-      const description = this.deps.health.health(task.task).description;
+      const description = this.health.of(this.definition(service.id, task.revision), task).description;
       if (description === undefined || description === 'connection refused') continue;
       this.probeFailuresTold.add(task.task);
       const path = joinPath(contextRoot(service.project, service.name), service.healthCheck.relPath);
@@ -290,10 +266,16 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
         continue;
       }
       if (task.container.state === 'removing') continue;
-      const crashed = service.status !== 'DRAINING' && wanted.has(task.revision);
-      const message = await this.deps.tasks.reap(service, task, crashed, deployment?.id ?? null);
+      const counts = service.status !== 'DRAINING' && service.desiredState === 'running' && wanted.has(task.revision);
+      const restart = this.definition(service.id, task.revision)?.stack?.restart ?? null;
+      const { outcome, message } = await this.deps.tasks.reap(service, task, restart, counts, deployment?.id ?? null);
+      if (task.revision !== service.currentRevision || message === null) continue;
       // A crash of the serving revision counts toward its backoff; a new revision's crash fails its deployment.
-      if (message && task.revision === service.currentRevision) this.deps.store.services.recordCrash(service.id, this.deps.clock.now(), message);
+      if (outcome === 'crash') this.deps.store.services.recordCrash(service.id, this.deps.clock.now(), message);
+      // A task that is not to be restarted leaves the service as it ended, until the next up or start.
+      else if (!containers.some((t) => t !== task && t.revision === task.revision && isAlive(t.container))) {
+        this.deps.store.services.setDesiredState(service.id, outcome === 'completed' ? 'completed' : 'exited');
+      }
     }
     return alive;
   }
@@ -317,21 +299,32 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
   private async maintain(service: Service, d: Deployment | null, alive: readonly LabelledContainer[], pass: PassContext): Promise<void> {
     const { store, tasks, clock } = this.deps;
     const current = service.currentRevision;
-    const deploying = d && (d.step === 'pending' || d.step === 'starting' || d.step === 'health-wait' || d.step === 'rolling-back') ? d.revision : null;
+    const deploying = d && ['pending', 'stopping-old', 'starting', 'health-wait', 'rolling-back'].includes(d.step) ? d.revision : null;
     // Old tasks keep serving in-flight requests until the drain period ends.
     const draining = d?.step === 'switching' || d?.step === 'draining';
     const strays = alive.filter((t) => t.revision !== current && t.revision !== deploying);
     if (!draining) await this.stopAll(service, strays, d?.id ?? null);
+    await this.deliverKill(service, alive);
+    // Stopped by the user, or ended for good under its restart policy: nothing is started again.
+    if (service.desiredState !== 'running') {
+      if (service.desiredState === 'stopped') await this.stopAll(service, alive.filter((t) => t.revision === current), null);
+      return;
+    }
+    // A stop-first deployment has stopped (or is stopping) the old tasks: they are not replaced meanwhile.
+    const replacing = d?.strategy === 'stop-first' && ['stopping-old', 'starting', 'health-wait'].includes(d.step);
 
     for (const task of alive) {
       if (task.container.state === 'created' && (task.revision === current || task.revision === deploying)) await tasks.start(task.container.id);
     }
-    if (current === null) return;
+    if (current === null || replacing) return;
     const definition = this.definition(service.id, current);
     if (!definition) return;
     const replicas = definition.replicas;
-    const serving = alive.filter((t) => t.revision === current && !tasks.isStopping(t.container.id));
     const now = clock.now();
+    // `compose restart`: the tasks made before it are replaced, one stop at a time as any stop.
+    const restarted = alive.filter((t) => t.revision === current && (service.restartAt ?? 0) > t.container.createdAt.getTime());
+    if (restarted.length > 0) await this.stopAll(service, restarted, null);
+    const serving = alive.filter((t) => t.revision === current && !tasks.isStopping(t.container.id));
 
     if (serving.length < replicas) {
       const due = (service.lastCrashAt ?? 0) + restartDelayMs(service.crashCount);
@@ -352,7 +345,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
       await this.replaceUnhealthy(service, unhealthy, now);
       return;
     }
-    const healthy = serving.every((t) => t.container.state === 'running' && this.deps.health.health(t.task).state === 'healthy');
+    const healthy = serving.every((t) => t.container.state === 'running' && this.health.of(definition, t).state === 'healthy');
     if (!d && healthy && !service.steady) {
       store.transaction(() => {
         store.services.setSteady(service.id, true);
@@ -366,6 +359,19 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
     }
   }
 
+  /** `compose kill -s SIGNAL`: the signal goes to the tasks made before it was asked, once. */
+  private async deliverKill(service: Service, alive: readonly LabelledContainer[]): Promise<void> {
+    const kill = service.kill;
+    if (kill === null) return;
+    for (const task of alive) {
+      if (task.container.state === 'running' && task.container.createdAt.getTime() <= kill.at) await this.deps.tasks.signal(task, kill.signal);
+    }
+    this.deps.store.transaction(() => {
+      this.deps.store.services.killSent(service.id, kill.at);
+      this.deps.store.events.add(service.id, `sent ${kill.signal} to ${alive.filter((t) => t.container.state === 'running').length} task(s)`);
+    });
+  }
+
   /**
    * The serving tasks that fail their health checks: they are already out of the gateway,
    * and are stopped so that replacements start. A task that has never been healthy gets
@@ -374,7 +380,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
   private unhealthy(serving: readonly LabelledContainer[], now: number): LabelledContainer[] {
     const replace: LabelledContainer[] = [];
     for (const task of serving) {
-      const health = this.deps.health.health(task.task);
+      const health = this.health.of(this.definition(task.serviceId, task.revision), task);
       if (health.state === 'healthy') this.everHealthy.add(task.task);
       if (health.state !== 'unhealthy' || task.container.state !== 'running') continue;
       const grown = now - task.container.createdAt.getTime() >= this.options.healthTimeoutMs;
@@ -386,7 +392,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
   private async replaceUnhealthy(service: Service, tasks: readonly LabelledContainer[], now: number): Promise<void> {
     const { store } = this.deps;
     for (const task of tasks) {
-      const message = `task ${task.task} is unhealthy (${this.deps.health.health(task.task).description ?? 'failed its health check'}); replacing it`;
+      const message = `task ${task.task} is unhealthy (${this.health.of(this.definition(service.id, task.revision), task).description ?? 'failed its health check'}); replacing it`;
       store.transaction(() => {
         store.events.add(service.id, message);
         store.services.recordCrash(service.id, now, message);
@@ -417,27 +423,4 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
     const tail = last.lines.slice(-3).map((l) => l.message).join(' | ');
     return `task ${last.taskName} exited with code ${last.exitCode ?? 'unknown'} before it became healthy${tail ? `; last output: ${tail}` : ''}`;
   }
-}
-
-export function joinPath(root: string, relPath: string): string {
-  return relPath === '/' ? `${root}/` : `${root}${relPath.startsWith('/') ? '' : '/'}${relPath}`;
-}
-
-/**
- * Runs fn on every item, at most `limit` at a time; fn returns a promise only for an item
- * that waits on something.
- */
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void> | null): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      const work = fn(item);
-      if (work) await work;
-      // Items with nothing to wait on never give the event loop back: without a yield, a pass
-      // over hundreds of them holds it, and API requests wait it out.
-      if (next % YIELD_EVERY_SERVICES === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  });
-  await Promise.all(workers);
 }

@@ -1,10 +1,10 @@
 import type { ServiceDefinition } from '../domain/definition.js';
-import type { DeploymentStep, RollbackCause } from '../domain/deployment.js';
+import { nextStep, strategyNamed, type DeploymentStep, type RollbackCause } from '../domain/deployment.js';
 import type { Clock, Deployment, Service } from '../domain/model.js';
 import { checkPlacement } from '../domain/placement.js';
 import type { Store } from '../store/store.js';
 import type { PassContext } from './controller.js';
-import type { HealthMonitor } from './health-monitor.js';
+import type { TaskHealth } from './health-monitor.js';
 import type { ImagePreparation } from './image-preparation.js';
 import type { ImageSource } from './image-source.js';
 import type { LabelledContainer } from './labels.js';
@@ -28,10 +28,15 @@ export interface StepContext {
 /** A step's work; answers the tasks it removed. Each handler is idempotent: a pass may repeat it after a crash. */
 export type StepHandler = (step: StepContext) => Promise<ReadonlySet<string>>;
 
+/** Whether a service's dependencies (compose's depends_on) let it start, and if not, why. */
+export type DependencyVerdict = { readonly ready: true } | { readonly ready: false; readonly failed: boolean; readonly why: string };
+
 export interface StepDeps {
   readonly store: Store;
   readonly tasks: TaskOps;
-  readonly health: HealthMonitor;
+  /** A task's health, from whichever source its service uses (the prober, the engine, its running). */
+  readonly healthOf: (service: Service, definition: ServiceDefinition, task: LabelledContainer) => TaskHealth;
+  readonly dependencies: (service: Service, definition: ServiceDefinition) => DependencyVerdict;
   /** Gets a deployment's image onto the runtime (pulling it when needed), in its pending step. */
   readonly preparation: ImagePreparation;
   readonly images: ImageSource;
@@ -58,8 +63,24 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
     return NONE;
   };
   const finished: StepHandler = async () => NONE;
+  const advance = (d: Deployment): Deployment => store.deployments.advance(d, nextStep(d.step, strategyNamed(d.strategy)));
+  const succeed = async (service: Service, d: Deployment): Promise<void> => {
+    store.transaction(() => {
+      store.deployments.advance(d, 'succeeded');
+      store.events.add(service.id, `deployment of revision ${d.revision} finished`, d.id);
+    });
+    await deps.pruneImages(service);
+  };
   return {
-    pending: async ({ service, deployment: d, definition, pass }) => {
+    pending: async ({ service, deployment: d, definition, pass, now }) => {
+      const dependencies = deps.dependencies(service, definition);
+      if (!dependencies.ready) {
+        if (dependencies.failed) return rollBack(d, 'failed', dependencies.why);
+        const deadline = d.stepStartedAt + deps.healthTimeoutMs;
+        if (now >= deadline) return rollBack(d, 'failed', `${dependencies.why} for ${Math.round(deps.healthTimeoutMs / 1000)} s`);
+        pass.wakeAt(Math.min(deadline, now + 1_000));
+        return NONE;
+      }
       const placement = checkPlacement({
         replicas: definition.replicas,
         reservationMiB: definition.memoryReservationMiB,
@@ -72,9 +93,17 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
       if (image.status === 'failed') return rollBack(d, 'failed', image.reason);
       pass.reserve(definition.replicas * definition.memoryReservationMiB);
       store.transaction(() => {
-        store.deployments.advance(d, 'starting');
+        advance(d);
         store.events.add(service.id, `deployment of revision ${d.revision} started`, d.id);
       });
+      return NONE;
+    },
+
+    'stopping-old': async ({ deployment: d, alive, pass, now }) => {
+      const old = alive.filter((t) => t.revision !== d.revision);
+      for (const task of old) await deps.tasks.stop(task);
+      if (old.length === 0) advance(d);
+      else pass.wakeAt(now + 100);
       return NONE;
     },
 
@@ -85,15 +114,15 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
         const image = await deps.images.resolve(service.project, service.name, definition);
         await deps.tasks.startTasks(service, d.revision, definition, image.reference, missing, d.id);
       }
-      store.deployments.advance(d, 'health-wait');
+      advance(d);
       return NONE;
     },
 
     'health-wait': async ({ service, deployment: d, definition, mine, now, pass }) => {
       if (mine.length < definition.replicas) return rollBack(d, 'failed', deps.exitReason(service.id, d.revision));
-      const states = mine.map((t) => ({ task: t, health: deps.health.health(t.task) }));
+      const states = mine.map((t) => ({ task: t, health: deps.healthOf(service, definition, t) }));
       if (states.every((s) => s.task.container.state === 'running' && s.health.state === 'healthy')) {
-        store.deployments.advance(d, 'switching');
+        advance(d);
         return NONE;
       }
       const deadline = d.stepStartedAt + deps.healthTimeoutMs;
@@ -109,7 +138,7 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
     },
 
     switching: async ({ service, deployment: d }) => {
-      store.transaction(() => {
+      const switched = store.transaction(() => {
         if (d.previousRevision !== null && d.previousRevision !== d.revision) {
           store.revisions.setStatus(service.id, d.previousRevision, 'INACTIVE');
         }
@@ -117,26 +146,26 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
         store.services.setCurrentRevision(service.id, d.revision);
         store.services.resetCrashes(service.id);
         store.services.setSteady(service.id, false);
-        store.deployments.advance(d, 'draining');
         store.events.add(service.id, `switched traffic to revision ${d.revision}`, d.id);
+        const next = advance(d);
+        if (next.step === 'succeeded') store.events.add(service.id, `deployment of revision ${d.revision} finished`, d.id);
+        return next;
       });
+      // Stop-first has no old tasks left to drain: it is done.
+      if (switched.step === 'succeeded') await deps.pruneImages(service);
       return NONE;
     },
 
     draining: async ({ deployment: d, now, pass, routesPushedAt }) => {
       const until = d.stepStartedAt + deps.drainMs;
-      if (now >= until && routesPushedAt > d.stepStartedAt) store.deployments.advance(d, 'stopping');
+      if (now >= until && routesPushedAt > d.stepStartedAt) advance(d);
       else pass.wakeAt(until);
       return NONE;
     },
 
     stopping: async ({ service, deployment: d, alive }) => {
       if (alive.some((t) => t.revision !== d.revision)) return NONE;
-      store.transaction(() => {
-        store.deployments.advance(d, 'succeeded');
-        store.events.add(service.id, `deployment of revision ${d.revision} finished`, d.id);
-      });
-      await deps.pruneImages(service);
+      await succeed(service, d);
       return NONE;
     },
 

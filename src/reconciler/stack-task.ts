@@ -25,7 +25,7 @@ export function stackTaskParts(instance: string, project: string, serviceName: s
   const ensureNetworks: NetworkSpec[] = [];
   const networks: NetworkAttachment[] = settings.networks.map((n) => {
     const name = n.external === null ? resourceNames.stackNetwork(instance, project, stack, n.key) : resourceNames.projectNetwork(instance, project, n.external);
-    ensureNetworks.push({ name, labels: resourceLabels(instance, project, n.external === null ? stack : null) });
+    ensureNetworks.push({ name, labels: resourceLabels(instance, project, n.external === null ? { stack } : { resource: n.external }) });
     return { name, aliases: [...new Set([...settings.aliases, ...n.aliases])] };
   });
   const home = projectNetwork(instance, project);
@@ -37,7 +37,7 @@ export function stackTaskParts(instance: string, project: string, serviceName: s
     const name = m.external
       ? resourceNames.projectVolume(instance, project, m.source)
       : resourceNames.stackVolume(instance, project, stack, m.source === '' ? anonymousKey(settings.composeName, m.target) : m.source);
-    ensureVolumes.push({ name, labels: resourceLabels(instance, project, m.external ? null : stack) });
+    ensureVolumes.push({ name, labels: resourceLabels(instance, project, m.external ? { resource: m.source } : { stack }) });
     return { kind: 'volume', source: name, target: m.target, readOnly: m.readOnly };
   });
   for (const file of settings.files) mounts.push({ kind: 'bind', source: join(filesDir, file.name), target: file.target, readOnly: true });

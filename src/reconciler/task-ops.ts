@@ -1,4 +1,6 @@
+import { exitOutcome } from '../domain/backoff.js';
 import type { StackSettings } from '../domain/compose/stack-settings.js';
+import type { RestartPolicy } from '../domain/compose/stack-spec.js';
 import { BASE_CAPABILITIES, type ServiceDefinition } from '../domain/definition.js';
 import type { Job } from '../domain/job.js';
 import { startedTasks, taskExited } from '../domain/messages.js';
@@ -21,6 +23,12 @@ export interface TaskOpsOptions {
   readonly stopGraceMs: number;
   /** Where stacks' secrets and configs are written (stack-task.ts). */
   readonly stackFilesRoot: string;
+}
+
+/** How a reaped task ended, as its service sees it; `expected` when berth stopped it (or it did not count). */
+export interface Reaped {
+  readonly outcome: 'crash' | 'completed' | 'exited' | 'expected';
+  readonly message: string | null;
 }
 
 /** What a task that ended left: how it ended, and its last lines. */
@@ -127,6 +135,11 @@ export class TaskOps {
     this.ensured.clear();
   }
 
+  /** Sends a signal to a running task (compose kill); its exit, if it ends it, is the service's to judge. */
+  async signal(task: OwnedTask, signal: string): Promise<void> {
+    await this.runtime.signalTask(task.container.id, signal);
+  }
+
   /** Starts a created task. */
   async start(id: string): Promise<void> {
     await this.runtime.startTask(id);
@@ -160,16 +173,22 @@ export class TaskOps {
   }
 
   /**
-   * A service's task that has exited: keep its last log lines, record a crash when berth did
-   * not ask it to stop, then remove it. Returns the crash message, if any.
+   * A service's task that has exited: keep its last log lines, say how it ended when berth did
+   * not ask it to stop (under its restart policy: a crash, a completion, an exit that stays),
+   * then remove it. `counts`: whether its exit means anything (false for a leftover revision).
    */
-  async reap(service: Service, task: LabelledContainer, crashCounts: boolean, deploymentId: number | null): Promise<string | null> {
+  async reap(service: Service, task: LabelledContainer, restart: RestartPolicy | null, counts: boolean, deploymentId: number | null): Promise<Reaped> {
     const id = task.container.id;
-    let message: string | null = null;
+    let reaped: Reaped = { outcome: 'expected', message: null };
     if (!this.store.taskLogs.has(service.id, task.task)) {
       const { details, lines } = await this.remains(id);
-      const expected = this.stopping.has(id) || !crashCounts;
-      if (details && !expected) message = taskExited(task.task, details.exitCode, details.oomKilled, details.memoryLimitBytes);
+      if (details && counts && !this.stopping.has(id)) {
+        const outcome = exitOutcome(restart, details.oomKilled ? (details.exitCode ?? 137) : details.exitCode);
+        const exited = taskExited(task.task, details.exitCode, details.oomKilled, details.memoryLimitBytes);
+        const message = outcome === 'completed' ? `task ${task.task} completed (exit code 0)` : outcome === 'exited' ? `${exited}; not restarted (restart: no)` : exited;
+        reaped = { outcome, message };
+      }
+      const { message } = reaped;
       this.store.transaction(() => {
         this.store.taskLogs.save(service.id, {
           taskName: task.task,
@@ -183,7 +202,7 @@ export class TaskOps {
       });
     }
     await this.remove(id);
-    return message;
+    return reaped;
   }
 
   /** Removes a service's task at once, keeping its logs: for tasks that never served traffic. */

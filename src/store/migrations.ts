@@ -199,4 +199,51 @@ ${countChanges('services', ['services', 'revisions', 'deployments'])}
 ${countChanges('jobs', ['jobs', 'job_attempts'])}
     `,
   },
+  {
+    version: 5,
+    // Stacks: a project's compose files, each service of one a service row of its own (so that
+    // servicectl clients see it), with what a user asked of it by start, stop or kill. Projects'
+    // own networks and volumes, which stacks join as external ones.
+    sql: `
+      CREATE TABLE stacks (
+        id INTEGER PRIMARY KEY,
+        project TEXT NOT NULL REFERENCES projects(name),
+        name TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('ACTIVE', 'DRAINING')),
+        remove_volumes INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (project, name)
+      );
+      CREATE TABLE stack_files (
+        stack_id INTEGER NOT NULL REFERENCES stacks(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        content TEXT NOT NULL,
+        PRIMARY KEY (stack_id, name)
+      );
+      ALTER TABLE services ADD COLUMN stack_id INTEGER REFERENCES stacks(id);
+      ALTER TABLE services ADD COLUMN desired_state TEXT NOT NULL DEFAULT 'running';
+      -- restart: tasks made before this time are replaced; kill: a signal for the tasks made before kill_at.
+      ALTER TABLE services ADD COLUMN restart_at INTEGER;
+      ALTER TABLE services ADD COLUMN kill_signal TEXT;
+      ALTER TABLE services ADD COLUMN kill_at INTEGER;
+      CREATE INDEX services_by_stack ON services(stack_id) WHERE stack_id IS NOT NULL;
+      CREATE TABLE project_networks (
+        project TEXT NOT NULL REFERENCES projects(name),
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (project, name)
+      );
+      CREATE TABLE project_volumes (
+        project TEXT NOT NULL REFERENCES projects(name),
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (project, name)
+      );
+${countChanges('services', ['stacks', 'project_networks', 'project_volumes'])}
+    `,
+  },
 ];

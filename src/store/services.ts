@@ -1,6 +1,6 @@
 import { ServiceAddressTakenError, ServiceExistsError } from '../domain/errors.js';
 import type { HealthCheck } from '../domain/health-check.js';
-import type { Clock, Service, ServiceStatus } from '../domain/model.js';
+import type { Clock, DesiredState, Service, ServiceStatus } from '../domain/model.js';
 import { qualifiedName } from '../domain/names.js';
 import type { Db } from './database.js';
 
@@ -16,6 +16,11 @@ interface ServiceRow {
   last_exit: string | null;
   steady: number;
   created_at: number;
+  stack_id: number | null;
+  desired_state: DesiredState;
+  restart_at: number | null;
+  kill_signal: string | null;
+  kill_at: number | null;
 }
 
 function toService(row: ServiceRow): Service {
@@ -31,6 +36,10 @@ function toService(row: ServiceRow): Service {
     lastExit: row.last_exit,
     steady: row.steady === 1,
     createdAt: row.created_at,
+    stackId: row.stack_id,
+    desiredState: row.desired_state,
+    restartAt: row.restart_at,
+    kill: row.kill_signal === null || row.kill_at === null ? null : { signal: row.kill_signal, at: row.kill_at },
   };
 }
 
@@ -40,7 +49,7 @@ export class ServiceRepository {
     private readonly clock: Clock,
   ) {}
 
-  create(project: string, name: string, healthCheck: HealthCheck): Service {
+  create(project: string, name: string, healthCheck: HealthCheck, stackId: number | null = null): Service {
     return this.db.transaction(() => {
       if (this.find(project, name)) throw new ServiceExistsError(name);
       const qualified = qualifiedName(project, name);
@@ -49,9 +58,9 @@ export class ServiceRepository {
       }
       const info = this.db
         .prepare(
-          "INSERT INTO services (project, name, qualified_name, health_check, status, created_at) VALUES (?, ?, ?, ?, 'INACTIVE', ?)",
+          "INSERT INTO services (project, name, qualified_name, health_check, status, created_at, stack_id) VALUES (?, ?, ?, ?, 'INACTIVE', ?, ?)",
         )
-        .run(project, name, qualified, JSON.stringify(healthCheck), this.clock.now());
+        .run(project, name, qualified, JSON.stringify(healthCheck), this.clock.now(), stackId);
       return this.byId(Number(info.lastInsertRowid)) as Service;
     })();
   }
@@ -99,6 +108,30 @@ export class ServiceRepository {
 
   resetCrashes(id: number): void {
     this.db.prepare('UPDATE services SET crash_count = 0 WHERE id = ? AND crash_count > 0').run(id);
+  }
+
+  setDesiredState(id: number, state: DesiredState): void {
+    this.db.prepare('UPDATE services SET desired_state = ? WHERE id = ? AND desired_state != ?').run(state, id, state);
+  }
+
+  requestRestart(id: number, at: number): void {
+    this.db.prepare("UPDATE services SET restart_at = ?, desired_state = 'running' WHERE id = ?").run(at, id);
+  }
+
+  /** A signal for the tasks running now; a signal that ends them also stops the service. */
+  requestKill(id: number, signal: string, at: number, stops: boolean): void {
+    this.db.prepare('UPDATE services SET kill_signal = ?, kill_at = ? WHERE id = ?').run(signal, at, id);
+    if (stops) this.setDesiredState(id, 'stopped');
+  }
+
+  /** The signal was sent. */
+  killSent(id: number, at: number): void {
+    this.db.prepare('UPDATE services SET kill_signal = NULL WHERE id = ? AND kill_at = ?').run(id, at);
+  }
+
+  /** A stack's services, by id. */
+  ofStack(stackId: number): Service[] {
+    return (this.db.prepare('SELECT * FROM services WHERE stack_id = ? ORDER BY id').all(stackId) as ServiceRow[]).map(toService);
   }
 
   setSteady(id: number, steady: boolean): void {

@@ -3,6 +3,7 @@ import type { Db } from './database.js';
 import { DeploymentRepository } from './deployments.js';
 import { EventRepository } from './events.js';
 import { JobRepository } from './jobs.js';
+import { ProjectResourceRepository, StackRepository } from './stacks.js';
 import { ProjectRepository } from './projects.js';
 import { RevisionRepository } from './revisions.js';
 import { ServiceRepository } from './services.js';
@@ -17,6 +18,9 @@ export class Store {
   readonly events: EventRepository;
   readonly taskLogs: TaskLogRepository;
   readonly jobs: JobRepository;
+  readonly stacks: StackRepository;
+  readonly networks: ProjectResourceRepository;
+  readonly volumes: ProjectResourceRepository;
 
   constructor(
     readonly db: Db,
@@ -29,6 +33,9 @@ export class Store {
     this.events = new EventRepository(db, clock);
     this.taskLogs = new TaskLogRepository(db);
     this.jobs = new JobRepository(db, clock);
+    this.stacks = new StackRepository(db, clock);
+    this.networks = new ProjectResourceRepository(db, clock, 'project_networks');
+    this.volumes = new ProjectResourceRepository(db, clock, 'project_volumes');
   }
 
   transaction<T>(work: () => T): T {

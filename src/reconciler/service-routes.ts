@@ -1,0 +1,93 @@
+import type { ServiceDefinition } from '../domain/definition.js';
+import type { Deployment, Service } from '../domain/model.js';
+import { contextRoot } from '../domain/names.js';
+import type { Target } from '../gateway/gateway.js';
+import type { Store } from '../store/store.js';
+import type { OwnedRoute, ProbedTask } from './controller.js';
+import type { LabelledContainer } from './labels.js';
+import type { ServiceHealth } from './service-health.js';
+
+/** What the service controller read of the store this pass, as the routes need it. */
+export interface ServicesRead {
+  services(): readonly Service[];
+  openDeployments(serviceId: number): readonly Deployment[];
+  definition(serviceId: number, revision: number): ServiceDefinition | null;
+  isStopping(containerId: string): boolean;
+}
+
+const NO_TASKS: readonly LabelledContainer[] = [];
+
+/**
+ * The gateway's view of services: one route per service at its context root, to its healthy
+ * tasks, and the tasks berth's prober checks. A route the gateway refuses is told on its service.
+ */
+export class ServiceRoutes {
+  /** The reason each service's route is left out of the gateway's table, as last told in its events. */
+  private readonly rejections = new Map<number, string>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly health: ServiceHealth,
+  ) {}
+
+  routes(read: ServicesRead, tasks: ReadonlyMap<number, readonly LabelledContainer[]>, adopted: ReadonlySet<string> | null): { routes: OwnedRoute[]; monitored: ProbedTask[] } {
+    const routes: OwnedRoute[] = [];
+    const monitored: ProbedTask[] = [];
+    for (const service of read.services()) {
+      if (service.status === 'DRAINING') continue;
+      const root = contextRoot(service.project, service.name);
+      const deployment = read.openDeployments(service.id)[0];
+      const targets: Target[] = [];
+      const taskIds: string[] = [];
+      let served = service.currentRevision === null ? null : read.definition(service.id, service.currentRevision);
+      for (const c of tasks.get(service.id) ?? NO_TASKS) {
+        if (c.container.state !== 'running' || !c.container.address || read.isStopping(c.container.id)) continue;
+        const definition = read.definition(service.id, c.revision);
+        if (!definition || definition.stack?.routed === false) continue;
+        served ??= definition;
+        const port = definition.containerPort;
+        const isCurrent = c.revision === service.currentRevision;
+        if ((isCurrent || c.revision === deployment?.revision) && this.health.probed(definition, c)) {
+          monitored.push({ task: c.task, host: c.container.address, port, path: joinPath(root, service.healthCheck.relPath), check: service.healthCheck });
+        }
+        const health = this.health.of(definition, c);
+        // Right after a start the prober knows nothing yet: a task that served before the
+        // start keeps serving until its first probe, so a restart never empties a route.
+        const unprobed = health.state === 'initial' && health.description === undefined;
+        if (isCurrent && (health.state === 'healthy' || (unprobed && adopted?.has(c.container.id)))) {
+          targets.push({ host: c.container.address, port });
+          taskIds.push(c.container.id);
+        }
+      }
+      // A stack service without ports is reached only inside its stack.
+      if (served?.stack?.routed === false || (served === null && service.stackId !== null)) continue;
+      routes.push({
+        prefix: root,
+        targets,
+        taskIds,
+        ...(served?.stack?.stripPrefix ? { stripPrefix: true } : {}),
+        owner: { kind: 'service', id: service.id, label: `${service.project}/${service.name}` },
+      });
+    }
+    return { routes, monitored };
+  }
+
+  /**
+   * A route the gateway left out (a path another project's service already holds, say) is
+   * told on its own service, once per reason; every other service is served as usual.
+   */
+  rejected(serviceId: number, reason: string | null): void {
+    if (reason === null) {
+      this.rejections.delete(serviceId);
+      return;
+    }
+    if (this.rejections.get(serviceId) === reason) return;
+    this.rejections.set(serviceId, reason);
+    const service = this.store.services.byId(serviceId);
+    if (service) this.store.events.add(serviceId, `the gateway does not serve ${contextRoot(service.project, service.name)}: ${reason}`);
+  }
+}
+
+export function joinPath(root: string, relPath: string): string {
+  return relPath === '/' ? `${root}/` : `${root}${relPath.startsWith('/') ? '' : '/'}${relPath}`;
+}
