@@ -1,6 +1,7 @@
 import type { Certificates } from '../domain/certificates.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
+import type { NodeView } from '../domain/nodes.js';
 import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
 import type { AuditTrail } from '../store/audit.js';
 import type { Store } from '../store/store.js';
@@ -29,4 +30,18 @@ export interface ApiDeps {
   readonly capacityMiB: () => Promise<number>;
   /** The gateway's TLS certificates. */
   readonly certificates: Certificates;
+  /** The cluster's nodes; absent, node routes answer that they need a Swarm. */
+  readonly nodes?: NodesPort;
+}
+
+/** The nodes tasks run on, as the API lists and changes them (admin). */
+export interface NodesPort {
+  readonly orchestrator: 'swarm' | 'engine';
+  list(): Promise<NodeView[]>;
+  get(name: string): Promise<NodeView>;
+  joinCommand(role: 'worker' | 'manager'): Promise<string>;
+  drain(name: string): Promise<NodeView>;
+  activate(name: string): Promise<NodeView>;
+  label(name: string, changes: Readonly<Record<string, string | null>>): Promise<NodeView>;
+  remove(name: string, force: boolean): Promise<NodeView>;
 }

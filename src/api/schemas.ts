@@ -59,6 +59,10 @@ export const ServiceDefinitionBody = Type.Object(
         description: "capabilities a task gets back beyond berth's minimal set, from Docker's default set",
       }),
     ),
+    node: Type.Optional(Type.String({ maxLength: 128, description: 'the node (host name or id) every task runs on; on Docker Swarm' })),
+    constraints: Type.Optional(
+      Type.Array(Type.String({ maxLength: 300 }), { maxItems: 16, description: "Swarm placement constraints such as 'node.labels.gpu==yes'" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -87,6 +91,10 @@ export const TaskDoc = Type.Object({
   desired_status: Type.String(),
   last_status: Type.String(),
   task_definition: TaskDefinitionDoc,
+  /** The node it runs on, by name (NMPI's Node column). */
+  node: Type.Optional(Type.String()),
+  /** Why a pending task does not run yet, in the orchestrator's words. */
+  waiting: Type.Optional(Type.String()),
 });
 
 export const EventDoc = Type.Object({ created_at: Type.String(), message: Type.String() });

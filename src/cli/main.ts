@@ -12,6 +12,7 @@ import { registerJobs } from './commands/jobs.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
 import { registerLs } from './commands/ls.js';
+import { registerNodes } from './commands/nodes.js';
 import { registerProject } from './commands/project.js';
 import { registerPush } from './commands/push.js';
 import { registerRun } from './commands/run.js';
@@ -52,6 +53,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerJobs(program, ctx);
   registerAudit(program, ctx);
   registerCerts(program, ctx);
+  registerNodes(program, ctx);
   registerServerCommand(program);
   return program;
 }

@@ -24,6 +24,8 @@ export function registerServerCommand(program: Command): void {
     .option('--tls-cert <file>', 'with --tls files: the certificate chain, PEM (env BERTH_TLS_CERT)')
     .option('--tls-key <file>', 'with --tls files: its private key, PEM (env BERTH_TLS_KEY)')
     .option('--public-domain <domain>', 'also serve each service at <project>-<service>.<domain>, its path unchanged (env BERTH_PUBLIC_DOMAIN)')
+    .option('--docker-host <socket>', `the Docker engine's socket, unix:///path or a path (env BERTH_DOCKER_HOST, default ${SERVER_DEFAULTS.dockerHost})`)
+    .option('--orchestrator <kind>', `swarm (tasks as Swarm services on every node), engine (containers on that engine) or auto: swarm when the engine is a Swarm manager (env BERTH_ORCHESTRATOR, default ${SERVER_DEFAULTS.orchestrator})`)
     .option('--stop-grace <seconds>', `SIGTERM to SIGKILL grace for stopping tasks (env BERTH_STOP_GRACE, default ${SERVER_DEFAULTS.stopGrace})`)
     .addHelpText(
       'after',

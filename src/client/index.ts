@@ -4,6 +4,8 @@ export {
   type BerthClientOptions,
   type Certificate,
   type Certificates,
+  type NodeDocument,
+  type Nodes,
   type Deployment,
   type DeploymentProgress,
   type Events,

@@ -2,6 +2,7 @@ import type { StackSettings } from './compose/stack-settings.js';
 import { InvalidDefinitionError } from './errors.js';
 import { parseImageReference } from './image-reference.js';
 import { printable } from './names.js';
+import { parsePlacement, type Placement } from './placement-constraints.js';
 
 /** A service definition as the servicectl API receives it (structure already checked by the schema). */
 export interface DefinitionInput {
@@ -16,6 +17,8 @@ export interface DefinitionInput {
   'cpu-limit'?: number;
   'pids-limit'?: number;
   'cap-add'?: readonly string[];
+  node?: string;
+  constraints?: readonly string[];
 }
 
 /** What a revision runs. Immutable once stored. */
@@ -37,6 +40,8 @@ export interface ServiceDefinition {
   readonly capAdd: readonly string[];
   /** A stack service's settings from its compose file; null for a service made with POST /services. */
   readonly stack: StackSettings | null;
+  /** Where its tasks may run (`node`, `constraints`); absent or null: on any node. */
+  readonly placement?: Placement | null;
 }
 
 /**
@@ -116,7 +121,14 @@ export function parseDefinition(input: DefinitionInput): ServiceDefinition {
     pidsLimit: pidsLimit(input['pids-limit']),
     capAdd: capabilities(input['cap-add']),
     stack: null,
+    ...placementOf(input),
   };
+}
+
+/** Only a definition that restricts its placement carries one: others read as before. */
+function placementOf(input: DefinitionInput): { placement?: Placement } {
+  const placement = parsePlacement(input.node, input.constraints);
+  return placement === null ? {} : { placement };
 }
 
 export function cpuLimit(value: number | undefined): number {

@@ -1,4 +1,5 @@
 import type { Clock, Service } from '../domain/model.js';
+import type { NodeRoom } from '../domain/placement.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { isAlive, type EventSubscription, type TaskRuntime } from '../runtime/task-runtime.js';
 import type { Store } from '../store/store.js';
@@ -14,6 +15,9 @@ import type { ImageSource } from './image-source.js';
 import { JobController } from './job-controller.js';
 import { JobProgressWatcher } from './job-progress.js';
 import { LABEL, readLabels, type JobContainer, type LabelledContainer } from './labels.js';
+import { NodeMoves } from './node-moves.js';
+import type { NodeDrainer } from './node-drainer.js';
+import type { NodeNames } from './node-names.js';
 import { RoutePublisher } from './route-publisher.js';
 import { ServiceController } from './service-controller.js';
 import { StackController } from './stack-controller.js';
@@ -75,6 +79,10 @@ export interface ReconcilerDeps {
   readonly faults?: FaultPoints;
   /** Told how long each pass took. */
   readonly onPass?: (durationMs: number) => void;
+  /** The runtime's nodes' names: with them, a service that lost tasks with a node is told where they went. */
+  readonly nodeNames?: NodeNames;
+  /** Finishes the drains of nodes berth was asked to drain. */
+  readonly drainer?: NodeDrainer;
 }
 
 /** The longest a starting server routes to the tasks it adopted before their first probe. */
@@ -149,11 +157,15 @@ export class Reconciler {
         onServiceRemoved: deps.onServiceRemoved ?? (async () => {}),
         faults,
         routesPushedAt: () => this.routes.routesPushedAt(),
+        ...(deps.nodeNames ? { moves: new NodeMoves(store, deps.nodeNames) } : {}),
       },
       options,
     );
     this.progress = new JobProgressWatcher(runtime, (jobId, progress) => store.jobs.setProgress(jobId, progress), clock, deps.logger);
-    this.jobs = new JobController({ store, tasks: this.tasks, preparation, progress: this.progress, clock, failures: this.failures }, options);
+    this.jobs = new JobController(
+      { store, tasks: this.tasks, preparation, progress: this.progress, clock, failures: this.failures, ...(deps.nodeNames ? { nodeNames: deps.nodeNames } : {}) },
+      options,
+    );
     this.stacks = new StackController(store, runtime, this.tasks, this.failures, options);
     deps.health.onChange(() => {
       tracker.bump('health');
@@ -239,23 +251,28 @@ export class Reconciler {
     const stacksBusy = await this.stacks.reconcile();
     const servicesBusy = await this.services.reconcile(observed.services, pass);
     const jobsBusy = await this.jobs.reconcile(observed.jobs, pass);
+    const draining = (await this.deps.drainer?.pass()) ?? false;
     // Look again only when the pass changed tasks, so the monitor learns of new tasks at once.
     const changed = this.deps.tracker.version('tasks') !== tasksBefore;
     const now = changed ? await this.observe() : observed;
     const adopting = this.deps.clock.now() < this.adoptedUntil ? this.adopted : null;
     await this.routes.publish([{ source: this.services, tasks: now.services }], adopting);
     this.services.retainTasks(now.taskNames);
-    return changed || stacksBusy || servicesBusy || jobsBusy;
+    return changed || stacksBusy || servicesBusy || jobsBusy || draining;
   }
 
   private passContext(): PassContext {
     let reserved: number | null = null;
+    let rooms: Promise<NodeRoom[]> | null = null;
+    const added = new Map<string, number>();
     return {
       reservedMiB: async () => (reserved ??= await this.reservedMiB()),
-      reserve: (mib) => {
+      reserve: (mib, node) => {
         reserved = (reserved ?? 0) + mib;
+        if (node !== undefined) added.set(node, (added.get(node) ?? 0) + mib);
       },
       capacityMiB: () => this.capacityMiB(),
+      rooms: async () => (await (rooms ??= this.rooms())).map((r) => ({ ...r, reservedMiB: r.reservedMiB + (added.get(r.name) ?? 0) })),
       wakeAt: (time) => {
         this.nextWake = Math.min(this.nextWake, time);
       },
@@ -304,6 +321,40 @@ export class Reconciler {
   private async reservedMiB(): Promise<number> {
     const tasks = await this.deps.runtime.listTasks({ [LABEL.managed]: 'true' });
     return tasks.filter(isAlive).reduce((sum, c) => sum + (Number(c.labels[LABEL.reservation]) || 0), 0);
+  }
+
+  /**
+   * Each node's memory, and what every instance's live tasks reserve on it. On one engine the
+   * node's memory is --memory-capacity when given; a task not placed yet counts nowhere.
+   */
+  private async rooms(): Promise<NodeRoom[]> {
+    const [nodes, tasks] = await Promise.all([this.deps.runtime.nodes(), this.deps.runtime.listTasks({ [LABEL.managed]: 'true' })]);
+    const only = nodes.length === 1 ? nodes[0] : undefined;
+    const rooms = new Map(
+      nodes.map((n) => [
+        n.id,
+        {
+          name: n.name,
+          capacityMiB: only && this.options.capacityMiB !== null ? this.options.capacityMiB : Math.floor(n.memoryBytes / 1024 / 1024),
+          reservedMiB: 0,
+          schedulable: n.schedulable ?? true,
+          attributes: n.attributes ?? {},
+        },
+      ]),
+    );
+    const unplaced: number[] = [];
+    for (const task of tasks.filter(isAlive)) {
+      const mib = Number(task.labels[LABEL.reservation]) || 0;
+      const room = rooms.get((task.node === undefined ? only?.id : task.node) ?? '');
+      if (room) room.reservedMiB += mib;
+      else unplaced.push(mib);
+    }
+    // A task not placed yet will take room somewhere: count it where the orchestrator would put it.
+    for (const mib of unplaced) {
+      const roomiest = [...rooms.values()].filter((r) => r.schedulable).sort((a, b) => b.capacityMiB - b.reservedMiB - (a.capacityMiB - a.reservedMiB))[0];
+      if (roomiest) roomiest.reservedMiB += mib;
+    }
+    return [...rooms.values()];
   }
 
   private async nodesCapacityMiB(): Promise<number> {

@@ -23,6 +23,10 @@ export interface ServerConfig {
   readonly tls: TlsConfig;
   /** Host routing: `<project>-<service>.<publicDomain>` serves the service with its path unchanged. */
   readonly publicDomain: string | null;
+  /** The Docker engine's unix socket. */
+  readonly dockerSocket: string;
+  /** swarm: a Swarm manager runs tasks on every node; engine: containers on one engine; auto: swarm on a manager. */
+  readonly orchestrator: 'auto' | 'swarm' | 'engine';
 }
 
 /** HTTPS on the gateway: off, with certificates from an ACME server, or with the user's own. */
@@ -49,6 +53,8 @@ export const SERVER_DEFAULTS = {
   networkPool: '10.208.0.0/12',
   tls: 'off',
   gatewayTlsListen: '0.0.0.0:8443',
+  dockerHost: 'unix:///var/run/docker.sock',
+  orchestrator: 'auto',
 } as const;
 
 /** The public URL when none is given: the gateway's address, with a wildcard host made reachable. */
@@ -98,6 +104,8 @@ export interface RawServerOptions {
   tlsCert?: string;
   tlsKey?: string;
   publicDomain?: string;
+  dockerHost?: string;
+  orchestrator?: string;
 }
 
 /** Flags win over `BERTH_<FLAG>` environment variables, which win over defaults. */
@@ -128,7 +136,21 @@ export function resolveServerConfig(flags: RawServerOptions, env: NodeJS.Process
     stopGraceSeconds: parsePositive(pick('stopGrace', 'BERTH_STOP_GRACE', SERVER_DEFAULTS.stopGrace) as string, 'stop-grace', 600),
     tls,
     publicDomain: domain ?? null,
+    dockerSocket: dockerSocket(pick('dockerHost', 'BERTH_DOCKER_HOST', SERVER_DEFAULTS.dockerHost) as string),
+    orchestrator: orchestrator(pick('orchestrator', 'BERTH_ORCHESTRATOR', SERVER_DEFAULTS.orchestrator) as string),
   };
+}
+
+/** `unix:///path` or a plain absolute path; the engine's TCP endpoints need TLS that berth does not set up. */
+function dockerSocket(text: string): string {
+  const path = text.startsWith('unix://') ? text.slice('unix://'.length) : text;
+  if (!path.startsWith('/')) throw new ConfigError(`--docker-host must be a unix socket, unix:///var/run/docker.sock or an absolute path, not '${text}'`);
+  return path;
+}
+
+function orchestrator(text: string): ServerConfig['orchestrator'] {
+  if (text !== 'auto' && text !== 'swarm' && text !== 'engine') throw new ConfigError(`--orchestrator must be auto, swarm or engine, not '${text}'`);
+  return text;
 }
 
 type PickOption = (flag: keyof RawServerOptions, envName: string, fallback?: string) => string | undefined;

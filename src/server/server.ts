@@ -18,11 +18,16 @@ import { faultPointsFromEnv } from '../reconciler/fault-points.js';
 import { LABEL } from '../reconciler/labels.js';
 import { DEFAULT_RECONCILER_OPTIONS, Reconciler, type Logger } from '../reconciler/reconciler.js';
 import { RuntimeTaskObserver } from '../reconciler/task-observer.js';
+import { NodeNames } from '../reconciler/node-names.js';
+import { NodeDirectory } from '../reconciler/node-directory.js';
+import { NodeDrainer } from '../reconciler/node-drainer.js';
 import { RegistryImageSource } from '../registry/registry-image-source.js';
 import { RegistryService } from '../registry/registry-service.js';
 import { registryTokenRoutes } from '../registry/routes.js';
 import type { TaskRuntime } from '../runtime/task-runtime.js';
-import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
+import Docker from 'dockerode';
+import type { Cluster } from '../runtime/cluster.js';
+import { EngineCluster } from '../runtime/docker/engine-cluster.js';
 import { openDatabase } from '../store/database.js';
 import { AuditTrail } from '../store/audit.js';
 import { instanceId } from '../store/meta.js';
@@ -36,10 +41,13 @@ import { CertifyingGateway } from '../tls/certifying-gateway.js';
 import { UserCertificate } from '../tls/user-certificate.js';
 import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
 import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
+import { chooseRuntime } from './runtime-choice.js';
 
 /** What tests may replace (the engine and the clock) or watch. Everything else is real. */
 export interface ServerParts {
   readonly runtime?: TaskRuntime;
+  /** The nodes' side of `runtime`; default: the engine at --docker-host as one node. */
+  readonly cluster?: Cluster;
   readonly clock?: Clock;
   /** Told how long each reconcile pass took (the bench times passes with it). */
   readonly onPass?: (durationMs: number) => void;
@@ -79,7 +87,9 @@ export class BerthServer {
     const admin = await loadAdminToken(dataDir, config.adminToken);
     // The runtime exists before the logger; its warnings reach the log once that exists.
     let warn = (error: Error): void => process.emitWarning(error);
-    const runtime = parts.runtime ?? new DockerRuntime({ onWarning: (error) => warn(error), networkPool: config.networkPool });
+    const { runtime, cluster } = parts.runtime
+      ? { runtime: parts.runtime, cluster: parts.cluster ?? new EngineCluster(new Docker({ socketPath: config.dockerSocket })) }
+      : await chooseRuntime(config, (error) => warn(error));
     await runtime.ping();
 
     const registry = await RegistryService.create({
@@ -93,6 +103,14 @@ export class BerthServer {
 
     const tracker = new ChangeTracker();
     const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock, RELIST_MS, tracker);
+    const nodeNames = new NodeNames(runtime, clock);
+    // Made before the logger exists; it logs through the closure once it does.
+    let logger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+    const drainer = new NodeDrainer(cluster, runtime, clock, { info: (m) => logger.info(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) });
+    const nodes = new NodeDirectory(cluster, runtime, () => {
+      drainer.soon();
+      reconciler?.kick();
+    });
 
     // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
@@ -101,7 +119,7 @@ export class BerthServer {
     const api = await buildApp(
       {
         store,
-        observer: new RuntimeTaskObserver(runtime, containers, store, health, (id) => reconciler?.isStopping(id) ?? false),
+        observer: new RuntimeTaskObserver(runtime, containers, store, health, (id) => reconciler?.isStopping(id) ?? false, nodeNames),
         auth: new Authenticator(admin.token, store.projects, new AuthFailureLimiter(clock)),
         publicUrl: config.publicUrl,
         desiredStateChanged: () => reconciler?.kick(),
@@ -119,6 +137,7 @@ export class BerthServer {
           if (!reconciler) throw new InternalError('the reconciler is not running yet');
           return reconciler.capacityMiB();
         },
+        nodes,
         dockerCredentials: {
           credentialsFor: async (service) => registry.credentialsFor(service.project, service.name, service.id),
         },
@@ -128,7 +147,7 @@ export class BerthServer {
         plugins: [async (app) => app.register(registryTokenRoutes, registry.tokenRoutes)],
       },
     );
-    const logger = pinoLogger(api);
+    logger = pinoLogger(api);
     for (const fix of secured) logger.warn(`data dir: ${fix}`);
     warn = (error) => logger.warn(`runtime: ${error.message}`);
     const gateway = new NginxGateway({
@@ -169,6 +188,8 @@ export class BerthServer {
         clock,
         logger,
         onServiceRemoved: (service) => registry.deleteRepository(service.project, service.name, service.id),
+        nodeNames,
+        drainer,
         faults: faultPointsFromEnv(process.env),
         onPass: (durationMs) => {
           if (durationMs >= SLOW_PASS_MS) logger.warn(`a reconcile pass took ${(durationMs / 1000).toFixed(1)} s; deployments and recovery of every service wait for passes`);

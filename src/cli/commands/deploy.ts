@@ -17,6 +17,8 @@ interface DeployOptions {
   env?: string[];
   envFile?: string;
   replicas?: number;
+  node?: string;
+  constraint?: string[];
   detach?: boolean;
   timeout: number;
   json?: boolean;
@@ -39,6 +41,8 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
     .option('--env <NAME=VALUE>', 'an environment variable; repeat for more; wins over --env-file', collect)
     .option('--env-file <file>', 'NAME=VALUE lines; blank lines and # comments are skipped')
     .option('--replicas <n>', 'number of tasks (server default 1)', integerIn(1, LIMITS.replicas))
+    .option('--node <name>', 'run every task on this node (its host name or id; on Docker Swarm)')
+    .option('--constraint <expr>', "a Swarm placement constraint such as 'node.labels.gpu==yes'; repeat for more", collect)
     .option('-d, --detach', 'print the revision and deployment id and return without waiting')
     .option('--timeout <seconds>', 'give up waiting after this long', positiveNumber, DEFAULT_WAIT_SECONDS)
     .option('--json', 'print {"name", "revision", "deployment"} (the finished deployment unless --detach); progress goes to stderr')
@@ -48,6 +52,7 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
         'berth deploy web --tag latest --memory-reservation 100 --memory-limit 150 --port 80 --env-file web.env',
         'berth deploy web --image nginx:1.27 --memory-reservation 32 --memory-limit 64 --port 80 --replicas 2 --env MODE=prod',
         "berth deploy worker --image busybox:1.36 --memory-reservation 8 --memory-limit 16 --port 8080 -- httpd -f -p 8080",
+        "berth deploy model --tag v3 --memory-reservation 4000 --memory-limit 6000 --port 80 --constraint 'node.labels.gpu==yes'",
       ) + "\nExits 0 when the deployment succeeded, 1 when it failed, was cancelled or rolled back, or Ctrl-C stopped the wait.\n",
     )
     .action(async (name: string, command: string[], options: DeployOptions) => {
@@ -81,6 +86,8 @@ export function buildDefinition(options: DeployOptions, command: readonly string
     'container-port': options.port,
     environment: mergeEnv(fileEnv, (options.env ?? []).map(parseEnvFlag)),
     ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
+    ...(options.node === undefined ? {} : { node: options.node }),
+    ...(options.constraint === undefined ? {} : { constraints: [...options.constraint] }),
     ...(command.length === 0 ? {} : { command: [...command] }),
   };
 }

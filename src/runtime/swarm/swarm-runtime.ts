@@ -1,0 +1,157 @@
+import Docker from 'dockerode';
+import { RuntimeUnavailableError } from '../../domain/errors.js';
+import type { Cluster, ClusterNode, NodeAvailability } from '../cluster.js';
+import { DockerImages } from '../docker/images.js';
+import { DockerVolumes } from '../docker/volumes.js';
+import type {
+  EventSubscription,
+  LogLine,
+  NetworkSpec,
+  NodeInfo,
+  RegistryAuth,
+  TaskDetails,
+  TaskEvent,
+  TaskRuntime,
+  TaskSpec,
+  TaskSummary,
+  VolumeSpec,
+} from '../task-runtime.js';
+import { subscribeByPolling } from './swarm-events.js';
+import { SwarmNetworks } from './swarm-networks.js';
+import { SwarmNodes } from './swarm-nodes.js';
+import { SwarmTasks } from './swarm-tasks.js';
+
+const REQUEST_TIMEOUT_MS = 60_000;
+
+export interface SwarmRuntimeOptions {
+  /** A Swarm manager's engine socket. */
+  readonly socketPath: string;
+  readonly requestTimeoutMs?: number;
+  /** How often task changes are looked for (Swarm's events do not tell them); default 250 ms. */
+  readonly pollMs?: number;
+  /** A task's grace between its stop signal and SIGKILL, unless its spec sets one; default 10 s. */
+  readonly stopGraceMs?: number;
+}
+
+/**
+ * The TaskRuntime and Cluster ports on a Docker Swarm, through one of its managers: a task is
+ * a Swarm service of one replica (service-spec.ts), placed by Swarm on any node; images and
+ * volumes are the manager's engine's (volumes are each node's own on Swarm); networks are
+ * overlays; nodes are the Swarm's.
+ */
+export class SwarmRuntime implements TaskRuntime, Cluster {
+  readonly orchestrator = 'swarm' as const;
+  private readonly docker: Docker;
+  private readonly tasks: SwarmTasks;
+  private readonly images: DockerImages;
+  private readonly networks: SwarmNetworks;
+  private readonly volumes: DockerVolumes;
+  private readonly swarmNodes: SwarmNodes;
+  private readonly pollMs: number;
+
+  constructor(options: SwarmRuntimeOptions) {
+    this.docker = new Docker({ socketPath: options.socketPath, timeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS });
+    const streams = new Docker({ socketPath: options.socketPath });
+    this.swarmNodes = new SwarmNodes(this.docker);
+    this.tasks = new SwarmTasks(this.docker, streams, this.swarmNodes, options.stopGraceMs ?? 10_000);
+    this.images = new DockerImages(this.docker, streams);
+    this.networks = new SwarmNetworks(this.docker);
+    this.volumes = new DockerVolumes(this.docker);
+    this.pollMs = options.pollMs ?? 250;
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (error) {
+      throw new RuntimeUnavailableError('The Swarm manager\'s engine does not answer', { cause: error });
+    }
+  }
+
+  listTasks(labels: Readonly<Record<string, string>>): Promise<TaskSummary[]> {
+    return this.tasks.list(labels);
+  }
+
+  inspectTask(id: string): Promise<TaskDetails | null> {
+    return this.tasks.inspect(id);
+  }
+
+  createTask(spec: TaskSpec): Promise<string> {
+    return this.tasks.create(spec);
+  }
+
+  /** Swarm starts a task as soon as its service exists and a node takes it. */
+  async startTask(): Promise<void> {}
+
+  signalTask(id: string, signal: string): Promise<void> {
+    return this.tasks.signal(id, signal);
+  }
+
+  removeTask(id: string): Promise<void> {
+    return this.tasks.remove(id);
+  }
+
+  taskLogs(id: string, options: { tail: number; since?: Date }): Promise<LogLine[]> {
+    return this.tasks.logs(id, options);
+  }
+
+  followTaskLogs(id: string, options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void }): Promise<void> {
+    return this.tasks.followLogs(id, options);
+  }
+
+  subscribe(labels: Readonly<Record<string, string>>, onEvent: (event: TaskEvent) => void): EventSubscription {
+    return subscribeByPolling(() => this.tasks.list(labels), onEvent, this.pollMs);
+  }
+
+  imageNames(reference: string): Promise<readonly string[] | null> {
+    return this.images.names(reference);
+  }
+
+  pullImage(reference: string, auth: RegistryAuth | null): Promise<void> {
+    return this.images.pull(reference, auth);
+  }
+
+  removeImage(reference: string): Promise<void> {
+    return this.images.remove(reference);
+  }
+
+  ensureNetwork(spec: NetworkSpec): Promise<void> {
+    return this.networks.ensure(spec);
+  }
+
+  removeNetworks(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    return this.networks.remove(labels);
+  }
+
+  ensureVolume(spec: VolumeSpec): Promise<void> {
+    return this.volumes.ensure(spec);
+  }
+
+  removeVolumes(labels: Readonly<Record<string, string>>): Promise<string[]> {
+    return this.volumes.remove(labels);
+  }
+
+  nodes(): Promise<NodeInfo[]> {
+    return this.swarmNodes.infos();
+  }
+
+  listNodes(): Promise<ClusterNode[]> {
+    return this.swarmNodes.list();
+  }
+
+  joinCommand(role: 'worker' | 'manager'): Promise<string> {
+    return this.swarmNodes.joinCommand(role);
+  }
+
+  setAvailability(id: string, availability: NodeAvailability | 'draining'): Promise<void> {
+    return this.swarmNodes.setAvailability(id, availability);
+  }
+
+  setLabels(id: string, changes: Readonly<Record<string, string | null>>): Promise<void> {
+    return this.swarmNodes.setLabels(id, changes);
+  }
+
+  removeNode(id: string, force: boolean): Promise<void> {
+    return this.swarmNodes.remove(id, force);
+  }
+}
