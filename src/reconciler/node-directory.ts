@@ -11,7 +11,7 @@ import { LABEL } from './labels.js';
 export class NodeDirectory {
   constructor(
     private readonly cluster: Cluster,
-    private readonly runtime: TaskRuntime,
+    private readonly runtime: Pick<TaskRuntime, 'listTasks'>,
     /** Tells the reconciler the nodes changed, so that it moves tasks now. */
     private readonly changed: () => void,
   ) {}

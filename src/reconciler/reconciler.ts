@@ -281,8 +281,10 @@ export class Reconciler {
 
   /** The view's tasks grouped by kind and workload; the same grouping as before while no task changed. */
   private async observe(): Promise<Observed> {
-    const containers = await this.deps.containers.all();
+    // The count is read before the tasks: a change landing while they are read makes the next
+    // pass group them again, where reading it after would label old tasks with the new count.
     const at = this.deps.tracker.version('tasks');
+    const containers = await this.deps.containers.all();
     if (this.observed?.at === at) return this.observed.groups;
     const services = new Map<number, LabelledContainer[]>();
     const jobs = new Map<number, JobContainer[]>();

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
 import { Authenticator } from '../../src/api/auth.js';
-import type { DockerCredentialsProvider } from '../../src/api/ports.js';
+import type { DockerCredentialsProvider, NodesPort } from '../../src/api/ports.js';
 import type { OwnRegistry } from '../../src/domain/image-reference.js';
 import type { JobLogObserver, JobLogStream, ObservedTask, TaskLogStream, TaskObserver } from '../../src/domain/observed.js';
 import { openDatabase } from '../../src/store/database.js';
@@ -57,7 +57,9 @@ export interface Harness {
 /** Stands for berth's registry at registry.example:5000 and localhost:5000. */
 export const TEST_REGISTRY: OwnRegistry = { names: (domain) => domain === 'registry.example:5000' || domain === 'localhost:5000' };
 
-export async function apiHarness(options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates } = {}): Promise<Harness> {
+export async function apiHarness(
+  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; nodes?: NodesPort } = {},
+): Promise<Harness> {
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
   const observer = new StaticObserver();
@@ -76,6 +78,7 @@ export async function apiHarness(options: { credentials?: DockerCredentialsProvi
     jobs,
     capacityMiB: async () => CAPACITY_MIB,
     certificates: options.certificates ?? NO_CERTIFICATES,
+    ...(options.nodes ? { nodes: options.nodes } : {}),
     audit: new AuditTrail(store.db, clock, null, (error) => {
       throw error;
     }),
