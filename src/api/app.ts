@@ -6,7 +6,9 @@ import type { ApiDeps } from './ports.js';
 import { certificateRoutes } from './routes/certs.js';
 import { jobRoutes } from './routes/jobs.js';
 import { projectRoutes } from './routes/projects.js';
+import { resourceRoutes } from './routes/resources.js';
 import { serviceRoutes } from './routes/services.js';
+import { stackRoutes } from './routes/stacks.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -55,6 +57,8 @@ export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise
   await app.register(serviceRoutes(deps));
   await app.register(jobRoutes(deps));
   await app.register(certificateRoutes(deps));
+  await app.register(stackRoutes(deps));
+  await app.register(resourceRoutes(deps));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -1,4 +1,5 @@
 import type { Certificates } from '../domain/certificates.js';
+import type { HostPolicy } from '../domain/compose/to-definition.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
 import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
@@ -29,4 +30,8 @@ export interface ApiDeps {
   readonly capacityMiB: () => Promise<number>;
   /** The gateway's TLS certificates. */
   readonly certificates: Certificates;
+  /** What stacks may reach on the server's host: host ports and bind-mounted directories. */
+  readonly hostPolicy: HostPolicy;
+  /** The real path of a host path (symlinks followed), or null when nothing is there. */
+  readonly realPath: (path: string) => Promise<string | null>;
 }

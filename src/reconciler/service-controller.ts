@@ -269,11 +269,16 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
       const counts = service.status !== 'DRAINING' && service.desiredState === 'running' && wanted.has(task.revision);
       const restart = this.definition(service.id, task.revision)?.stack?.restart ?? null;
       const { outcome, message } = await this.deps.tasks.reap(service, task, restart, counts, deployment?.id ?? null);
-      if (task.revision !== service.currentRevision || message === null) continue;
+      const serving = task.revision === service.currentRevision;
+      if (message === null || (!serving && task.revision !== deployment?.revision)) continue;
       // A crash of the serving revision counts toward its backoff; a new revision's crash fails its deployment.
-      if (outcome === 'crash') this.deps.store.services.recordCrash(service.id, this.deps.clock.now(), message);
-      // A task that is not to be restarted leaves the service as it ended, until the next up or start.
-      else if (!containers.some((t) => t !== task && t.revision === task.revision && isAlive(t.container))) {
+      if (outcome === 'crash') {
+        if (serving) this.deps.store.services.recordCrash(service.id, this.deps.clock.now(), message);
+        continue;
+      }
+      // A task that is not to be restarted leaves the service as it ended, until the next up or
+      // start; a new revision's task that completed has done what its deployment asked.
+      if (!containers.some((t) => t !== task && t.revision === task.revision && isAlive(t.container))) {
         this.deps.store.services.setDesiredState(service.id, outcome === 'completed' ? 'completed' : 'exited');
       }
     }

@@ -119,6 +119,11 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
     },
 
     'health-wait': async ({ service, deployment: d, definition, mine, now, pass }) => {
+      // A one-shot task (restart "no" or on-failure) that ended with 0: the revision did its work.
+      if (mine.length === 0 && service.desiredState === 'completed') {
+        advance(d);
+        return NONE;
+      }
       if (mine.length < definition.replicas) return rollBack(d, 'failed', deps.exitReason(service.id, d.revision));
       const states = mine.map((t) => ({ task: t, health: deps.healthOf(service, definition, t) }));
       if (states.every((s) => s.task.container.state === 'running' && s.health.state === 'healthy')) {

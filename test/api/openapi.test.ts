@@ -68,6 +68,8 @@ beforeAll(async () => {
       observer: new StaticObserver(),
       auth: new Authenticator(ADMIN, store.projects, new AuthFailureLimiter(clock, 1000)),
       publicUrl: 'http://gw.example:8080',
+      hostPolicy: { hostPorts: null, bindMountDirs: [] },
+      realPath: async (path: string) => path,
       desiredStateChanged: () => undefined,
       certificates: NO_CERTIFICATES,
       dockerCredentials: null,

@@ -2,6 +2,7 @@ import { ADDABLE_CAPABILITIES, BASE_CAPABILITIES } from '../definition.js';
 import { asNamed, isMapping } from './merge.js';
 import type { BuildSpec, DependencyCondition, FileMountSpec, HealthcheckSpec, MountSpec, PortSpec, RestartPolicy, StackServiceSpec } from './stack-spec.js';
 import type { Values } from './values.js';
+import { isServiceName, stackServiceName } from './stack-name.js';
 
 /** What a compose service may hold that berth runs as asked. */
 const SUPPORTED = new Set([
@@ -41,10 +42,9 @@ const MAX_PORT_RANGE = 100;
 
 type Raw = Record<string, unknown>;
 
-/** One compose service in berth's terms, or null after recording why it cannot be. */
-export function readService(stack: string, composeName: string, raw: Raw, v: Values, attachments: ReadonlySet<string>): StackServiceSpec | null {
+/** One compose service in berth's terms; what is wrong with it is recorded in `v`, and the stack is refused. */
+export function readService(stack: string, composeName: string, raw: Raw, v: Values, attachments: ReadonlySet<string>): StackServiceSpec {
   const at = `services.${composeName}`;
-  const before = v.problems.length;
   for (const key of Object.keys(raw)) {
     if (key.startsWith('x-')) continue;
     if (UNSAFE[key] !== undefined) v.problem(`${at}.${key}`, `is refused: ${UNSAFE[key]}`);
@@ -104,19 +104,33 @@ export function readService(stack: string, composeName: string, raw: Raw, v: Val
     logMaxBytes: readLogging(raw.logging, `${at}.logging`, v),
     extraHosts: v.list(raw.extra_hosts).length > 0 ? v.list(raw.extra_hosts) : v.keyValues(raw.extra_hosts).map(([h, ip]) => `${h}:${ip}`),
     profiles: v.list(raw.profiles),
-    stripPrefix: isMapping(raw['x-berth']) && raw['x-berth'].strip_prefix === true,
+    ...readBerthExtension(raw['x-berth'], `${at}.x-berth`, v),
   };
   if (cpus !== undefined && (!Number.isFinite(spec.cpuLimit) || (spec.cpuLimit as number) <= 0)) v.problem(`${at}.cpus`, 'must be a positive number of CPUs');
   for (const file of v.list(raw.env_file)) if (!attachments.has(file)) v.problem(`${at}.env_file`, `${file} was not sent with the compose file`);
-  return v.problems.length === before ? spec : null;
+  return spec;
 }
 
-/** `<stack>-<compose name>`: lower case, `_` and `.` as `-` (sisock_crossbar → s-sisock-crossbar). */
-export function berthServiceName(stack: string, composeName: string, at: string, v: Values): string {
-  const part = composeName.toLowerCase().replace(/[_.]/g, '-');
-  const name = `${stack}-${part}`;
-  if (!/^[a-z](?:[a-z0-9-]*[a-z0-9])?$/.test(name)) v.problem(at, `'${composeName}' makes berth's name '${name}', which must end with a letter or digit`);
+function berthServiceName(stack: string, composeName: string, at: string, v: Values): string {
+  const name = stackServiceName(stack, composeName);
+  if (!isServiceName(name)) v.problem(at, `'${composeName}' makes berth's name '${name}', which must end with a letter or digit`);
   return name;
+}
+
+/** `x-berth`: what berth adds to compose for a routed service. */
+function readBerthExtension(value: unknown, at: string, v: Values): { stripPrefix: boolean; healthPath: string | null } {
+  if (value === undefined) return { stripPrefix: false, healthPath: null };
+  if (!isMapping(value)) {
+    v.problem(at, 'must be a mapping (strip_prefix, health_path)');
+    return { stripPrefix: false, healthPath: null };
+  }
+  for (const key of Object.keys(value)) if (key !== 'strip_prefix' && key !== 'health_path') v.problem(`${at}.${key}`, 'is not a berth setting (strip_prefix, health_path are)');
+  if (value.strip_prefix !== undefined && typeof value.strip_prefix !== 'boolean') v.problem(`${at}.strip_prefix`, 'must be true or false');
+  const healthPath = value.health_path;
+  if (healthPath !== undefined && (typeof healthPath !== 'string' || !/^\/[\x21-\x7e]{0,255}$/.test(healthPath))) {
+    v.problem(`${at}.health_path`, "must be a path starting with '/'");
+  }
+  return { stripPrefix: value.strip_prefix === true, healthPath: typeof healthPath === 'string' ? healthPath : null };
 }
 
 function optionalString(value: unknown): string | null {
