@@ -147,6 +147,9 @@ function missingExternals(store: Store, project: string, services: readonly Plan
   return problems;
 }
 
+/** Where the engine listens: a task given its socket controls the host and every project on it. */
+const ENGINE_SOCKETS = ['/run/docker.sock', '/var/run/docker.sock'];
+
 /** Bind mounts by their real paths: a symlink inside an allowed directory may not lead out of it. */
 async function bindMountProblems(deps: StackUpDeps, services: readonly PlannedService[]): Promise<ComposeProblem[]> {
   const problems: ComposeProblem[] = [];
@@ -156,7 +159,9 @@ async function bindMountProblems(deps: StackUpDeps, services: readonly PlannedSe
       const real = await deps.realPath(mount.source);
       const at = `services.${s.spec.composeName}.volumes`;
       if (real === null) problems.push({ path: at, message: `bind mount source ${mount.source} does not exist on the server` });
-      else if (!deps.hostPolicy.bindMountDirs.some((dir) => real === dir || real.startsWith(`${dir.replace(/\/+$/, '')}/`))) {
+      else if (ENGINE_SOCKETS.some((socket) => socket === real || socket.startsWith(`${real.replace(/\/+$/, '')}/`))) {
+        problems.push({ path: at, message: `bind mount ${mount.source} holds the Docker engine's socket, which would give the task the whole host` });
+      } else if (!deps.hostPolicy.bindMountDirs.some((dir) => real === dir || real.startsWith(`${dir.replace(/\/+$/, '')}/`))) {
         problems.push({ path: at, message: `bind mount ${mount.source} leads to ${real}, outside the directories the server allows` });
       }
     }

@@ -9,6 +9,8 @@ import type { StackDocT } from './stack-schemas.js';
 
 type ServiceDocT = StackDocT['services'][number];
 
+const LAST_EXIT_LINES = 10;
+
 /** `compose ps`: each service of the file, with what runs of it. */
 export async function stackDoc(stack: Stack, store: Store, observer: TaskObserver, publicUrl: string): Promise<StackDocT> {
   const members = new Map(store.services.ofStack(stack.id).map((s) => [s.name, s]));
@@ -40,10 +42,12 @@ async function memberDoc(service: Service, composeName: string, store: Store, ob
   const definition = revision === null ? null : (store.revisions.get(service.id, revision)?.definition ?? null);
   const wanted = tasks.filter((t) => t.desiredStatus === 'RUNNING');
   const running = wanted.filter((t) => t.lastStatus === 'RUNNING');
+  const state = stateOf(service, open, running.length, definition?.replicas ?? 0);
+  const failing = state === 'crash-looping' || state === 'exited' || deployment?.step === 'failed';
   return {
     name: composeName,
     service: service.name,
-    state: stateOf(service, open, running.length, definition?.replicas ?? 0),
+    state,
     health: healthOf(running),
     replicas: { desired: service.desiredState === 'running' && service.status !== 'DRAINING' ? (definition?.replicas ?? 0) : 0, running: running.length },
     url: definition?.stack?.routed ? stackServiceUrl(publicUrl, service.project, service.name) : null,
@@ -51,12 +55,26 @@ async function memberDoc(service: Service, composeName: string, store: Store, ob
     ports: (definition?.stack?.hostPorts ?? []).map((p) => `${p.hostIp ?? '0.0.0.0'}:${p.published}->${p.target}/${p.protocol}`),
     tasks: tasks.map((t) => ({ name: t.taskName, status: t.lastStatus, health: t.health, created_at: t.createdAt.toISOString() })),
     last_exit: service.lastExit,
+    last_exit_logs: failing ? (store.taskLogs.list(service.id, 1)[0]?.lines ?? []).slice(-LAST_EXIT_LINES).map((l) => l.message) : [],
     deployment: deployment ? { id: deployment.id, step: deployment.step, reason: deployment.reason } : null,
   };
 }
 
 function notCreated(composeName: string, name: string): ServiceDocT {
-  return { name: composeName, service: name, state: 'not created', health: '-', replicas: { desired: 0, running: 0 }, url: null, image: null, ports: [], tasks: [], last_exit: null, deployment: null };
+  return {
+    name: composeName,
+    service: name,
+    state: 'not created',
+    health: '-',
+    replicas: { desired: 0, running: 0 },
+    url: null,
+    image: null,
+    ports: [],
+    tasks: [],
+    last_exit: null,
+    last_exit_logs: [],
+    deployment: null,
+  };
 }
 
 /** One word for what a user asks first: is it up, and if not, why not. */

@@ -91,6 +91,7 @@ const StackServiceDoc = Type.Object({
   ports: Type.Array(Type.String()),
   tasks: Type.Array(Type.Object({ name: Type.String(), status: Type.String(), health: Type.String(), created_at: Type.String() })),
   last_exit: Type.Union([Type.String(), Type.Null()]),
+  last_exit_logs: Type.Array(Type.String(), { description: 'the last lines of its newest ended task, when it crash-loops or ended badly' }),
   deployment: Type.Union([Type.Object({ id: Type.Integer(), step: Type.String(), reason: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
 });
 

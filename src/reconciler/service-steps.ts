@@ -161,8 +161,10 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
       return NONE;
     },
 
-    draining: async ({ deployment: d, now, pass, routesPushedAt }) => {
-      const until = d.stepStartedAt + deps.drainMs;
+    draining: async ({ deployment: d, alive, now, pass, routesPushedAt }) => {
+      // With no old task (a first deployment), there is nothing in flight to wait for.
+      const old = alive.some((t) => t.revision !== d.revision);
+      const until = d.stepStartedAt + (old ? deps.drainMs : 0);
       if (now >= until && routesPushedAt > d.stepStartedAt) advance(d);
       else pass.wakeAt(until);
       return NONE;

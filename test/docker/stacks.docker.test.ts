@@ -216,6 +216,31 @@ describe('a base file and an override, with a build FROM another service’s ima
   });
 });
 
+describe('a stack with a service that cannot start', () => {
+  it('says why with its last exit and lines, and runs the others', async () => {
+    const dir = writeProject('mixed', {
+      'compose.yaml': `services:
+  fine:
+    image: ${DEMO_IMAGE}
+    command: ["sleep", "3600"]
+  broken:
+    image: ${DEMO_IMAGE}
+    command: ["sh", "-c", "echo cannot open /config/settings.ini; exit 3"]
+`,
+    });
+    const file = join(dir, 'compose.yaml');
+    const up = await compose(file, 'up', '-d');
+    expect(up.code).toBe(1);
+    expect(up.stderr).toMatch(/broken: failed\n\s+task mixed-broken-\w+ exited with code 3 .*cannot open \/config\/settings\.ini/);
+    expect(up.stderr).toMatch(/BERTH_DEPLOYMENT_FAILED: broken failed to deploy; the others run/);
+    const listed = ok(await compose(file, 'ps'));
+    expect(listed.stdout).toMatch(/fine\s+running/);
+    expect(listed.stdout).toMatch(/broken: .*exited with code 3[\s\S]*cannot open \/config\/settings\.ini/);
+    ok(await compose(file, 'down'));
+    expect(leftovers('mixed')).toEqual([]);
+  });
+});
+
 /** The first line a TCP server sends. */
 function tcpLine(port: number): Promise<string> {
   return new Promise((resolve, reject) => {

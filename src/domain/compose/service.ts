@@ -9,13 +9,12 @@ const SUPPORTED = new Set([
   'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'working_dir', 'user', 'hostname', 'container_name',
   'links', 'labels', 'stop_signal', 'stop_grace_period', 'init', 'tmpfs', 'cap_drop', 'ulimits', 'logging', 'ports', 'expose',
   'volumes', 'networks', 'depends_on', 'healthcheck', 'restart', 'deploy', 'mem_limit', 'mem_reservation', 'cpus', 'pids_limit',
-  'profiles', 'secrets', 'configs', 'extra_hosts', 'scale', 'pull_policy',
+  'profiles', 'secrets', 'configs', 'extra_hosts', 'scale', 'pull_policy', 'cap_add',
 ]);
 
 /** Refused because they would let a tenant's task reach beyond itself: the reason says how. */
 const UNSAFE: Record<string, string> = {
   privileged: 'a privileged task could take over the host and every other project’s tasks',
-  cap_add: 'a task keeps only a minimal set of capabilities; a service can add back only Docker’s defaults, with berth deploy --cap-add',
   devices: 'a task may not reach the host’s devices',
   pid: 'a task may not share the host’s process namespace',
   ipc: 'a task may not share the host’s or another task’s IPC namespace',
@@ -99,6 +98,7 @@ export function readService(stack: string, composeName: string, raw: Raw, v: Val
     stopGraceSeconds: v.seconds(raw.stop_grace_period, `${at}.stop_grace_period`),
     init: raw.init !== false,
     capDrop: readCapDrop(raw.cap_drop, `${at}.cap_drop`, v),
+    capAdd: readCapAdd(raw.cap_add, `${at}.cap_add`, v),
     ulimits: readUlimits(raw.ulimits),
     labels: readLabels(raw.labels, `${at}.labels`, v),
     logMaxBytes: readLogging(raw.logging, `${at}.logging`, v),
@@ -279,6 +279,17 @@ function readCapDrop(value: unknown, at: string, v: Values): string[] {
   return v.list(value).map((raw) => {
     const cap = raw.toUpperCase().replace(/^CAP_/, '');
     if (!known.has(cap)) v.problem(at, `'${raw}' is not a capability a task has`);
+    return cap;
+  });
+}
+
+/** Only Docker's defaults that tasks do not keep, as `berth deploy --cap-add`: nothing that reaches beyond the task. */
+function readCapAdd(value: unknown, at: string, v: Values): string[] {
+  return v.list(value).map((raw) => {
+    const cap = raw.toUpperCase().replace(/^CAP_/, '');
+    if (!(ADDABLE_CAPABILITIES as readonly string[]).includes(cap)) {
+      v.problem(at, `'${raw}' is refused: a task may add back only ${ADDABLE_CAPABILITIES.join(', ')} (Docker's defaults); anything more would reach beyond it`);
+    }
     return cap;
   });
 }

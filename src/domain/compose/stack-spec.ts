@@ -74,6 +74,8 @@ export interface StackServiceSpec {
   readonly stopGraceSeconds: number | null;
   readonly init: boolean;
   readonly capDrop: readonly string[];
+  /** Docker's defaults that tasks do not keep, added back. */
+  readonly capAdd: readonly string[];
   readonly ulimits: readonly { readonly name: string; readonly soft: number; readonly hard: number }[];
   readonly labels: Readonly<Record<string, string>>;
   readonly logMaxBytes: number | null;

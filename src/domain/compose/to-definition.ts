@@ -106,7 +106,7 @@ export function stackServiceDefinition(
     command: service.command,
     cpuLimit: service.cpuLimit ?? DEFAULT_CPU_LIMIT,
     pidsLimit: service.pidsLimit ?? DEFAULT_PIDS_LIMIT,
-    capAdd: [],
+    capAdd: service.capAdd,
     stack: settings,
   };
   return { definition, warnings, refusals };

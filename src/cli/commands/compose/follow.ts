@@ -4,7 +4,7 @@ import { CliError } from '../../errors.js';
 import { styleFor } from '../../output.js';
 import { chronological, streamColours } from '../logs.js';
 
-const POLL_MS = 500;
+const POLL_MS = 100;
 
 /** Finished steps of a deployment; the others mean it still runs. */
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'superseded']);

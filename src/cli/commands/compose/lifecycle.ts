@@ -34,6 +34,10 @@ export function registerLifecycle(compose: Command, ctx: CliContext, projectOf: 
       const style = styleFor(ctx);
       const rows = status.services.map((s) => [s.name, s.state, s.health, `${s.replicas.running}/${s.replicas.desired}`, s.ports.join(', ') || s.url || '-']);
       ctx.stdout.write(table(['SERVICE', 'STATE', 'HEALTH', 'REPLICAS', 'URL / PORTS'], rows, style, (column, text) => (column === 1 || column === 2 ? paintState(style, text) : text)));
+      // Why a service is down, where the user looks first.
+      for (const s of status.services.filter((x) => x.last_exit_logs.length > 0 || (x.state === 'crash-looping' && x.last_exit))) {
+        ctx.stdout.write(`\n${style.bold(s.name)}: ${s.last_exit ?? s.deployment?.reason ?? s.state}\n${s.last_exit_logs.map((l) => `  ${l}\n`).join('')}`);
+      }
     });
 
   compose
