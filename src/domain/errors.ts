@@ -301,3 +301,9 @@ export class InvalidResourceNameError extends BerthError {
   readonly code = 'BERTH_INVALID_RESOURCE_NAME';
   readonly status = 400;
 }
+
+/** No task of the service runs to run a command in. */
+export class TaskNotRunningError extends BerthError {
+  readonly code = 'BERTH_TASK_NOT_RUNNING';
+  readonly status = 409;
+}

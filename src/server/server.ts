@@ -80,7 +80,8 @@ export class BerthServer {
     const admin = await loadAdminToken(dataDir, config.adminToken);
     // The runtime exists before the logger; its warnings reach the log once that exists.
     let warn = (error: Error): void => process.emitWarning(error);
-    const runtime = parts.runtime ?? new DockerRuntime({ onWarning: (error) => warn(error), networkPool: config.networkPool });
+    const engine = parts.runtime ? null : new DockerRuntime({ onWarning: (error) => warn(error), networkPool: config.networkPool });
+    const runtime = parts.runtime ?? (engine as DockerRuntime);
     await runtime.ping();
 
     const registry = await RegistryService.create({
@@ -125,6 +126,10 @@ export class BerthServer {
         },
         hostPolicy: { hostPorts: config.hostPorts, bindMountDirs: await realDirs(config.allowBindMounts) },
         realPath,
+        exec: engine && {
+          exec: (project, serviceId, task, options) =>
+            engine.exec.exec({ [LABEL.instance]: instance, [LABEL.project]: project, [LABEL.serviceId]: String(serviceId), ...(task === null ? {} : { [LABEL.task]: task }) }, options),
+        },
       },
       {
         logger: { level: parts.logLevel ?? 'info' },

@@ -70,6 +70,7 @@ beforeAll(async () => {
       publicUrl: 'http://gw.example:8080',
       hostPolicy: { hostPorts: null, bindMountDirs: [] },
       realPath: async (path: string) => path,
+      exec: null,
       desiredStateChanged: () => undefined,
       certificates: NO_CERTIFICATES,
       dockerCredentials: null,

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { afterPasses, ApiClient, DEMO_IMAGE, docker, startTestServer, waitFor, type TestServer } from '../support/docker-harness.js';
+import { execInService } from '../../src/client/index.js';
 import { berthCli, ensureRedisImage, KGE_FILES, writeProject, type CliResult } from '../support/stack-fixtures.js';
 
 // Ports 18600-18619 belong to this file: the server takes 18600-18603, stacks publish on 18610-18619.
@@ -66,6 +67,16 @@ describe('a web + worker + Redis stack (KGE)', () => {
     expect(await get('/it-stk-images-web/enqueue')).toEqual({ status: 200, body: 'queued 1' });
     await waitFor('the worker to finish task 1', async () => (await get('/it-stk-images-web/progress/1')).body === 'progress done', 20_000);
     expect(await ps('images')).toMatchObject({ web: { state: 'running', health: 'healthy' }, worker: { state: 'running' }, redis: { state: 'running', health: 'healthy' } });
+
+    // A command in a running task, its streams apart, with stdin, and its exit code.
+    const shell = await compose(file, 'exec', '-T', 'web', 'sh', '-c', 'echo out; echo err >&2; exit 4');
+    expect(shell).toMatchObject({ code: 4, stdout: 'out\n' });
+    expect(shell.stderr).toMatch(/^err\n/);
+    const piped = await berthCli(api.base, api.token, ['compose', '-f', file, 'exec', '-T', 'redis', 'redis-cli'], { input: 'get tasks\n' });
+    expect(piped).toMatchObject({ code: 0, stdout: '1\n' });
+    const other = await t.api.project('it-stk-exec');
+    // Another project reaches no task of this one: its name is no service there.
+    await expect(execInService(api.base, other.token, 'images-web', { command: ['id'], tty: false }, () => undefined)).rejects.toMatchObject({ status: 404, code: 'BERTH_SERVICE_NOT_FOUND' });
 
     // up again with the same files: nothing is replaced.
     const before = containersOf('images');

@@ -78,6 +78,7 @@ export async function apiHarness(
     ownRegistry: TEST_REGISTRY,
     hostPolicy: options.hostPolicy ?? { hostPorts: null, bindMountDirs: [] },
     realPath: async (path) => path,
+    exec: null,
     jobs,
     capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
     certificates: options.certificates ?? NO_CERTIFICATES,

@@ -14,10 +14,17 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv, timeou
   return spawn(process.execPath, ['--import', 'tsx', 'src/cli/berth.ts', ...args], { cwd: REPO, env, stdio: 'pipe', timeout: timeoutMs });
 }
 
+export interface CliOptions {
+  readonly onStdout?: (text: string) => void;
+  readonly timeoutMs?: number;
+  /** What the command reads on stdin (default: nothing). */
+  readonly input?: string;
+}
+
 /** Runs `berth ARGS…` to its end; `onStdout` sees the output so far each time more comes. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv, options: { onStdout?: (text: string) => void; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv, options: CliOptions = {}): Promise<CliResult> {
   const child = startCli(args, env, options.timeoutMs);
-  child.stdin.end();
+  child.stdin.end(options.input ?? '');
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => {
@@ -32,6 +39,6 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv, options:
 }
 
 /** `berth ARGS…` with the server and token in the environment, as BERTH_URL and BERTH_TOKEN. */
-export function berthCli(url: string, token: string, args: readonly string[], options: { onStdout?: (text: string) => void; timeoutMs?: number } = {}): Promise<CliResult> {
+export function berthCli(url: string, token: string, args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   return runCli(args, { ...process.env, BERTH_URL: url, BERTH_TOKEN: token, NO_COLOR: '1' }, options);
 }

@@ -8,6 +8,7 @@ import { CliError } from '../../errors.js';
 import { collect, positiveNumber } from '../../options.js';
 import { examples, printJson } from '../../output.js';
 import { buildAndPush } from './build.js';
+import { registerExec } from './exec.js';
 import { stackLogs, waitForStack } from './follow.js';
 import { registerLifecycle } from './lifecycle.js';
 import { readComposeProject, type ComposeOptions, type ComposeProject } from './project.js';
@@ -31,6 +32,8 @@ export function registerCompose(program: Command, ctx: CliContext): void {
     .option('-p, --project-name <name>', "the stack's name (default: the file's directory's)")
     .option('--env-file <file>', 'variables for interpolation instead of .env; repeat for more', collect)
     .option('--profile <name>', 'also start services of this profile; repeat for more', collect)
+    // compose's options come before the command; a command's own after its service are the task's (exec, run).
+    .enablePositionalOptions()
     .addHelpText(
       'after',
       examples('berth compose up -d', 'berth compose -f docker-compose.yml -f docker-compose.prod.yml up -d web', 'berth compose ps', 'berth compose logs -f worker', 'berth compose down -v') +
@@ -87,6 +90,7 @@ export function registerCompose(program: Command, ctx: CliContext): void {
     });
 
   registerLifecycle(compose, ctx, projectOf);
+  registerExec(compose, ctx, projectOf);
 }
 
 /** The compose project, with the options given before the subcommand. */
