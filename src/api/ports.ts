@@ -1,4 +1,6 @@
 import type { Certificates } from '../domain/certificates.js';
+import type { ExecOptions, ExecSession } from '../runtime/task-exec.js';
+import type { HostPolicy } from '../domain/compose/to-definition.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
 import type { NodeView } from '../domain/nodes.js';
@@ -11,6 +13,12 @@ import type { DockerCredentialsDocT } from './schemas.js';
 /** Issues `docker login` credentials scoped to one service's repository. */
 export interface DockerCredentialsProvider {
   credentialsFor(service: Service): Promise<DockerCredentialsDocT>;
+}
+
+/** Commands in a service's running task (`compose exec`). */
+export interface ServiceExec {
+  /** In the named task of the service, or any running one; null when none runs. */
+  exec(project: string, serviceId: number, task: string | null, options: ExecOptions): Promise<ExecSession | null>;
 }
 
 export interface ApiDeps {
@@ -30,7 +38,12 @@ export interface ApiDeps {
   readonly capacityMiB: () => Promise<number>;
   /** The gateway's TLS certificates. */
   readonly certificates: Certificates;
-  /** The cluster's nodes; absent, node routes answer that they need a Swarm. */
+  /** What stacks may reach on the server's host: host ports and bind-mounted directories. */
+  readonly hostPolicy: HostPolicy;
+  /** The real path of a host path (symlinks followed), or null when nothing is there. */
+  readonly realPath: (path: string) => Promise<string | null>;
+  /** null when the runtime cannot run commands in tasks. */
+  readonly exec: ServiceExec | null;  /** The cluster's nodes; absent, node routes answer that they need a Swarm. */
   readonly nodes?: NodesPort;
 }
 

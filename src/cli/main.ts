@@ -3,6 +3,7 @@ import { BerthClientError } from '../client/index.js';
 import { BerthError } from '../domain/errors.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCerts } from './commands/certs.js';
+import { registerCompose } from './commands/compose/index.js';
 import { registerCreate } from './commands/create.js';
 import { registerCredentials } from './commands/credentials.js';
 import { registerDelete } from './commands/delete.js';
@@ -14,6 +15,7 @@ import { registerLogs } from './commands/logs.js';
 import { registerLs } from './commands/ls.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerProject } from './commands/project.js';
+import { registerResources } from './commands/resources.js';
 import { registerPush } from './commands/push.js';
 import { registerRun } from './commands/run.js';
 import { registerStatus } from './commands/status.js';
@@ -54,6 +56,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerAudit(program, ctx);
   registerCerts(program, ctx);
   registerNodes(program, ctx);
+  registerCompose(program, ctx);
+  registerResources(program, ctx);
   registerServerCommand(program);
   return program;
 }

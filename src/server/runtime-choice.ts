@@ -4,12 +4,15 @@ import type { Cluster } from '../runtime/cluster.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { EngineCluster } from '../runtime/docker/engine-cluster.js';
 import { SwarmRuntime } from '../runtime/swarm/swarm-runtime.js';
+import type { TaskExec } from '../runtime/task-exec.js';
 import type { TaskRuntime } from '../runtime/task-runtime.js';
 import type { ServerConfig } from './config.js';
 
 export interface ChosenRuntime {
   readonly runtime: TaskRuntime;
   readonly cluster: Cluster;
+  /** Commands in running tasks; null on Swarm, whose tasks run on engines the manager does not reach. */
+  readonly exec: TaskExec | null;
 }
 
 /**
@@ -33,10 +36,8 @@ export async function chooseRuntime(config: Pick<ServerConfig, 'dockerSocket' | 
   }
   if (config.orchestrator === 'swarm' || (config.orchestrator === 'auto' && manager)) {
     const runtime = new SwarmRuntime({ socketPath: config.dockerSocket, stopGraceMs: config.stopGraceSeconds * 1000 });
-    return { runtime, cluster: runtime };
+    return { runtime, cluster: runtime, exec: null };
   }
-  return {
-    runtime: new DockerRuntime({ socketPath: config.dockerSocket, onWarning, networkPool: config.networkPool }),
-    cluster: new EngineCluster(docker),
-  };
+  const runtime = new DockerRuntime({ socketPath: config.dockerSocket, onWarning, networkPool: config.networkPool });
+  return { runtime, cluster: new EngineCluster(docker), exec: runtime.exec };
 }

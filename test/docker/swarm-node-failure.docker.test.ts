@@ -26,6 +26,7 @@ describe('a node that dies', () => {
     const load = new SteadyLoad(`${bed.server.gatewayUrl}/swfail-web/`);
     await load.atLeast(50);
     bed.lab.killNode(bed.node('worker-2'));
+    const deadAt = Date.now();
 
     const moved = await waitFor('the event saying where the tasks went', async () => {
       const events = (await project.status('web')).events.map((e: { message: string }) => e.message);
@@ -34,8 +35,11 @@ describe('a node that dies', () => {
     expect(moved).toBe('node worker-2 is down; 1 task moved to worker-3');
     await load.atLeast(50);
     const { failures } = await load.stop();
-    // The other task served throughout; the lost one's requests went to it.
-    expect(failures).toEqual([]);
+    // The other task served throughout; new requests for the lost one went to it. Only a
+    // request that was on the machine as it died can fail: at most one per connection of the
+    // load, each sent before the machine was dead.
+    expect(failures.length, failures.join(', ')).toBeLessThanOrEqual(load.workers);
+    for (const at of load.failedAt) expect(at).toBeLessThanOrEqual(deadAt);
 
     const status = await project.status('web');
     expect(await taskNodes(project, 'web')).toEqual(['worker-3', 'worker-3']);

@@ -1,3 +1,4 @@
+import type { HostPolicy } from '../../src/domain/compose/to-definition.js';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
@@ -58,7 +59,7 @@ export interface Harness {
 export const TEST_REGISTRY: OwnRegistry = { names: (domain) => domain === 'registry.example:5000' || domain === 'localhost:5000' };
 
 export async function apiHarness(
-  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; nodes?: NodesPort } = {},
+  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; hostPolicy?: HostPolicy; capacityMiB?: number; nodes?: NodesPort } = {},
 ): Promise<Harness> {
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
@@ -75,8 +76,11 @@ export async function apiHarness(
     },
     dockerCredentials: options.credentials ?? null,
     ownRegistry: TEST_REGISTRY,
+    hostPolicy: options.hostPolicy ?? { hostPorts: null, bindMountDirs: [] },
+    realPath: async (path) => path,
+    exec: null,
     jobs,
-    capacityMiB: async () => CAPACITY_MIB,
+    capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
     certificates: options.certificates ?? NO_CERTIFICATES,
     ...(options.nodes ? { nodes: options.nodes } : {}),
     audit: new AuditTrail(store.db, clock, null, (error) => {

@@ -77,10 +77,12 @@ export class SteadyLoad {
   private readonly loops: Promise<void>[];
   ok = 0;
   readonly failures: string[] = [];
+  /** When each failed request was sent, by the clock of Date.now(). */
+  readonly failedAt: number[] = [];
 
   constructor(
     private readonly url: string,
-    workers = 4,
+    readonly workers = 4,
   ) {
     this.loops = Array.from({ length: workers }, () => this.loop());
   }
@@ -100,9 +102,14 @@ export class SteadyLoad {
 
   private async loop(): Promise<void> {
     while (this.running) {
+      const sentAt = Date.now();
       const outcome = await this.get();
-      if (outcome === 'ok') this.ok++;
-      else this.failures.push(outcome);
+      if (outcome === 'ok') {
+        this.ok++;
+      } else {
+        this.failures.push(outcome);
+        this.failedAt.push(sentAt);
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serviceSpec, STOP_CONSTRAINT, swarmServiceName } from '../../src/runtime/swarm/service-spec.js';
+import { serviceSpec, STOP_CONSTRAINT, swarmName } from '../../src/runtime/swarm/service-spec.js';
 import { changes } from '../../src/runtime/swarm/swarm-events.js';
 import { detailsOf, summaryOf, type NodeState, type SwarmService, type SwarmTask } from '../../src/runtime/swarm/task-view.js';
 import type { TaskSpec, TaskSummary } from '../../src/runtime/task-runtime.js';
@@ -32,12 +32,12 @@ describe('a berth task as a Swarm service', () => {
   });
 
   it('gets a name Swarm accepts, distinct for names that only differ where Swarm cannot tell', () => {
-    expect(swarmServiceName('berth-abc-p-web-1a2b')).toBe('berth-abc-p-web-1a2b');
-    const a = swarmServiceName('berth-abc-p_1-web-1a2b');
-    const b = swarmServiceName('berth-abc-p-1-web-1a2b');
+    expect(swarmName('berth-abc-p-web-1a2b')).toBe('berth-abc-p-web-1a2b');
+    const a = swarmName('berth-abc-p_1-web-1a2b');
+    const b = swarmName('berth-abc-p-1-web-1a2b');
     expect(a).toMatch(/^[a-zA-Z0-9-]+$/);
     expect(a).not.toBe(b);
-    expect(swarmServiceName(`berth-abc-${'x'.repeat(80)}`).length).toBeLessThanOrEqual(63);
+    expect(swarmName(`berth-abc-${'x'.repeat(80)}`).length).toBeLessThanOrEqual(63);
   });
 });
 

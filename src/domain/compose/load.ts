@@ -15,6 +15,12 @@ export interface ComposeFile {
 /** A compose file's content after YAML, interpolation and merging: plain data, checked against the schema. */
 export type ComposeConfig = Record<string, unknown>;
 
+/** The merged files, and where a path (`services.web.ports[0]`) was last written in them. */
+export interface LoadedCompose {
+  readonly config: ComposeConfig;
+  locate(path: string): { readonly file: string; readonly line: number } | null;
+}
+
 const MAX_FILE_BYTES = 1024 * 1024;
 
 /** The string formats the schema names, as compose reads them. */
@@ -52,7 +58,7 @@ const validate = (() => {
  * file cannot be read at all (YAML syntax) or the schema refuses it; problems of interpolation
  * are added to `problems`, and reading goes on so that the caller reports them with its own.
  */
-export function loadCompose(files: readonly ComposeFile[], env: Readonly<Record<string, string>>, found: ComposeProblem[] = []): ComposeConfig {
+export function loadCompose(files: readonly ComposeFile[], env: Readonly<Record<string, string>>, found: ComposeProblem[] = []): LoadedCompose {
   if (files.length === 0) throw new InvalidComposeError([{ path: '(files)', message: 'no compose file was given' }]);
   const problems: ComposeProblem[] = [];
   const parsed: { file: ComposeFile; doc: Document; lines: LineCounter; value: ComposeConfig }[] = [];
@@ -97,7 +103,41 @@ export function loadCompose(files: readonly ComposeFile[], env: Readonly<Record<
     }
     throw new InvalidComposeError(dedupe([...found, ...problems]));
   }
-  return merged;
+  return {
+    config: merged,
+    locate(path) {
+      for (const p of [...parsed].reverse()) {
+        const segments = pathSegments(p.doc, path);
+        const line = segments === null ? undefined : lineOf(p.doc, p.lines, segments);
+        if (line !== undefined) return { file: p.file.name, line };
+      }
+      return null;
+    },
+  };
+}
+
+/**
+ * A dotted path as the document's keys: compose names may hold dots (`apex.weather`), so at each
+ * mapping the longest key the path goes on with is taken. Null when the document lacks the path's start.
+ */
+function pathSegments(doc: Document, path: string): (string | number)[] | null {
+  const segments: (string | number)[] = [];
+  let rest = path;
+  while (rest !== '') {
+    const index = /^\[(\d+)\]/.exec(rest);
+    if (index) {
+      segments.push(Number(index[1]));
+      rest = rest.slice(index[0].length).replace(/^\./, '');
+      continue;
+    }
+    const node = doc.getIn(segments, true) as unknown;
+    const keys = isMap(node) ? node.items.map((item) => String(isScalar(item.key) ? item.key.value : item.key)) : [];
+    const key = keys.filter((k) => rest === k || rest.startsWith(`${k}.`) || rest.startsWith(`${k}[`)).sort((a, b) => b.length - a.length)[0];
+    if (key === undefined) return segments.length === 0 ? null : segments;
+    segments.push(key);
+    rest = rest.slice(key.length).replace(/^\./, '');
+  }
+  return segments;
 }
 
 /** `services.web.ports[0]` from ['services', 'web', 'ports', 0]. */

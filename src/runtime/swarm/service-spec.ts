@@ -17,10 +17,11 @@ const NS = 1e9;
 const MAX_NAME = 63;
 
 /**
- * The Swarm service name of a task: Swarm allows only letters, digits and '-', at most 63.
- * A name changed to fit gets a digest of the original, so two names never meet.
+ * The Swarm name of a task's service or of a network: Swarm allows only letters, digits and
+ * '-', at most 63 (a DNS label). A name changed to fit gets a digest of the original, so two
+ * names never meet.
  */
-export function swarmServiceName(taskName: string): string {
+export function swarmName(taskName: string): string {
   const fitted = taskName.replace(/[^a-zA-Z0-9-]/g, '-');
   if (fitted === taskName && fitted.length <= MAX_NAME) return fitted;
   const digest = createHash('sha256').update(taskName).digest('hex').slice(0, 8);
@@ -54,7 +55,7 @@ export function serviceSpec(spec: TaskSpec, options: SwarmSpecOptions): Docker.S
   ];
   const grace = extra?.stopGraceSeconds ?? options.stopGraceMs / 1000;
   return {
-    Name: swarmServiceName(spec.name),
+    Name: swarmName(spec.name),
     Labels: { ...spec.labels, [IMAGE_LABEL]: spec.image },
     TaskTemplate: {
       ContainerSpec: {
@@ -85,7 +86,7 @@ export function serviceSpec(spec: TaskSpec, options: SwarmSpecOptions): Docker.S
       },
       RestartPolicy: { Condition: 'none' },
       Placement: { Constraints: [...(spec.constraints ?? [])] },
-      Networks: spec.networks.map((n) => ({ Target: n.name, Aliases: [...n.aliases] })),
+      Networks: spec.networks.map((n) => ({ Target: swarmName(n.name), Aliases: [...n.aliases] })),
       LogDriver: { Name: 'json-file', Options: { 'max-size': String(spec.logMaxBytes), 'max-file': '1' } },
     },
     Mode: { Replicated: { Replicas: 1 } },

@@ -3,11 +3,12 @@ import type { NetworkSpec } from '../task-runtime.js';
 import { engineCall, statusOf, wrapEngineError } from '../docker/engine-errors.js';
 import { SingleFlight } from '../docker/single-flight.js';
 import { labelFilters } from '../docker/tasks.js';
+import { swarmName } from './service-spec.js';
 
 /**
  * A project's or a stack's network on Swarm: an overlay, so that its tasks reach each other
  * on every node, and attachable, so that a plain container (a job run by hand, a test) may
- * join it. Swarm's address pool gives its subnet.
+ * join it. Swarm's address pool gives its subnet; its name is berth's made a DNS label.
  */
 export class SwarmNetworks {
   /** The engine creates two networks of one name when asked at once. */
@@ -37,10 +38,11 @@ export class SwarmNetworks {
   }
 
   private async make(spec: NetworkSpec): Promise<void> {
-    const found = await engineCall('list networks', () => this.docker.listNetworks({ filters: { name: [spec.name] } }));
-    if (found.some((n) => n.Name === spec.name)) return;
+    const name = swarmName(spec.name);
+    const found = await engineCall('list networks', () => this.docker.listNetworks({ filters: { name: [name] } }));
+    if (found.some((n) => n.Name === name)) return;
     try {
-      await this.docker.createNetwork({ Name: spec.name, Driver: 'overlay', Attachable: true, CheckDuplicate: true, Labels: { ...spec.labels } });
+      await this.docker.createNetwork({ Name: name, Driver: 'overlay', Attachable: true, CheckDuplicate: true, Labels: { ...spec.labels } });
     } catch (error) {
       // Made meanwhile by another pass or server.
       if (statusOf(error) !== 409) throw wrapEngineError(`create network ${spec.name}`, error);

@@ -12,6 +12,9 @@ import { currentTask, detailsOf, isStopped, summaryOf, type SwarmService, type S
 
 /** Berth's tasks as Swarm services of one replica each (service-spec.ts says why). */
 export class SwarmTasks {
+  /** The manager's own node id, once asked. */
+  private selfId: Promise<string> | null = null;
+
   constructor(
     private readonly docker: Docker,
     private readonly streams: Docker,
@@ -43,10 +46,10 @@ export class SwarmTasks {
 
   async create(spec: TaskSpec): Promise<string> {
     const image = await this.pinned(spec.image);
+    const placed = { ...spec, constraints: [...(spec.constraints ?? []), ...(await this.stateConstraints(spec))] };
+    const service = serviceSpec(placed, { image, stopGraceMs: this.stopGraceMs });
     const created = await engineCall(`create Swarm service for ${spec.name}`, () =>
-      spec.pullAuth
-        ? this.docker.createService(spec.pullAuth, serviceSpec(spec, { image, stopGraceMs: this.stopGraceMs }))
-        : this.docker.createService(serviceSpec(spec, { image, stopGraceMs: this.stopGraceMs })),
+      spec.pullAuth ? this.docker.createService(spec.pullAuth, service) : this.docker.createService(service),
     );
     return (created as unknown as { id?: string; ID?: string }).id ?? (created as unknown as { ID: string }).ID;
   }
@@ -92,6 +95,21 @@ export class SwarmTasks {
       throw wrapEngineError(`follow the logs of Swarm service ${id.slice(0, 12)}`, error);
     }
     await readFollowedLines(stream, options.signal, options.onLine, `follow the logs of Swarm service ${id.slice(0, 12)}`);
+  }
+
+  /**
+   * A volume or a host path lives on one machine, not on the Swarm: a task that mounts one
+   * runs on the node berth talks to (the machine berth and its data dir are on), so that it
+   * finds its data again wherever it is replaced from.
+   */
+  private async stateConstraints(spec: TaskSpec): Promise<string[]> {
+    if (!spec.mounts.some((m) => m.kind !== 'tmpfs')) return [];
+    this.selfId ??= engineCall('describe the manager', () => this.docker.info()).then((info) => (info as { Swarm?: { NodeID?: string } }).Swarm?.NodeID ?? '');
+    const id = await this.selfId.catch((error: unknown) => {
+      this.selfId = null;
+      throw error;
+    });
+    return id ? [`node.id==${id}`] : [];
   }
 
   /** A service and its Swarm tasks; null when the service is gone. */

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor, type ApiClient } from '../support/docker-harness.js';
+import { startSwarmBed, taskNodes, type SwarmBed } from '../support/swarm-harness.js';
+
+// A compose stack on a real three-node Swarm: its services on different nodes reach each
+// other by name over the stack's overlay network.
+let bed: SwarmBed;
+let project: ApiClient;
+
+beforeAll(async () => {
+  bed = await startSwarmBed({ lab: 4, nodes: 3, basePort: 19330 });
+  project = await bed.admin.project('swstack');
+}, 180_000);
+
+afterAll(async () => {
+  await bed?.destroy();
+});
+
+// web serves what it last fetched from api, by api's name only: it is healthy once it reached api.
+const DUO = `
+services:
+  api:
+    image: berth-demo/hello:1
+    environment:
+      GREETING: api says hi
+    deploy:
+      placement:
+        constraints: [node.hostname==worker-2]
+  web:
+    image: berth-demo/hello:1
+    command: ["sh", "-c", "mkdir -p /www$$CONTEXT_ROOT; while true; do wget -q -O /tmp/page http://api/swstack-duo-api/ && mv /tmp/page /www$$CONTEXT_ROOT/index.html; sleep 1; done & exec httpd -f -p 80 -h /www"]
+    ports: ["80"]
+    depends_on: [api]
+    deploy:
+      placement:
+        constraints: [node.hostname==worker-3]
+`;
+
+describe('a stack on a Swarm', () => {
+  it('runs its services on the nodes asked, talking by name over the overlay, served through the gateway', async () => {
+    const put = await project.call('PUT', '/stacks/duo', { compose: DUO });
+    expect(put.status, JSON.stringify(put.json)).toBe(200);
+    const answer = await waitFor('web to serve what it got from api', async () => {
+      const res = await fetch(`${bed.server.gatewayUrl}/swstack-duo-web/`);
+      return res.status === 200 ? res.text() : null;
+    }, 90_000, 200);
+    expect(answer).toMatch(/^api says hi from [0-9a-f]{12}\n$/);
+    expect(await taskNodes(project, 'duo-api')).toEqual(['worker-2']);
+    expect(await taskNodes(project, 'duo-web')).toEqual(['worker-3']);
+
+    // The stack's network is an overlay across the nodes, made by berth for this stack alone.
+    const networks = await bed.lab.docker(bed.lab.manager, 'network', 'ls', '--filter', 'label=io.berth.stack=duo', '--format', '{{.Driver}} {{.Scope}}');
+    expect(networks.split('\n')).toEqual(['overlay swarm']);
+
+    const bad = await project.call('PUT', '/stacks/bad', { compose: DUO.replace('node.hostname==worker-2', 'node.colour==blue') });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.json)).toContain('services.api.deploy.placement.constraints[0]');
+  });
+});
