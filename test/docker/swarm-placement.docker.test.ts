@@ -155,4 +155,15 @@ describe('berth on a Swarm of three nodes', () => {
     expect(await bed.lab.docker(worker, 'images', '--digests', '--format', '{{.Repository}}@{{.Digest}}', creds.repo_uri)).toMatch(/@sha256:[0-9a-f]{64}$/);
     expect((await fetch(`${bed.server.gatewayUrl}/swplace-pushed/`)).status).toBe(200);
   });
+
+  it('adopts its Swarm tasks after a restart of the server, serving throughout', async () => {
+    const before = (await project.status('web')).tasks.map((t: { task_name: string }) => t.task_name).sort();
+    await bed.server.restart();
+    expect((await fetch(`${bed.server.gatewayUrl}/swplace-web/`)).status).toBe(200);
+    await waitFor('the restarted server to see the tasks healthy', async () => {
+      const status = await project.status('web');
+      return status.target_health.targets.filter((t: { health: string }) => t.health === 'healthy').length === 2;
+    }, 30_000);
+    expect((await project.status('web')).tasks.map((t: { task_name: string }) => t.task_name).sort()).toEqual(before);
+  });
 });

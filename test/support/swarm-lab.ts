@@ -101,6 +101,16 @@ export class SwarmLab {
     killNodeProcesses(this.names, node.index);
   }
 
+  /** Starts a killed node's engine again on its data dir: it rejoins the Swarm as the same node. */
+  async reviveNode(node: LabNode): Promise<void> {
+    this.startEngine(node);
+    await this.waitForEngine(node);
+    await waitFor(`${node.name} to be ready again`, async () => {
+      const state = await this.docker(this.manager, 'node', 'inspect', node.name, '--format', '{{.Status.State}}');
+      return state === 'ready';
+    }, 60_000, 200);
+  }
+
   /** Removes every node, namespace, link, rule, mount and file of the lab. Safe to call twice. */
   destroy(): void {
     if (this.destroyed) return;
