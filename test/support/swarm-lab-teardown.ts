@@ -38,9 +38,22 @@ export function labNames(lab: number): LabNames {
   };
 }
 
-/** The rule that lets the lab's nodes talk across the host bridge (the host engine sets FORWARD DROP). */
-export function forwardRule(names: LabNames): string[] {
-  return ['DOCKER-USER', '-i', names.bridge, '-o', names.bridge, '-j', 'ACCEPT'];
+/**
+ * The rule that lets the lab's nodes talk across the host bridge: the host's engine sets
+ * FORWARD to DROP and keeps DOCKER-USER for rules of this kind; a host without it takes the
+ * rule in FORWARD.
+ */
+export function forwardRule(names: LabNames, chain = forwardChain()): string[] {
+  return [chain, '-i', names.bridge, '-o', names.bridge, '-j', 'ACCEPT'];
+}
+
+function forwardChain(): string {
+  try {
+    execFileSync('iptables', ['-n', '-L', 'DOCKER-USER'], { stdio: 'ignore', timeout: 10_000 });
+    return 'DOCKER-USER';
+  } catch {
+    return 'FORWARD';
+  }
 }
 
 function quiet(command: string, args: readonly string[]): string {
@@ -58,8 +71,7 @@ export function nodePids(names: LabNames, node: number): number[] {
   for (const line of quiet('ip', ['netns', 'pids', names.netns(node)]).split('\n')) {
     if (/^\d+$/.test(line.trim())) pids.add(Number(line.trim()));
   }
-  for (const controller of ['pids', 'memory', 'cpu,cpuacct']) {
-    const root = `/sys/fs/cgroup/${controller}/${names.cgroup(node)}`;
+  for (const root of cgroupRoots(names.cgroup(node))) {
     if (!existsSync(root)) continue;
     for (const entry of [root, ...readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `${root}/${e.name}`)]) {
       try {
@@ -71,6 +83,12 @@ export function nodePids(names: LabNames, node: number): number[] {
   }
   pids.delete(process.pid);
   return [...pids];
+}
+
+/** Where a cgroup's directories are: one per controller (cgroup v1), or one (v2, unified). */
+function cgroupRoots(cgroup: string): string[] {
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return [`/sys/fs/cgroup/${cgroup}`];
+  return ['pids', 'memory', 'cpu,cpuacct', 'blkio', 'cpuset', 'devices', 'freezer', 'systemd'].map((c) => `/sys/fs/cgroup/${c}/${cgroup}`);
 }
 
 /** Kills every process of the node at once, as a machine that loses power. */
@@ -109,8 +127,7 @@ export function removeLab(names: LabNames): void {
   for (let node = 1; node <= MAX_LAB_NODES; node++) {
     quiet('ip', ['netns', 'del', names.netns(node)]);
     quiet('ip', ['link', 'del', names.hostVeth(node)]);
-    for (const controller of ['pids', 'memory', 'cpu,cpuacct', 'blkio', 'cpuset', 'devices', 'freezer', 'systemd']) {
-      const root = `/sys/fs/cgroup/${controller}/${names.cgroup(node)}`;
+    for (const root of cgroupRoots(names.cgroup(node))) {
       if (!existsSync(root)) continue;
       for (const entry of readdirSync(root, { withFileTypes: true })) if (entry.isDirectory()) quiet('rmdir', [`${root}/${entry.name}`]);
       quiet('rmdir', [root]);
@@ -118,14 +135,16 @@ export function removeLab(names: LabNames): void {
   }
   quiet('ip', ['link', 'del', names.bridge]);
   // The rule may have been inserted more than once by runs that died early.
-  for (let i = 0; i < 10 && ruleExists(names); i++) quiet('iptables', ['-D', ...forwardRule(names)]);
+  for (const chain of ['DOCKER-USER', 'FORWARD']) {
+    for (let i = 0; i < 10 && ruleExists(names, chain); i++) quiet('iptables', ['-D', ...forwardRule(names, chain)]);
+  }
   rmSync(names.runDir, { recursive: true, force: true });
   rmSync(names.dataDir, { recursive: true, force: true });
 }
 
-function ruleExists(names: LabNames): boolean {
+function ruleExists(names: LabNames, chain: string): boolean {
   try {
-    execFileSync('iptables', ['-C', ...forwardRule(names)], { stdio: 'ignore', timeout: 10_000 });
+    execFileSync('iptables', ['-C', ...forwardRule(names, chain)], { stdio: 'ignore', timeout: 10_000 });
     return true;
   } catch {
     return false;

@@ -149,7 +149,9 @@ export class SwarmLab {
     const registries = (this.options.insecureRegistries ?? []).flatMap((r) => ['--insecure-registry', r]);
     const dockerd = [
       'dockerd', '--config-file', `${dir}/daemon.json`, '--data-root', `${dir}/data`, '--exec-root', `${names.runDir}/node${node.index}`,
-      '-H', node.host, '--pidfile', `${names.runDir}/node${node.index}.pid`, '--cgroup-parent', `/${names.cgroup(node.index)}`, ...registries,
+      '-H', node.host, '--pidfile', `${names.runDir}/node${node.index}.pid`,
+      // cgroupfs whatever the host's engine uses: a plain path as the parent, found again by killNode.
+      '--exec-opt', 'native.cgroupdriver=cgroupfs', '--cgroup-parent', `/${names.cgroup(node.index)}`, ...registries,
     ];
     const log = openSync(`${dir}/dockerd.log`, 'a');
     // nsenter, not `ip netns exec`, which remounts /sys and leaves dockerd without its cgroups;
