@@ -51,5 +51,8 @@ describe('a node that dies', () => {
 
     const node = (await bed.admin.call('GET', '/nodes/worker-2')).json;
     expect(node).toMatchObject({ status: 'down', tasks: 0 });
+    // A dead machine is removed from the Swarm without force.
+    expect((await bed.admin.call('DELETE', '/nodes/worker-2')).status).toBe(200);
+    expect((await bed.admin.call('GET', '/nodes')).json.nodes.map((n: { name: string }) => n.name).sort()).toEqual(['manager-1', 'worker-3']);
   });
 });

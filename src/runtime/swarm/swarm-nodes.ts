@@ -168,5 +168,9 @@ function availabilityOf(value: string | undefined): NodeAvailability {
 
 function engineMessage(error: unknown): string {
   const e = error as { json?: { message?: string }; message?: string };
-  return (e.json?.message ?? e.message ?? String(error)).replace(/^\(HTTP code \d+\)[^-]*- /, '').trim();
+  // Swarm's own words, without its RPC wrapping ("rpc error: code = FailedPrecondition desc = …").
+  return (e.json?.message ?? e.message ?? String(error))
+    .replace(/^\(HTTP code \d+\)[^-]*- /, '')
+    .replace(/^rpc error: code = \w+ desc = /, '')
+    .trim();
 }
