@@ -75,6 +75,8 @@ export interface ReconcilerDeps {
   readonly faults?: FaultPoints;
   /** Told how long each pass took. */
   readonly onPass?: (durationMs: number) => void;
+  /** Told when a deployment fails for want of memory. */
+  readonly onAdmissionRefused?: () => void;
 }
 
 /** The longest a starting server routes to the tasks it adopted before their first probe. */
@@ -149,6 +151,7 @@ export class Reconciler {
         onServiceRemoved: deps.onServiceRemoved ?? (async () => {}),
         faults,
         routesPushedAt: () => this.routes.routesPushedAt(),
+        admissionRefused: deps.onAdmissionRefused ?? (() => undefined),
       },
       options,
     );

@@ -36,6 +36,7 @@ import { NO_CERTIFICATES } from '../tls/certificates.js';
 import { CertifyingGateway } from '../tls/certifying-gateway.js';
 import { UserCertificate } from '../tls/user-certificate.js';
 import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
+import { Observability } from './observability.js';
 import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
 
 /** What tests may replace (the engine and the clock) or watch. Everything else is real. */
@@ -65,6 +66,7 @@ export class BerthServer {
     readonly registry: RegistryService,
     private readonly health: ProberHealthMonitor,
     private readonly certificateManager: AcmeCertificates | null,
+    private readonly observability: Observability,
   ) {}
 
   static async start(config: ServerConfig, parts: ServerParts = {}): Promise<BerthServer> {
@@ -96,6 +98,21 @@ export class BerthServer {
     const tracker = new ChangeTracker();
     const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock, RELIST_MS, tracker);
 
+    // The logger exists once the API does; what is logged before goes to the process's warnings.
+    let log: Logger = { info: () => undefined, warn: (m) => process.emitWarning(m), error: (m) => process.emitWarning(m) };
+    const lateLogger: Logger = { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
+    const observability = await Observability.start({
+      store,
+      certificates: () => certificates,
+      sampler: engine && {
+        tasks: () => containers.matching({ [LABEL.instance]: instance }),
+        stats: engine.stats,
+        routes: async () => new Map(),
+        labels: { project: LABEL.project, service: LABEL.service },
+      },
+      listen: config.metricsListen,
+      logger: lateLogger,
+    });
     // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
     // The API lists and renews certificates; they are made once the gateway exists.
@@ -126,6 +143,7 @@ export class BerthServer {
         },
         hostPolicy: { hostPorts: config.hostPorts, bindMountDirs: await realDirs(config.allowBindMounts) },
         realPath,
+        metrics: observability,
         exec: engine && {
           exec: (project, serviceId, task, options) =>
             engine.exec.exec({ [LABEL.instance]: instance, [LABEL.project]: project, [LABEL.serviceId]: String(serviceId), ...(task === null ? {} : { [LABEL.task]: task }) }, options),
@@ -139,6 +157,7 @@ export class BerthServer {
     const logger = pinoLogger(api);
     for (const fix of secured) logger.warn(`data dir: ${fix}`);
     warn = (error) => logger.warn(`runtime: ${error.message}`);
+    log = logger;
     const gateway = new NginxGateway({
       dataDir: join(dataDir, 'nginx'),
       listenHost: config.gatewayListen.host,
@@ -178,7 +197,9 @@ export class BerthServer {
         logger,
         onServiceRemoved: (service) => registry.deleteRepository(service.project, service.name, service.id),
         faults: faultPointsFromEnv(process.env),
+        onAdmissionRefused: () => observability.admissionRefused('service'),
         onPass: (durationMs) => {
+          observability.passCompleted(durationMs);
           if (durationMs >= SLOW_PASS_MS) logger.warn(`a reconcile pass took ${(durationMs / 1000).toFixed(1)} s; deployments and recovery of every service wait for passes`);
           parts.onPass?.(durationMs);
         },
@@ -199,7 +220,7 @@ export class BerthServer {
     reconciler.start();
     tls.manager?.start();
     logger.info(`berth API on ${address}; gateway ${config.publicUrl}; registry ${registry.address}; instance ${instance}`);
-    return new BerthServer(config, api, reconciler, store, instance, admin, address, gateway, registry, health, tls.manager);
+    return new BerthServer(config, api, reconciler, store, instance, admin, address, gateway, registry, health, tls.manager, observability);
   }
 
   /** Stops the control plane. Containers, nginx and the registry keep running for the next start to adopt. */
@@ -221,6 +242,7 @@ export class BerthServer {
     await this.reconciler.stop();
     this.health.stop();
     await this.certificateManager?.stop();
+    await this.observability.close();
   }
 }
 
