@@ -1,4 +1,5 @@
 import type { Certificates } from '../domain/certificates.js';
+import type { HistoryPoint } from '../metrics/history.js';
 import type { ExecOptions, ExecSession } from '../runtime/task-exec.js';
 import type { HostPolicy } from '../domain/compose/to-definition.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
@@ -19,6 +20,14 @@ export interface DockerCredentialsProvider {
 export interface ServiceExec {
   /** In the named task of the service, or any running one; null when none runs. */
   exec(project: string, serviceId: number, task: string | null, options: ExecOptions): Promise<ExecSession | null>;
+}
+
+/** Metrics as the API serves them: Prometheus's text, and each service's charts. */
+export interface ApiMetrics {
+  text(): Promise<{ contentType: string; body: string }>;
+  history(key: string, since: number): readonly HistoryPoint[];
+  readonly intervalSeconds: number;
+  admissionRefused(kind: 'job' | 'stack'): void;
 }
 
 export interface ApiDeps {
@@ -43,7 +52,9 @@ export interface ApiDeps {
   /** The real path of a host path (symlinks followed), or null when nothing is there. */
   readonly realPath: (path: string) => Promise<string | null>;
   /** null when the runtime cannot run commands in tasks. */
-  readonly exec: ServiceExec | null;  /** The cluster's nodes; absent, node routes answer that they need a Swarm. */
+  readonly exec: ServiceExec | null;
+  readonly metrics: ApiMetrics;
+  /** The cluster's nodes; absent, node routes answer that they need a Swarm. */
   readonly nodes?: NodesPort;
 }
 

@@ -83,6 +83,8 @@ export interface ReconcilerDeps {
   readonly nodeNames?: NodeNames;
   /** Finishes the drains of nodes berth was asked to drain. */
   readonly drainer?: NodeDrainer;
+  /** Told when a deployment fails for want of memory. */
+  readonly onAdmissionRefused?: () => void;
 }
 
 /** The longest a starting server routes to the tasks it adopted before their first probe. */
@@ -158,6 +160,7 @@ export class Reconciler {
         faults,
         routesPushedAt: () => this.routes.routesPushedAt(),
         ...(deps.nodeNames ? { moves: new NodeMoves(store, deps.nodeNames) } : {}),
+        admissionRefused: deps.onAdmissionRefused ?? (() => undefined),
       },
       options,
     );

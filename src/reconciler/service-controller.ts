@@ -46,6 +46,8 @@ export interface ServiceControllerDeps {
   readonly routesPushedAt: () => number;
   /** Told of tasks their node took down, to say where they went once replaced. */
   readonly moves?: NodeMoves;
+  /** A deployment failed for want of memory. */
+  readonly admissionRefused: () => void;
 }
 
 const NO_TASKS: readonly LabelledContainer[] = [];
@@ -102,6 +104,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
       drainMs: options.drainMs,
       pruneImages: (service) => this.pruneImages(service),
       exitReason: (serviceId, revision) => this.exitReason(serviceId, revision),
+      admissionRefused: deps.admissionRefused,
     });
   }
 

@@ -6,6 +6,7 @@ import { EngineCluster } from '../runtime/docker/engine-cluster.js';
 import { SwarmRuntime } from '../runtime/swarm/swarm-runtime.js';
 import type { TaskExec } from '../runtime/task-exec.js';
 import type { TaskRuntime } from '../runtime/task-runtime.js';
+import type { TaskStats } from '../runtime/task-stats.js';
 import type { ServerConfig } from './config.js';
 
 export interface ChosenRuntime {
@@ -13,6 +14,8 @@ export interface ChosenRuntime {
   readonly cluster: Cluster;
   /** Commands in running tasks; null on Swarm, whose tasks run on engines the manager does not reach. */
   readonly exec: TaskExec | null;
+  /** Tasks' memory and CPU, for the metrics; null on Swarm, for the same reason. */
+  readonly stats: TaskStats | null;
 }
 
 /**
@@ -36,8 +39,8 @@ export async function chooseRuntime(config: Pick<ServerConfig, 'dockerSocket' | 
   }
   if (config.orchestrator === 'swarm' || (config.orchestrator === 'auto' && manager)) {
     const runtime = new SwarmRuntime({ socketPath: config.dockerSocket, stopGraceMs: config.stopGraceSeconds * 1000 });
-    return { runtime, cluster: runtime, exec: null };
+    return { runtime, cluster: runtime, exec: null, stats: null };
   }
   const runtime = new DockerRuntime({ socketPath: config.dockerSocket, onWarning, networkPool: config.networkPool });
-  return { runtime, cluster: new EngineCluster(docker), exec: runtime.exec };
+  return { runtime, cluster: new EngineCluster(docker), exec: runtime.exec, stats: runtime.stats };
 }

@@ -41,6 +41,7 @@ import { NO_CERTIFICATES } from '../tls/certificates.js';
 import { CertifyingGateway } from '../tls/certifying-gateway.js';
 import { UserCertificate } from '../tls/user-certificate.js';
 import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
+import { Observability } from './observability.js';
 import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
 import { chooseRuntime } from './runtime-choice.js';
 
@@ -73,6 +74,7 @@ export class BerthServer {
     readonly registry: RegistryService,
     private readonly health: ProberHealthMonitor,
     private readonly certificateManager: AcmeCertificates | null,
+    private readonly observability: Observability,
   ) {}
 
   static async start(config: ServerConfig, parts: ServerParts = {}): Promise<BerthServer> {
@@ -89,9 +91,9 @@ export class BerthServer {
     // The runtime exists before the logger; its warnings reach the log once that exists.
     let warn = (error: Error): void => process.emitWarning(error);
     const chosen = parts.runtime
-      ? { runtime: parts.runtime, cluster: parts.cluster ?? new EngineCluster(new Docker({ socketPath: config.dockerSocket })), exec: null }
+      ? { runtime: parts.runtime, cluster: parts.cluster ?? new EngineCluster(new Docker({ socketPath: config.dockerSocket })), exec: null, stats: null }
       : await chooseRuntime(config, (error) => warn(error));
-    const { runtime, cluster, exec: taskExec } = chosen;
+    const { runtime, cluster, exec: taskExec, stats: taskStats } = chosen;
     await runtime.ping();
 
     const registry = await RegistryService.create({
@@ -106,14 +108,27 @@ export class BerthServer {
     const tracker = new ChangeTracker();
     const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock, RELIST_MS, tracker);
     const nodeNames = new NodeNames(runtime, clock);
-    // Made before the logger exists; it logs through the closure once it does.
-    let logger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
-    const drainer = new NodeDrainer(cluster, runtime, clock, { info: (m) => logger.info(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) });
+
+    // The logger exists once the API does; what is logged before goes to the process's warnings.
+    let log: Logger = { info: () => undefined, warn: (m) => process.emitWarning(m), error: (m) => process.emitWarning(m) };
+    const lateLogger: Logger = { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
+    const drainer = new NodeDrainer(cluster, runtime, clock, lateLogger);
     const nodes = new NodeDirectory(cluster, runtime, () => {
       drainer.soon();
       reconciler?.kick();
     });
-
+    const observability = await Observability.start({
+      store,
+      certificates: () => certificates,
+      sampler: taskStats && {
+        tasks: () => containers.matching({ [LABEL.instance]: instance }),
+        stats: taskStats,
+        routes: async () => new Map(),
+        labels: { project: LABEL.project, service: LABEL.service },
+      },
+      listen: config.metricsListen,
+      logger: lateLogger,
+    });
     // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
     // The API lists and renews certificates; they are made once the gateway exists.
@@ -145,6 +160,7 @@ export class BerthServer {
         },
         hostPolicy: { hostPorts: config.hostPorts, bindMountDirs: await realDirs(config.allowBindMounts) },
         realPath,
+        metrics: observability,
         exec: taskExec && {
           exec: (project, serviceId, task, options) =>
             taskExec.exec({ [LABEL.instance]: instance, [LABEL.project]: project, [LABEL.serviceId]: String(serviceId), ...(task === null ? {} : { [LABEL.task]: task }) }, options),
@@ -155,9 +171,10 @@ export class BerthServer {
         plugins: [async (app) => app.register(registryTokenRoutes, registry.tokenRoutes)],
       },
     );
-    logger = pinoLogger(api);
+    const logger = pinoLogger(api);
     for (const fix of secured) logger.warn(`data dir: ${fix}`);
     warn = (error) => logger.warn(`runtime: ${error.message}`);
+    log = logger;
     const gateway = new NginxGateway({
       dataDir: join(dataDir, 'nginx'),
       listenHost: config.gatewayListen.host,
@@ -199,7 +216,9 @@ export class BerthServer {
         nodeNames,
         drainer,
         faults: faultPointsFromEnv(process.env),
+        onAdmissionRefused: () => observability.admissionRefused('service'),
         onPass: (durationMs) => {
+          observability.passCompleted(durationMs);
           if (durationMs >= SLOW_PASS_MS) logger.warn(`a reconcile pass took ${(durationMs / 1000).toFixed(1)} s; deployments and recovery of every service wait for passes`);
           parts.onPass?.(durationMs);
         },
@@ -220,7 +239,7 @@ export class BerthServer {
     reconciler.start();
     tls.manager?.start();
     logger.info(`berth API on ${address}; gateway ${config.publicUrl}; registry ${registry.address}; instance ${instance}`);
-    return new BerthServer(config, api, reconciler, store, instance, admin, address, gateway, registry, health, tls.manager);
+    return new BerthServer(config, api, reconciler, store, instance, admin, address, gateway, registry, health, tls.manager, observability);
   }
 
   /** Stops the control plane. Containers, nginx and the registry keep running for the next start to adopt. */
@@ -242,6 +261,7 @@ export class BerthServer {
     await this.reconciler.stop();
     this.health.stop();
     await this.certificateManager?.stop();
+    await this.observability.close();
   }
 }
 

@@ -1,4 +1,5 @@
 import type { HostPolicy } from '../../src/domain/compose/to-definition.js';
+import { Observability } from '../../src/server/observability.js';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
@@ -79,6 +80,7 @@ export async function apiHarness(
     hostPolicy: options.hostPolicy ?? { hostPorts: null, bindMountDirs: [] },
     realPath: async (path) => path,
     exec: null,
+    metrics: await Observability.start({ store, certificates: () => options.certificates ?? NO_CERTIFICATES, sampler: null, listen: null, logger: SILENT }),
     jobs,
     capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
     certificates: options.certificates ?? NO_CERTIFICATES,
@@ -113,3 +115,5 @@ export const VALID_DEFINITION = {
   'container-port': 80,
   environment: [{ name: 'GREETING', value: 'hello' }],
 };
+
+const SILENT = { info: () => undefined, warn: () => undefined, error: () => undefined };

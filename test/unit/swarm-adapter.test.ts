@@ -23,7 +23,7 @@ describe('a berth task as a Swarm service', () => {
       RestartPolicy: { Condition: 'none' },
       Resources: { Limits: { MemoryBytes: 32 * MiB, Pids: 512 }, Reservations: { MemoryBytes: 16 * MiB } },
       Placement: { Constraints: ['node.labels.gpu==yes'] },
-      Networks: [{ Target: 'berth-abc-p_1', Aliases: ['web'] }],
+      Networks: [{ Target: swarmName('berth-abc-p_1'), Aliases: ['web'] }],
       ContainerSpec: { Image: 'sha256:1234', Init: true, CapabilityDrop: ['ALL'], StopGracePeriod: 3e9 },
     });
     // Host mode: the gateway reaches node-address:published-port; no virtual IP (no IPVS needed).

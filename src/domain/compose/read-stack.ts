@@ -14,6 +14,8 @@ export interface StackInput {
   readonly environment: Readonly<Record<string, string>>;
   /** Files the compose file names (env_file, secrets, configs), by the path written in it. */
   readonly attachments: Readonly<Record<string, string>>;
+  /** false: skip the Compose Specification's schema (a client whose server checks it again). */
+  readonly checkSchema?: boolean;
 }
 
 const TOP_LEVEL = new Set(['version', 'name', 'services', 'networks', 'volumes', 'secrets', 'configs']);
@@ -26,7 +28,7 @@ const TOP_LEVEL = new Set(['version', 'name', 'services', 'networks', 'volumes',
  */
 export function readStack(input: StackInput): StackSpec {
   const problems: ComposeProblem[] = [];
-  const loaded = loadCompose(input.files, input.environment, problems);
+  const loaded = loadCompose(input.files, input.environment, problems, { checkSchema: input.checkSchema !== false });
   const config = loaded.config;
   const v = new Values(problems);
   for (const key of Object.keys(config)) if (!TOP_LEVEL.has(key) && !key.startsWith('x-')) v.problem(key, 'is not supported by berth');

@@ -60,7 +60,8 @@ export async function readComposeProject(ctx: CliContext, options: ComposeOption
   const attachments = await readAttachments(directory, parsed);
   const stack = stackName(options.projectName ?? ctx.env.COMPOSE_PROJECT_NAME ?? topLevelName(parsed) ?? basename(directory));
   const profiles = options.profile ?? ctx.env.COMPOSE_PROFILES?.split(',').filter(Boolean) ?? [];
-  const spec = readStack({ stack, files, environment, attachments });
+  // Read for what the CLI needs (builds, names); the server checks the schema, with its line numbers.
+  const spec = readStack({ stack, files, environment, attachments, checkSchema: false });
   return { stack, directory, files, environment, attachments, profiles, spec };
 }
 
