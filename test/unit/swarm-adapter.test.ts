@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serviceSpec, STOP_CONSTRAINT, swarmName } from '../../src/runtime/swarm/service-spec.js';
-import { changes } from '../../src/runtime/swarm/swarm-events.js';
+import { changes, subscribeByPolling } from '../../src/runtime/swarm/swarm-events.js';
 import { detailsOf, summaryOf, type NodeState, type SwarmService, type SwarmTask } from '../../src/runtime/swarm/task-view.js';
 import type { TaskSpec, TaskSummary } from '../../src/runtime/task-runtime.js';
 import { demoTaskSpec } from '../support/docker-harness.js';
@@ -117,5 +117,62 @@ describe('task events from listings', () => {
     // A task marked to move, or placed, changes nothing but what the view must look at again.
     expect(changes(new Map([['a', base]]), new Map([['a', { ...base, evicted: true }]])).map((e) => e.kind)).toEqual(['health']);
     expect(changes(new Map([['a', base]]), new Map([['a', base]]))).toEqual([]);
+  });
+
+  describe('polling', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    /** Lists `tasks()` on fake timers; tells how many listings each stretch of time made. */
+    async function polling(tasks: () => TaskSummary[]) {
+      vi.useFakeTimers();
+      let listings = 0;
+      const subscription = subscribeByPolling(
+        () => {
+          listings++;
+          return Promise.resolve(tasks());
+        },
+        () => {},
+        { periodMs: 250, busyPeriodMs: 25, busyForMs: 1_000 },
+      );
+      await subscription.delivering;
+      return {
+        subscription,
+        async listingsIn(ms: number): Promise<number> {
+          const from = listings;
+          await vi.advanceTimersByTimeAsync(ms);
+          return listings - from;
+        },
+      };
+    }
+
+    it('lists often while a task waits to run, for a while, then at its usual pace', async () => {
+      const { subscription, listingsIn } = await polling(() => [base]);
+      expect(await listingsIn(500)).toBe(20);
+      // A task that waits longer (one that fits on no node) does not keep the engine busy.
+      await listingsIn(500);
+      expect(await listingsIn(1_000)).toBe(4);
+      subscription.close();
+      await subscription.ended;
+    });
+
+    it('goes back to its usual pace once the task runs', async () => {
+      let state: TaskSummary['state'] = 'created';
+      const { subscription, listingsIn } = await polling(() => [{ ...base, state }]);
+      expect(await listingsIn(100)).toBe(4);
+      state = 'running';
+      await listingsIn(25);
+      expect(await listingsIn(1_000)).toBe(4);
+      subscription.close();
+      await subscription.ended;
+    });
+
+    it('lists at its usual pace when no task waits', async () => {
+      const { subscription, listingsIn } = await polling(() => [{ ...base, state: 'running' }]);
+      expect(await listingsIn(1_000)).toBe(4);
+      subscription.close();
+      await subscription.ended;
+    });
   });
 });

@@ -1,22 +1,39 @@
 import type { EventSubscription, TaskEvent, TaskEventKind, TaskSummary } from '../task-runtime.js';
 
+export interface PollingOptions {
+  /** How often the tasks are listed. */
+  readonly periodMs: number;
+  /** How often while a task waits to run, whose start a deployment waits on; default `periodMs`. */
+  readonly busyPeriodMs?: number;
+  /**
+   * How long a task waiting to run keeps the listing busy: one that fits on no node may wait
+   * for hours, and three engine calls every busy period would be spent on it all that time.
+   */
+  readonly busyForMs?: number;
+  /** The clock the waits are measured by (tests pass their own). */
+  readonly now?: () => number;
+}
+
 /**
  * Swarm's event stream tells of services and nodes, not of tasks starting or ending on
  * other machines: berth's task events on Swarm come from listing its tasks every `periodMs`
- * and telling what changed. The first listing is the baseline; the subscription delivers
- * from then on. A failed listing ends the subscription (the reconciler subscribes again).
+ * (every `busyPeriodMs` for the first `busyForMs` a task waits to run) and telling what
+ * changed. The first listing is the baseline; the subscription delivers from then on. A
+ * failed listing ends the subscription (the reconciler subscribes again).
  */
 export function subscribeByPolling(
   list: () => Promise<TaskSummary[]>,
   onEvent: (event: TaskEvent) => void,
-  periodMs: number,
+  options: PollingOptions,
 ): EventSubscription {
+  const { periodMs, busyPeriodMs = periodMs, busyForMs = 30_000, now: clock = Date.now } = options;
   let closed = false;
   let wake: (() => void) | null = null;
   let delivered: () => void = () => {};
   const delivering = new Promise<void>((resolve) => {
     delivered = resolve;
   });
+  const busy = busyWhileWaiting(busyForMs, clock);
   const ended = (async () => {
     let before: ReadonlyMap<string, TaskSummary> | null = null;
     while (!closed) {
@@ -31,8 +48,9 @@ export function subscribeByPolling(
       if (before === null) delivered();
       else for (const event of changes(before, now)) onEvent(event);
       before = now;
+      const wait = busy(now) ? busyPeriodMs : periodMs;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, periodMs);
+        const timer = setTimeout(resolve, wait);
         wake = () => {
           clearTimeout(timer);
           resolve();
@@ -48,6 +66,24 @@ export function subscribeByPolling(
       closed = true;
       wake?.();
     },
+  };
+}
+
+/** Whether a listing has a task that has waited to run for less than `busyForMs`. */
+function busyWhileWaiting(busyForMs: number, clock: () => number): (tasks: ReadonlyMap<string, TaskSummary>) => boolean {
+  /** When each task still waiting to run was first seen waiting. */
+  const waitingSince = new Map<string, number>();
+  return (tasks) => {
+    const at = clock();
+    for (const id of waitingSince.keys()) if (tasks.get(id)?.state !== 'created') waitingSince.delete(id);
+    let busy = false;
+    for (const task of tasks.values()) {
+      if (task.state !== 'created') continue;
+      const since = waitingSince.get(task.id) ?? at;
+      waitingSince.set(task.id, since);
+      if (at - since < busyForMs) busy = true;
+    }
+    return busy;
   };
 }
 

@@ -29,6 +29,8 @@ export interface SwarmRuntimeOptions {
   readonly requestTimeoutMs?: number;
   /** How often task changes are looked for (Swarm's events do not tell them); default 250 ms. */
   readonly pollMs?: number;
+  /** The same for the first 30 s a task waits to run, so a deployment sees its task start soon after Swarm does; default 25 ms. */
+  readonly busyPollMs?: number;
   /** A task's grace between its stop signal and SIGKILL, unless its spec sets one; default 10 s. */
   readonly stopGraceMs?: number;
 }
@@ -48,6 +50,7 @@ export class SwarmRuntime implements TaskRuntime, Cluster {
   private readonly volumes: DockerVolumes;
   private readonly swarmNodes: SwarmNodes;
   private readonly pollMs: number;
+  private readonly busyPollMs: number;
 
   constructor(options: SwarmRuntimeOptions) {
     this.docker = new Docker({ socketPath: options.socketPath, timeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS });
@@ -58,6 +61,7 @@ export class SwarmRuntime implements TaskRuntime, Cluster {
     this.networks = new SwarmNetworks(this.docker);
     this.volumes = new DockerVolumes(this.docker);
     this.pollMs = options.pollMs ?? 250;
+    this.busyPollMs = options.busyPollMs ?? 25;
   }
 
   async ping(): Promise<void> {
@@ -100,7 +104,7 @@ export class SwarmRuntime implements TaskRuntime, Cluster {
   }
 
   subscribe(labels: Readonly<Record<string, string>>, onEvent: (event: TaskEvent) => void): EventSubscription {
-    return subscribeByPolling(() => this.tasks.list(labels), onEvent, this.pollMs);
+    return subscribeByPolling(() => this.tasks.list(labels), onEvent, { periodMs: this.pollMs, busyPeriodMs: this.busyPollMs });
   }
 
   imageNames(reference: string): Promise<readonly string[] | null> {
