@@ -27,7 +27,8 @@ export interface SwarmBenchOptions {
  * berth on a real three-node Swarm of engines in network namespaces (test/support/swarm-lab.ts),
  * with Swarm's own dispatcher heartbeat (5 s), against baselines measured in the same run:
  * - deploy: PUT → first 200 through the gateway, against `docker service create` of the same
- *   image and limits + polling the Swarm API and then the task's published port, by hand;
+ *   image and limits on an overlay network (as berth's task is) + polling the Swarm API and
+ *   then the task's published port, by hand; and the same without a network, for information;
  * - throughput: wrk through the gateway to a task on a worker node, against the same through
  *   berth on the host's single engine, in back-to-back pairs;
  * - drain: failed requests of a routed service under load while its node is drained (goal 0);
@@ -46,17 +47,22 @@ export async function runSwarm(ctx: BenchContext, options: SwarmBenchOptions): P
     const api = await server.admin.project('bench');
     const baseline = new SwarmBaseline(lab.manager.socket);
 
-    await deployLatency(ctx, api, server, baseline, lab, options.runs * 2);
+    await deployLatency(ctx, scope, api, server, baseline, lab, options.runs * 2);
     await throughput(ctx, scope, api, server, lab, options);
     await drain(ctx, api, server, options.runs);
     await nodeFailure(ctx, api, server, baseline, lab, options.runs);
   });
 }
 
-async function deployLatency(ctx: BenchContext, api: Api, server: BenchServer, baseline: SwarmBaseline, lab: SwarmLab, runs: number): Promise<void> {
+async function deployLatency(ctx: BenchContext, scope: Scope, api: Api, server: BenchServer, baseline: SwarmBaseline, lab: SwarmLab, runs: number): Promise<void> {
   const image = await lab.docker(lab.manager, 'image', 'inspect', '-f', '{{.Id}}', HELLO_IMAGE);
+  // berth's task is on its project's overlay network (its services reach each other by name
+  // there); the baseline's is on one of its own, so Swarm does the same work for both.
+  const network = await baseline.overlay('bench-raw', LABEL);
+  scope.defer('baseline network', () => lab.docker(lab.manager, 'network', 'rm', network));
   const berth: number[] = [];
   const raw: number[] = [];
+  const plain: number[] = [];
   for (let round = 0; round <= runs; round++) {
     const name = `d${round}`;
     const deployBerth = async (): Promise<number> => {
@@ -68,15 +74,25 @@ async function deployLatency(ctx: BenchContext, api: Api, server: BenchServer, b
       await api.remove(name);
       return ok.okAt - t0;
     };
-    const deployRaw = (): Promise<number> => baseline.timeToServe(`raw-${round}`, image, { intervalMs: POLL_MS, constraints: ['node.role==worker'], label: LABEL });
-    const [b, r] = round % 2 === 0 ? [await deployBerth(), await deployRaw()] : [NaN, await deployRaw()];
-    const bb = round % 2 === 0 ? b : await deployBerth();
-    ctx.log(`swarm: deploy round ${round}${round === 0 ? ' (warm-up)' : ''}: docker service create ${r.toFixed(0)} ms, berth ${bb.toFixed(0)} ms`);
+    const deployRaw = (prefix: string, on?: string): Promise<number> =>
+      baseline.timeToServe(`${prefix}-${round}`, image, { intervalMs: POLL_MS, constraints: ['node.role==worker'], label: LABEL, ...(on ? { network: on } : {}) });
+    let b: number;
+    let r: number;
+    if (round % 2 === 0) {
+      b = await deployBerth();
+      r = await deployRaw('raw', network);
+    } else {
+      r = await deployRaw('raw', network);
+      b = await deployBerth();
+    }
+    const p = await deployRaw('plain');
+    ctx.log(`swarm: deploy round ${round}${round === 0 ? ' (warm-up)' : ''}: docker service create ${r.toFixed(0)} ms (without a network ${p.toFixed(0)} ms), berth ${b.toFixed(0)} ms`);
     if (round === 0) continue;
-    berth.push(bb);
+    berth.push(b);
     raw.push(r);
+    plain.push(p);
   }
-  ctx.raw.swarmDeploy = { berth, raw };
+  ctx.raw.swarmDeploy = { berth, raw, plain };
   ctx.record({
     bench: 'swarm',
     name: 'deploy on Swarm: PUT → first 200 via gateway',
@@ -85,7 +101,17 @@ async function deployLatency(ctx: BenchContext, api: Api, server: BenchServer, b
     baseline: raw,
     comparisons: paired(berth, raw, (x, y) => x / y),
     goal: { kind: 'ratio-max', limit: 1.5 },
-    note: 'baseline: docker service create (same image, limits, reservation, host-mode port) + polling the Swarm API, then the published port, every 10 ms',
+    note: 'baseline: docker service create (same image, limits, reservation, host-mode port, on an overlay network) + polling the Swarm API, then the published port, every 10 ms',
+  });
+  ctx.record({
+    bench: 'swarm',
+    name: 'deploy on Swarm: the same baseline on no network',
+    unit: 'ms',
+    values: plain,
+    baseline: raw,
+    comparisons: paired(plain, raw, (x, y) => x / y),
+    goal: { kind: 'info' },
+    note: 'what joining an overlay network costs Swarm on a node: the service without one against the service on one',
   });
 }
 

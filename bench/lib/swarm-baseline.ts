@@ -29,8 +29,18 @@ export class SwarmBaseline {
     this.docker = new Docker({ socketPath, timeout: 30_000 });
   }
 
-  /** A plain service; `restart: any` lets Swarm itself reschedule it when its node dies. */
-  async create(name: string, image: string, options: { restart: 'none' | 'any'; constraints: readonly string[]; label: string }): Promise<string> {
+  /** An attachable overlay network, as berth makes one for each project; removed with the lab. */
+  async overlay(name: string, label: string): Promise<string> {
+    const network = await this.docker.createNetwork({ Name: name, Driver: 'overlay', Attachable: true, CheckDuplicate: true, Labels: { [label]: 'true' } });
+    return network.id;
+  }
+
+  /**
+   * A plain service; `restart: any` lets Swarm itself reschedule it when its node dies. On
+   * `network` (an overlay) it does what berth's task does: a node joins the overlay before it
+   * starts the task, and leaves it with its last task on it.
+   */
+  async create(name: string, image: string, options: { restart: 'none' | 'any'; constraints: readonly string[]; label: string; network?: string }): Promise<string> {
     const service = await this.docker.createService({
       Name: name,
       Labels: { [options.label]: 'true' },
@@ -39,6 +49,7 @@ export class SwarmBaseline {
         Resources: { Limits: { MemoryBytes: 32 * 1024 * 1024 }, Reservations: { MemoryBytes: 16 * 1024 * 1024 } },
         RestartPolicy: { Condition: options.restart, Delay: 0 },
         Placement: { Constraints: [...options.constraints] },
+        ...(options.network ? { Networks: [{ Target: options.network }] } : {}),
       },
       Mode: { Replicated: { Replicas: 1 } },
       EndpointSpec: { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishMode: 'host' }] },
@@ -66,9 +77,9 @@ export class SwarmBaseline {
   }
 
   /** `docker service create` → its task answers 200, in ms; polling the API and then HTTP every `intervalMs`. */
-  async timeToServe(name: string, image: string, options: { intervalMs: number; constraints: readonly string[]; label: string }): Promise<number> {
+  async timeToServe(name: string, image: string, options: { intervalMs: number; constraints: readonly string[]; label: string; network?: string }): Promise<number> {
     const t0 = nowMs();
-    const id = await this.create(name, image, { restart: 'none', constraints: options.constraints, label: options.label });
+    const id = await this.create(name, image, { restart: 'none', ...options });
     try {
       const at = await this.published(id, { intervalMs: options.intervalMs, timeoutMs: 60_000 });
       await untilOk(`http://${at.address}:${at.port}/${name}/`, options.intervalMs, 30_000);
