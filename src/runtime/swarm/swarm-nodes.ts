@@ -87,13 +87,21 @@ export class SwarmNodes {
     try {
       await this.docker.getNode(id).remove({ force });
     } catch (error) {
-      // 400 "node is not down and can't be removed", 412 the last manager: the engine's words say which.
+      // 400 "node is not down and can't be removed", 412 the last manager: the engine's words
+      // say which, with the node's name for its id, as the user named it.
       const status = statusOf(error);
-      if (status === 400 || status === 412) throw new InvalidNodeRequestError(engineMessage(error));
+      if (status === 400 || status === 412) throw new InvalidNodeRequestError(await this.named(engineMessage(error), id));
       throw wrapEngineError(`remove node ${id}`, error);
     } finally {
       this.cached = null;
     }
+  }
+
+  /** `message` with the node's name for its id, when the node is known. */
+  private async named(message: string, id: string): Promise<string> {
+    const node = (await this.raw(false).catch(() => [])).find((n) => n.ID === id);
+    const name = node ? clusterNode(node).name : null;
+    return name ? message.split(id).join(name) : message;
   }
 
   private async update(id: string, change: (spec: NonNullable<SwarmNode['Spec']>) => SwarmNode['Spec']): Promise<void> {
