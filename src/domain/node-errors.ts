@@ -47,3 +47,12 @@ export class TaskSignalUnsupportedError extends BerthError {
     super(`Docker Swarm cannot send ${signal} to a task; it can only stop it (SIGTERM, then SIGKILL after the grace period)`);
   }
 }
+
+/** A command for a task that runs on a node whose engine berth does not reach. */
+export class TaskOnOtherNodeError extends BerthError {
+  readonly code = 'BERTH_TASK_ON_OTHER_NODE';
+  readonly status = 409;
+  constructor(node: string) {
+    super(`The task runs on node ${node}; berth reaches only its own node's tasks (those with a volume or a host path)`);
+  }
+}

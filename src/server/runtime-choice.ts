@@ -12,7 +12,7 @@ import type { ServerConfig } from './config.js';
 export interface ChosenRuntime {
   readonly runtime: TaskRuntime;
   readonly cluster: Cluster;
-  /** Commands in running tasks; null on Swarm, whose tasks run on engines the manager does not reach. */
+  /** Commands in running tasks (on Swarm, those on berth's own node). */
   readonly exec: TaskExec | null;
   /** Tasks' memory and CPU, for the metrics; null on Swarm, for the same reason. */
   readonly stats: TaskStats | null;
@@ -39,7 +39,7 @@ export async function chooseRuntime(config: Pick<ServerConfig, 'dockerSocket' | 
   }
   if (config.orchestrator === 'swarm' || (config.orchestrator === 'auto' && manager)) {
     const runtime = new SwarmRuntime({ socketPath: config.dockerSocket, stopGraceMs: config.stopGraceSeconds * 1000 });
-    return { runtime, cluster: runtime, exec: null, stats: null };
+    return { runtime, cluster: runtime, exec: runtime.exec, stats: null };
   }
   const runtime = new DockerRuntime({ socketPath: config.dockerSocket, onWarning, networkPool: config.networkPool });
   return { runtime, cluster: new EngineCluster(docker), exec: runtime.exec, stats: runtime.stats };

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execInService } from '../../src/client/index.js';
 import { waitFor, type ApiClient } from '../support/docker-harness.js';
 import { startSwarmBed, taskNodes, type SwarmBed } from '../support/swarm-harness.js';
 
 // A compose stack on a real three-node Swarm: its services on different nodes reach each
-// other by name over the stack's overlay network.
+// other by name over the stack's overlay network; compose exec reaches the tasks on berth's node.
 let bed: SwarmBed;
 let project: ApiClient;
 
@@ -34,7 +35,22 @@ services:
     deploy:
       placement:
         constraints: [node.hostname==worker-3]
+  store:
+    image: berth-demo/hello:1
+    command: ["sh", "-c", "echo kept > /data/note; exec sleep 3600"]
+    volumes: [notes:/data]
+volumes:
+  notes: {}
 `;
+
+/** Runs a command in a service's task over the exec WebSocket; its stdout and exit code. */
+async function execIn(service: string, command: string[]): Promise<{ stdout: string; code: number | null }> {
+  let stdout = '';
+  const connection = await execInService(project.base, project.token, service, { command, tty: false }, (channel, data) => {
+    if (channel === 1) stdout += data.toString();
+  });
+  return { code: await connection.exited, stdout };
+}
 
 describe('a stack on a Swarm', () => {
   it('runs its services on the nodes asked, talking by name over the overlay, served through the gateway', async () => {
@@ -51,6 +67,13 @@ describe('a stack on a Swarm', () => {
     // The stack's network is an overlay across the nodes, made by berth for this stack alone.
     const networks = await bed.lab.docker(bed.lab.manager, 'network', 'ls', '--filter', 'label=io.berth.stack=duo', '--format', '{{.Driver}} {{.Scope}}');
     expect(networks.split('\n')).toEqual(['overlay swarm']);
+
+    // A task with a volume runs on berth's own node, where berth runs commands in it; a task
+    // on another node is out of the reach of berth's engine, and the refusal names the node.
+    await waitFor('store to run', async () => (await taskNodes(project, 'duo-store')).length === 1, 60_000, 200);
+    expect(await taskNodes(project, 'duo-store')).toEqual(['manager-1']);
+    expect(await execIn('duo-store', ['cat', '/data/note'])).toEqual({ code: 0, stdout: 'kept\n' });
+    await expect(execIn('duo-web', ['true'])).rejects.toThrow(/The task runs on node worker-3; berth reaches only its own node's tasks/);
 
     const bad = await project.call('PUT', '/stacks/bad', { compose: DUO.replace('node.hostname==worker-2', 'node.colour==blue') });
     expect(bad.status).toBe(400);

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serviceSpec, STOP_CONSTRAINT, swarmName } from '../../src/runtime/swarm/service-spec.js';
 import { changes, subscribeByPolling } from '../../src/runtime/swarm/swarm-events.js';
+import { SwarmExec } from '../../src/runtime/swarm/swarm-exec.js';
+import type { ExecSession, TaskExec } from '../../src/runtime/task-exec.js';
 import { detailsOf, summaryOf, type NodeState, type SwarmService, type SwarmTask } from '../../src/runtime/swarm/task-view.js';
 import type { TaskSpec, TaskSummary } from '../../src/runtime/task-runtime.js';
 import { demoTaskSpec } from '../support/docker-harness.js';
@@ -174,5 +176,23 @@ describe('task events from listings', () => {
       subscription.close();
       await subscription.ended;
     });
+  });
+});
+
+describe('commands in Swarm tasks', () => {
+  const session = { close: () => {} } as unknown as ExecSession;
+  const local = (found: boolean): TaskExec => ({ exec: () => Promise.resolve(found ? session : null) });
+  const options = { command: ['true'], tty: false };
+
+  it('runs them through the engine of berth’s own node', async () => {
+    expect(await new SwarmExec(local(true), () => Promise.resolve('worker-2')).exec({}, options)).toBe(session);
+  });
+
+  it('refuses a task on another node by the node’s name, and tells a task that does not run', async () => {
+    await expect(new SwarmExec(local(false), () => Promise.resolve('worker-2')).exec({}, options)).rejects.toMatchObject({
+      code: 'BERTH_TASK_ON_OTHER_NODE',
+      message: expect.stringMatching(/^The task runs on node worker-2;/),
+    });
+    expect(await new SwarmExec(local(false), () => Promise.resolve(null)).exec({}, options)).toBeNull();
   });
 });

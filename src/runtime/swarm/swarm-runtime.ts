@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import { RuntimeUnavailableError } from '../../domain/errors.js';
 import type { Cluster, ClusterNode, NodeAvailability } from '../cluster.js';
+import { DockerExec } from '../docker/exec.js';
 import { DockerImages } from '../docker/images.js';
 import { DockerVolumes } from '../docker/volumes.js';
 import type {
@@ -16,7 +17,9 @@ import type {
   TaskSummary,
   VolumeSpec,
 } from '../task-runtime.js';
+import type { TaskExec } from '../task-exec.js';
 import { subscribeByPolling } from './swarm-events.js';
+import { SwarmExec } from './swarm-exec.js';
 import { SwarmNetworks } from './swarm-networks.js';
 import { SwarmNodes } from './swarm-nodes.js';
 import { SwarmTasks } from './swarm-tasks.js';
@@ -43,6 +46,8 @@ export interface SwarmRuntimeOptions {
  */
 export class SwarmRuntime implements TaskRuntime, Cluster {
   readonly orchestrator = 'swarm' as const;
+  /** Commands in tasks on berth's own node (swarm-exec.ts). */
+  readonly exec: TaskExec;
   private readonly docker: Docker;
   private readonly tasks: SwarmTasks;
   private readonly images: DockerImages;
@@ -62,6 +67,15 @@ export class SwarmRuntime implements TaskRuntime, Cluster {
     this.volumes = new DockerVolumes(this.docker);
     this.pollMs = options.pollMs ?? 250;
     this.busyPollMs = options.busyPollMs ?? 25;
+    this.exec = new SwarmExec(new DockerExec(this.docker, streams), (labels) => this.nodeOf(labels));
+  }
+
+  private async nodeOf(labels: Readonly<Record<string, string>>): Promise<string | null> {
+    const running = (await this.tasks.list(labels)).find((t) => t.state === 'running');
+    if (!running) return null;
+    const id = running.node ?? null;
+    if (id === null) return 'unknown';
+    return (await this.swarmNodes.states()).get(id)?.name ?? id;
   }
 
   async ping(): Promise<void> {
