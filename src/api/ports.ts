@@ -1,4 +1,8 @@
+import type { Readable, Writable } from 'node:stream';
 import type { Certificates } from '../domain/certificates.js';
+import type { Database } from '../domain/database.js';
+import type { DumpFormat } from '../domain/database-engines.js';
+import type { SecretStore } from '../secrets/secret-store.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
 import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
@@ -10,6 +14,26 @@ import type { DockerCredentialsDocT } from './schemas.js';
 /** Issues `docker login` credentials scoped to one service's repository. */
 export interface DockerCredentialsProvider {
   credentialsFor(service: Service): Promise<DockerCredentialsDocT>;
+}
+
+/** A database's serving task as the engine has it. */
+export interface ObservedDatabase {
+  readonly task: string | null;
+  /** created, running, exited, removing, or none. */
+  readonly state: string;
+  readonly address: string | null;
+  /** Whether it accepts connections now (probed when asked); null while it is not running. */
+  readonly ready: boolean | null;
+}
+
+/** What the API reads of databases' data: dumps streamed out, whether one holds data, uploads kept for a restore. */
+export interface DatabaseAccess {
+  observe(db: Database): Promise<ObservedDatabase>;
+  /** Streams a consistent dump into `out`, ending it when complete. */
+  dump(db: Database, format: DumpFormat, out: Writable, signal: AbortSignal): Promise<void>;
+  hasData(db: Database): Promise<boolean>;
+  /** Keeps an upload (its head already checked) as a file a restore reads. */
+  receive(db: Database, body: Readable, format: DumpFormat): Promise<{ file: string; size: number }>;
 }
 
 export interface ApiDeps {
@@ -29,4 +53,9 @@ export interface ApiDeps {
   readonly capacityMiB: () => Promise<number>;
   /** The gateway's TLS certificates. */
   readonly certificates: Certificates;
+  /** Secrets sealed at rest: databases' passwords, services' `secrets`. */
+  readonly secrets: SecretStore;
+  readonly databases: DatabaseAccess;
+  /** Memory reserved now by every task on the runtime: a database that does not fit beside them is refused. */
+  readonly reservedMiB: () => Promise<number>;
 }

@@ -34,6 +34,12 @@ import { CertificateStore } from '../tls/certificate-store.js';
 import { NO_CERTIFICATES } from '../tls/certificates.js';
 import { CertifyingGateway } from '../tls/certifying-gateway.js';
 import { UserCertificate } from '../tls/user-certificate.js';
+import { RuntimeDatabaseAccess } from '../databases/database-access.js';
+import { DumpFiles } from '../databases/dump-files.js';
+import { PostgresDriver } from '../databases/postgres-driver.js';
+import { RedisDriver } from '../databases/redis-driver.js';
+import { openKeyring } from '../secrets/open-secrets.js';
+import { SecretStore } from '../secrets/secret-store.js';
 import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
 import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
 
@@ -76,6 +82,8 @@ export class BerthServer {
     const clock = parts.clock ?? systemClock;
     const store = new Store(openDatabase(join(dataDir, 'berth.db')), clock);
     const instance = instanceId(store.db);
+    // Before anything reads a secret: a missing or wrong key file stops the start here.
+    const secrets = new SecretStore(store.secrets, await openKeyring(dataDir, store.secrets, new Date(clock.now())));
     const admin = await loadAdminToken(dataDir, config.adminToken);
     // The runtime exists before the logger; its warnings reach the log once that exists.
     let warn = (error: Error): void => process.emitWarning(error);
@@ -93,6 +101,13 @@ export class BerthServer {
 
     const tracker = new ChangeTracker();
     const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock, RELIST_MS, tracker);
+    const databases = {
+      secrets,
+      postgres: new PostgresDriver(runtime),
+      redis: new RedisDriver(runtime),
+      backups: new DumpFiles(join(dataDir, 'backups')),
+      uploads: new DumpFiles(join(dataDir, 'restores')),
+    };
 
     // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
@@ -121,6 +136,12 @@ export class BerthServer {
         },
         dockerCredentials: {
           credentialsFor: async (service) => registry.credentialsFor(service.project, service.name, service.id),
+        },
+        secrets,
+        databases: new RuntimeDatabaseAccess(containers, { postgres: databases.postgres, redis: databases.redis }, secrets, databases.uploads, instance),
+        reservedMiB: async () => {
+          if (!reconciler) throw new InternalError('the reconciler is not running yet');
+          return reconciler.reservedMiB();
         },
       },
       {
@@ -170,6 +191,7 @@ export class BerthServer {
         logger,
         onServiceRemoved: (service) => registry.deleteRepository(service.project, service.name, service.id),
         faults: faultPointsFromEnv(process.env),
+        databases,
         onPass: (durationMs) => {
           if (durationMs >= SLOW_PASS_MS) logger.warn(`a reconcile pass took ${(durationMs / 1000).toFixed(1)} s; deployments and recovery of every service wait for passes`);
           parts.onPass?.(durationMs);

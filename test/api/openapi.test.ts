@@ -12,7 +12,7 @@ import { TokenService } from '../../src/registry/token-service.js';
 import { AuditTrail } from '../../src/store/audit.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
-import { ADMIN, StaticJobObserver, StaticObserver } from '../support/api-harness.js';
+import { ADMIN, noDatabases, StaticJobObserver, StaticObserver } from '../support/api-harness.js';
 import { NO_CERTIFICATES } from '../../src/tls/certificates.js';
 
 interface RegisteredRoute {
@@ -70,6 +70,7 @@ beforeAll(async () => {
       publicUrl: 'http://gw.example:8080',
       desiredStateChanged: () => undefined,
       certificates: NO_CERTIFICATES,
+      ...noDatabases(store),
       dockerCredentials: null,
       ownRegistry: null,
       jobs: new StaticJobObserver(),

@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import type { ApiDeps } from '../../src/api/ports.js';
+import { DatabaseBusyError } from '../../src/domain/errors.js';
+import { SecretStore } from '../../src/secrets/secret-store.js';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
@@ -76,6 +80,7 @@ export async function apiHarness(options: { credentials?: DockerCredentialsProvi
     jobs,
     capacityMiB: async () => CAPACITY_MIB,
     certificates: options.certificates ?? NO_CERTIFICATES,
+    ...noDatabases(store),
     audit: new AuditTrail(store.db, clock, null, (error) => {
       throw error;
     }),
@@ -106,3 +111,16 @@ export const VALID_DEFINITION = {
   'container-port': 80,
   environment: [{ name: 'GREETING', value: 'hello' }],
 };
+
+/** A secret store with a key made for the test, and no engine behind databases (their data endpoints answer 409). */
+export function noDatabases(store: Store): Pick<ApiDeps, 'secrets' | 'databases' | 'reservedMiB'> {
+  const key = randomBytes(32);
+  const busy = (): never => {
+    throw new DatabaseBusyError('no engine in this test');
+  };
+  return {
+    secrets: new SecretStore(store.secrets, { current: 'test', keys: new Map([['test', key]]) }),
+    databases: { observe: async () => ({ task: null, state: 'none', address: null, ready: null }), dump: busy, hasData: busy, receive: busy },
+    reservedMiB: async () => 0,
+  };
+}

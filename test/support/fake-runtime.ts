@@ -1,5 +1,8 @@
+import type { Readable } from 'node:stream';
 import type {
   EventSubscription,
+  ExecOptions,
+  ExecResult,
   LogLine,
   NetworkSpec,
   NodeInfo,
@@ -142,6 +145,21 @@ export class FakeRuntime implements TaskRuntime {
   async removeNetworks(labels: Readonly<Record<string, string>>): Promise<string[]> {
     for (const [name, held] of this.networks) if (matches(held, labels)) this.networks.delete(name);
     return [];
+  }
+
+  /** What a command run in a task does; by default every command fails, as nothing scripted it. */
+  exec: (id: string, options: ExecOptions) => Promise<ExecResult> = async (_id, options) => ({ exitCode: 127, stdout: '', stderr: `${options.command[0] ?? ''}: not scripted` });
+  /** Files written into tasks, by task id and path. */
+  readonly files = new Map<string, Buffer>();
+
+  execTask(id: string, options: ExecOptions): Promise<ExecResult> {
+    return this.exec(id, options);
+  }
+
+  async copyFileInto(id: string, path: string, source: { readonly stream: Readable; readonly size: number }): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of source.stream) chunks.push(chunk as Buffer);
+    this.files.set(`${id}:${path}`, Buffer.concat(chunks));
   }
 
   async ensureVolume(spec: VolumeSpec): Promise<void> {

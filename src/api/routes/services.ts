@@ -7,11 +7,14 @@ import {
   ConflictError,
   DeploymentNotFoundError,
   FeatureUnavailableError,
+  InvalidDefinitionError,
   InvalidServiceNameError,
   ServiceDeletingError,
   ServiceNotFoundError,
 } from '../../domain/errors.js';
+import { ENGINES } from '../../domain/database-engines.js';
 import { parseHealthCheck } from '../../domain/health-check.js';
+import { secretOwner } from '../../secrets/secret-store.js';
 import { ownedRepository, parseImageReference } from '../../domain/image-reference.js';
 import type { Revision, Service } from '../../domain/model.js';
 import { assertServiceName } from '../../domain/names.js';
@@ -159,8 +162,10 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         if (service.status === 'DRAINING') throw new ServiceDeletingError(service.name);
         const definition = parseDefinition(request.body);
         if (definition.image !== null) ownedRepository(project, parseImageReference(definition.image), deps.ownRegistry);
+        checkDatabases(store, project, definition.databases ?? [], definition.environment.map((e) => e.name));
         const { revision, deployment } = store.transaction(() => {
           const stored = store.revisions.add(service.id, definition);
+          for (const secret of request.body.secrets ?? []) deps.secrets.put(secretOwner.revision(service.id, stored.number), secret.name, secret.value);
           const started = store.deployments.create(service.id, stored.number, service.currentRevision);
           const image = definition.image ?? `tag ${definition.containerTag}`;
           store.events.add(service.id, `revision ${stored.number} created (${image}, ${definition.replicas} × ${definition.memoryLimitMiB} MiB)`, started.id);
@@ -169,7 +174,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
             action: 'service.deploy',
             target: `${project}/${service.name}`,
             // Variable names only: values may be secrets.
-            detail: `revision ${stored.number}: ${image}, ${definition.replicas} replica(s), ${definition.memoryReservationMiB}/${definition.memoryLimitMiB} MiB, port ${definition.containerPort}, env [${definition.environment.map((e) => e.name).join(', ')}]`,
+            detail: `revision ${stored.number}: ${image}, ${definition.replicas} replica(s), ${definition.memoryReservationMiB}/${definition.memoryLimitMiB} MiB, port ${definition.containerPort}, env [${definition.environment.map((e) => e.name).join(', ')}]${definition.secretNames ? `, secrets [${definition.secretNames.join(', ')}]` : ''}${definition.databases ? `, databases [${definition.databases.join(', ')}]` : ''}`,
           });
           return { revision: stored, deployment: started };
         });
@@ -273,6 +278,20 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
     app.post('/services/:name/deployments/:id/cancel', cancelSchema, cancel);
     app.delete('/services/:name/deployments/:id', cancelSchema, cancel);
   };
+}
+
+/** Each `--db` names a database of the project, and no two give the same variable (nor one the environment has). */
+function checkDatabases(store: ApiDeps['store'], project: string, names: readonly string[], envNames: readonly string[]): void {
+  const taken = new Map(envNames.map((n) => [n, 'the environment']));
+  for (const name of names) {
+    const db = store.databases.find(project, name);
+    if (!db || db.status !== 'ACTIVE') throw new InvalidDefinitionError(`'databases' names '${name.slice(0, 64)}', which is not a database of this project`);
+    for (const variable of ENGINES[db.engine].serviceEnv(name, name, '')) {
+      const other = taken.get(variable.name);
+      if (other) throw new InvalidDefinitionError(`Database '${name}' would set ${variable.name}, which ${other} sets too`);
+      taken.set(variable.name, `database '${name}'`);
+    }
+  }
 }
 
 export function actor(project: string, ip: string): string {

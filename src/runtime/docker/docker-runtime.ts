@@ -1,7 +1,10 @@
 import Docker from 'dockerode';
 import { RuntimeUnavailableError } from '../../domain/errors.js';
+import type { Readable } from 'node:stream';
 import type {
   EventSubscription,
+  ExecOptions,
+  ExecResult,
   LogLine,
   NetworkSpec,
   NodeInfo,
@@ -15,6 +18,7 @@ import type {
 } from '../task-runtime.js';
 import { engineCall } from './engine-errors.js';
 import { subscribeToEngine } from './events.js';
+import { DockerExec } from './exec.js';
 import { DockerImages } from './images.js';
 import { NeighbourAnnouncer } from './neighbour-announcer.js';
 import { DockerNetworks } from './networks.js';
@@ -48,6 +52,7 @@ export class DockerRuntime implements TaskRuntime {
   private readonly images: DockerImages;
   private readonly networks: DockerNetworks;
   private readonly volumes: DockerVolumes;
+  private readonly exec: DockerExec;
   /** For streams that are quiet for long on purpose (events, followed logs, pulls with their own bound). */
   private readonly streams: Docker;
   /** Null unless berth may set the host's neighbour entries (root, the engine on this host). */
@@ -63,6 +68,7 @@ export class DockerRuntime implements TaskRuntime {
     this.images = new DockerImages(this.docker, this.streams);
     this.networks = new DockerNetworks(this.docker, parsePool(options.networkPool ?? DEFAULT_NETWORK_POOL, 'network-pool'));
     this.volumes = new DockerVolumes(this.docker);
+    this.exec = new DockerExec(this.docker, this.streams);
     const announce = options.announceNeighbours ?? process.geteuid?.() === 0;
     this.neighbours = announce ? new NeighbourAnnouncer(this.docker) : null;
     this.onWarning = options.onWarning ?? ((error) => process.emitWarning(error));
@@ -112,6 +118,14 @@ export class DockerRuntime implements TaskRuntime {
 
   followTaskLogs(id: string, options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void }): Promise<void> {
     return this.tasks.followLogs(id, options);
+  }
+
+  execTask(id: string, options: ExecOptions): Promise<ExecResult> {
+    return this.exec.run(id, options);
+  }
+
+  copyFileInto(id: string, path: string, source: { readonly stream: Readable; readonly size: number }): Promise<void> {
+    return this.exec.copyInto(id, path, source);
   }
 
   subscribe(labels: Readonly<Record<string, string>>, onEvent: (event: TaskEvent) => void): EventSubscription {
