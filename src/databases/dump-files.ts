@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { syncDirectory } from '../fs/atomic-file.js';
 import type { DumpSource } from '../reconciler/database-driver.js';
@@ -25,18 +25,32 @@ export class DumpFiles implements DumpStorage {
     const handle = await open(part, 'wx', 0o600);
     const hash = createHash('sha256');
     let size = 0;
-    const hashing = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
+    let settle: (error: Error | null) => void = () => {};
+    const written = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error ? reject(error) : resolve());
+    });
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
         hash.update(chunk);
         size += chunk.length;
-        done(null, chunk);
+        handle.write(chunk).then(
+          () => done(),
+          (error: Error) => done(error),
+        );
+      },
+      final(done) {
+        settle(null);
+        done();
+      },
+      destroy(error, done) {
+        settle(error ?? new Error('the dump was not written to its end'));
+        done(error);
       },
     });
-    const written = pipeline(hashing, handle.createWriteStream({ autoClose: false }));
-    // Whoever writes learns of a failed write through the stream; commit or abort reports it again.
+    // Whoever writes learns of a failure through the stream; commit reports it again, abort needs it not.
     written.catch(() => undefined);
     return {
-      stream: hashing,
+      stream,
       commit: async () => {
         try {
           await written;
@@ -49,8 +63,8 @@ export class DumpFiles implements DumpStorage {
         return { file: relative(this.root, path), size, sha256: hash.digest('hex') };
       },
       abort: async () => {
-        hashing.destroy();
-        await written.catch(() => undefined);
+        stream.destroy();
+        // Closing a handle that a failed write already closed is no news.
         await handle.close().catch(() => undefined);
         await rm(part, { force: true });
       },
