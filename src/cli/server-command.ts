@@ -59,9 +59,11 @@ export function registerServerCommand(program: Command): void {
     .description('Re-encrypt every secret under a new key; run it while the server is stopped. Safe to run again after an interruption: it finishes the rotation begun')
     .option('--data-dir <dir>', `the server's data dir (env BERTH_DATA_DIR, default ${SERVER_DEFAULTS.dataDir})`)
     .addHelpText('after', '\nExample:\n  berth server rotate-key --data-dir /var/lib/berth\n')
-    .action(async (options: { dataDir?: string }) => {
+    .action(async (options: { dataDir?: string }, command: Command) => {
       const { runRotateKey } = await import('../server/rotate-key-command.js');
-      const rotation = await runRotateKey(options.dataDir ?? process.env.BERTH_DATA_DIR ?? SERVER_DEFAULTS.dataDir);
+      // `server` has a --data-dir of its own, which takes the flag wherever it stands.
+      const dataDir = options.dataDir ?? (command.parent?.opts() as { dataDir?: string } | undefined)?.dataDir;
+      const rotation = await runRotateKey(dataDir ?? process.env.BERTH_DATA_DIR ?? SERVER_DEFAULTS.dataDir);
       process.stdout.write(`${rotation.resumed ? 'finished the rotation begun earlier' : 'rotated'}: ${rotation.resealed} secret(s) re-encrypted; every secret is now under key ${rotation.keyId}, the only key in the key file\n`);
     });
 }

@@ -156,6 +156,7 @@ describe('managed databases', () => {
     const cli = (...args: string[]) => docker('exec', '-e', `REDISCLI_AUTH=${password}`, taskOf('cache'), 'redis-cli', ...args);
     for (let i = 0; i < 50; i++) cli('SET', `k${i}`, String(i));
     const backup = await backupDone(a, 'cache', (await a.call('POST', '/databases/cache/backups')).json.id);
+    expect(backup.reason).toBeNull();
     expect(backup).toMatchObject({ status: 'verified', counts: { keys: 50 } });
     const rdb = Buffer.from(await (await fetch(`${a.base}/databases/cache/dump`, { headers: { 'x-auth-token': a.token } })).arrayBuffer());
     expect(rdb.subarray(0, 5).toString()).toBe('REDIS');
