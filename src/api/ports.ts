@@ -3,6 +3,8 @@ import type { Certificates } from '../domain/certificates.js';
 import type { Database } from '../domain/database.js';
 import type { DumpFormat } from '../domain/database-engines.js';
 import type { SecretStore } from '../secrets/secret-store.js';
+import type { ExecOptions, ExecSession } from '../runtime/task-exec.js';
+import type { HostPolicy } from '../domain/compose/to-definition.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
 import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
@@ -36,6 +38,12 @@ export interface DatabaseAccess {
   receive(db: Database, body: Readable, format: DumpFormat): Promise<{ file: string; size: number }>;
 }
 
+/** Commands in a service's running task (`compose exec`). */
+export interface ServiceExec {
+  /** In the named task of the service, or any running one; null when none runs. */
+  exec(project: string, serviceId: number, task: string | null, options: ExecOptions): Promise<ExecSession | null>;
+}
+
 export interface ApiDeps {
   readonly store: Store;
   readonly observer: TaskObserver;
@@ -58,4 +66,10 @@ export interface ApiDeps {
   readonly databases: DatabaseAccess;
   /** Memory reserved now by every task on the runtime: a database that does not fit beside them is refused. */
   readonly reservedMiB: () => Promise<number>;
+  /** What stacks may reach on the server's host: host ports and bind-mounted directories. */
+  readonly hostPolicy: HostPolicy;
+  /** The real path of a host path (symlinks followed), or null when nothing is there. */
+  readonly realPath: (path: string) => Promise<string | null>;
+  /** null when the runtime cannot run commands in tasks. */
+  readonly exec: ServiceExec | null;
 }

@@ -3,6 +3,7 @@ import { BerthClientError } from '../client/index.js';
 import { BerthError } from '../domain/errors.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCerts } from './commands/certs.js';
+import { registerCompose } from './commands/compose/index.js';
 import { registerCreate } from './commands/create.js';
 import { registerCredentials } from './commands/credentials.js';
 import { registerDelete } from './commands/delete.js';
@@ -13,6 +14,7 @@ import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
 import { registerLs } from './commands/ls.js';
 import { registerProject } from './commands/project.js';
+import { registerResources } from './commands/resources.js';
 import { registerPush } from './commands/push.js';
 import { registerRun } from './commands/run.js';
 import { registerStatus } from './commands/status.js';
@@ -52,6 +54,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerJobs(program, ctx);
   registerAudit(program, ctx);
   registerCerts(program, ctx);
+  registerCompose(program, ctx);
+  registerResources(program, ctx);
   registerServerCommand(program);
   return program;
 }

@@ -4,7 +4,7 @@ import type { Counts } from '../domain/backup.js';
 import type { DumpFormat } from '../domain/database-engines.js';
 import { DumpFailedError } from '../domain/errors.js';
 import type { DatabaseDriver, DatabaseTarget, DumpSource, FreshDatabaseRestore, Readiness } from '../reconciler/database-driver.js';
-import type { TaskRuntime } from '../runtime/task-runtime.js';
+import type { TaskExec } from '../runtime/task-exec.js';
 
 const CONNECT_TIMEOUT_MS = 3_000;
 const USER = 'postgres';
@@ -21,7 +21,7 @@ const TABLES = `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JO
 export class PostgresDriver implements DatabaseDriver, FreshDatabaseRestore {
   readonly engine = 'postgres' as const;
 
-  constructor(private readonly runtime: TaskRuntime) {}
+  constructor(private readonly exec: TaskExec) {}
 
   /** Ready once it accepts a login to the database, as pg_isready would, and answers a query. */
   async probe(target: DatabaseTarget): Promise<Readiness> {
@@ -111,7 +111,7 @@ export class PostgresDriver implements DatabaseDriver, FreshDatabaseRestore {
   }
 
   private async run(target: DatabaseTarget, command: string[], io: { stdin?: NodeJS.ReadableStream; stdout?: Writable; signal?: AbortSignal }, tool: string): Promise<void> {
-    const result = await this.runtime.execTask(target.taskId, { command, ...(io as object) });
+    const result = await this.exec.run(target.taskId, { command, ...(io as object) });
     if (result.exitCode !== 0) throw new DumpFailedError(`${tool} exited with code ${result.exitCode}: ${result.stderr.trim().split('\n').slice(-3).join(' | ') || 'no message'}`);
   }
 

@@ -5,6 +5,7 @@ import { createClient } from 'redis';
 import type { Counts } from '../domain/backup.js';
 import { DumpFailedError } from '../domain/errors.js';
 import type { DatabaseDriver, DatabaseTarget, DumpSource, Readiness, ReplicaRestore } from '../reconciler/database-driver.js';
+import type { TaskExec } from '../runtime/task-exec.js';
 import type { TaskRuntime } from '../runtime/task-runtime.js';
 
 function connectTo(target: DatabaseTarget) {
@@ -28,7 +29,10 @@ const SNAPSHOT_TRIES = 5;
 export class RedisDriver implements DatabaseDriver, ReplicaRestore {
   readonly engine = 'redis' as const;
 
-  constructor(private readonly runtime: TaskRuntime) {}
+  constructor(
+    private readonly runtime: TaskRuntime,
+    private readonly exec: TaskExec,
+  ) {}
 
   async probe(target: DatabaseTarget): Promise<Readiness> {
     try {
@@ -99,7 +103,7 @@ export class RedisDriver implements DatabaseDriver, ReplicaRestore {
   }
 
   private async run(target: DatabaseTarget, command: string[], tool: string, stdout?: Writable, signal?: AbortSignal): Promise<void> {
-    const result = await this.runtime.execTask(target.taskId, { command, ...(stdout ? { stdout } : {}), ...(signal ? { signal } : {}) });
+    const result = await this.exec.run(target.taskId, { command, ...(stdout ? { stdout } : {}), ...(signal ? { signal } : {}) });
     if (result.exitCode !== 0) throw new DumpFailedError(`${tool} in the Redis task exited with code ${result.exitCode}: ${result.stderr.trim() || 'no message'}`);
   }
 

@@ -53,6 +53,7 @@ export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
     const other = b[i] as Route;
     return (
       route.prefix === other.prefix &&
+      (route.stripPrefix ?? false) === (other.stripPrefix ?? false) &&
       route.targets.length === other.targets.length &&
       route.targets.every((t, j) => t.host === other.targets[j]?.host && t.port === other.targets[j]?.port)
     );

@@ -17,7 +17,8 @@ export interface RenderedTable {
 
 /**
  * The table as berth's nginx module reads it (src/gateway/nginx-module): a line per route,
- * its prefix and then its targets, "/exp-2-web 172.17.0.5:8080 [fd00::5]:8080". A route the
+ * its prefix and then its targets, "/exp-2-web 172.17.0.5:8080 [fd00::5]:8080" ("/exp-2-ui strip
+ * 172.17.0.6:3000" for one whose targets get the path without the prefix). A route the
  * module would refuse (a bad prefix or target, a prefix taken by an earlier route) is left out
  * and reported, so one bad route never keeps the table from every other service.
  */
@@ -46,7 +47,7 @@ function routeLine(route: Route, seen: Set<string>): string {
   if (seen.has(route.prefix)) throw new GatewayRoutesRejectedError(`prefix ${route.prefix} is already the route of another service`);
   const peers = route.targets.map((target, at) => peer(target, `targets[${at}]`));
   seen.add(route.prefix);
-  return `${[route.prefix, ...peers].join(' ')}\n`;
+  return `${[route.prefix, ...(route.stripPrefix ? ['strip'] : []), ...peers].join(' ')}\n`;
 }
 
 function peer(target: Target, where: string): string {

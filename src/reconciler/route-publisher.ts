@@ -71,7 +71,7 @@ export class RoutePublisher {
     const targets = new Map<string, Target>();
     for (const route of routes) route.targets.forEach((target, i) => targets.set(route.taskIds[i] as string, target));
     this.publishedTargets = targets;
-    const rejections = await this.push(routes.map((r) => ({ prefix: r.prefix, targets: r.targets })));
+    const rejections = await this.push(routes.map((r) => ({ prefix: r.prefix, targets: r.targets, ...(r.stripPrefix ? { stripPrefix: true } : {}) })));
     if (rejections !== null) this.tell(routes, owners, rejections);
     this.madeAt = stamp;
     this.pushedAt = this.clock.now();
@@ -88,7 +88,7 @@ export class RoutePublisher {
     this.publishedTargets.delete(taskId);
     this.madeAt = null;
     const routes = this.published.map((route) => ({
-      prefix: route.prefix,
+      ...route,
       targets: route.targets.filter((t) => t.host !== gone.host || t.port !== gone.port),
     }));
     this.push(routes).catch((error: unknown) => {

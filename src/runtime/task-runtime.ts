@@ -6,7 +6,7 @@
  * name or error crosses it: adapters answer berth's states and throw berth's errors.
  */
 
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { LogLine } from '../domain/observed.js';
 
 export type { LogLine } from '../domain/observed.js';
@@ -149,27 +149,6 @@ export interface NodeInfo {
   readonly memoryBytes: number;
 }
 
-/** A command run inside a running task, beside its own process (a dump, a restore). */
-export interface ExecOptions {
-  readonly command: readonly string[];
-  /** NAME=VALUE entries added to the task's environment for this command only (passwords stay off the command line). */
-  readonly env?: readonly string[];
-  /** Fed to the command's standard input, which is closed at its end; without it the command reads nothing. */
-  readonly stdin?: Readable;
-  /** Receives the command's standard output, with backpressure; without it the output is returned (up to 1 MiB). */
-  readonly stdout?: Writable;
-  /** Ends the command's stream (the command itself may run on to its end inside the task). */
-  readonly signal?: AbortSignal;
-}
-
-export interface ExecResult {
-  readonly exitCode: number;
-  /** The output when no `stdout` was given, else empty. */
-  readonly stdout: string;
-  /** The last few KiB of the command's standard error. */
-  readonly stderr: string;
-}
-
 export interface TaskRuntime {
   /** Tasks in every state whose labels include all of `labels`. */
   listTasks(labels: Readonly<Record<string, string>>): Promise<TaskSummary[]>;
@@ -185,8 +164,6 @@ export interface TaskRuntime {
   taskLogs(id: string, options: { tail: number; since?: Date }): Promise<LogLine[]>;
   /** Streams log lines as they are written until the signal aborts or the task is removed. */
   followTaskLogs(id: string, options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void }): Promise<void>;
-  /** Runs a command inside a running task and answers how it ended. */
-  execTask(id: string, options: ExecOptions): Promise<ExecResult>;
   /** Writes one file into a task, made or running (onto its volume, say), owned by root with mode 0644. */
   copyFileInto(id: string, path: string, source: { readonly stream: Readable; readonly size: number }): Promise<void>;
   /** Events of tasks carrying `labels`. */

@@ -1,10 +1,11 @@
+import { realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
 import { AuthFailureLimiter } from '../api/auth-limiter.js';
 import { Authenticator } from '../api/auth.js';
 import type { Certificates } from '../domain/certificates.js';
-import { InternalError } from '../domain/errors.js';
+import { ConfigError, FeatureUnavailableError, InternalError } from '../domain/errors.js';
 import { contextRoot } from '../domain/names.js';
 import { systemClock, type Clock } from '../domain/model.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -21,6 +22,7 @@ import { RuntimeTaskObserver } from '../reconciler/task-observer.js';
 import { RegistryImageSource } from '../registry/registry-image-source.js';
 import { RegistryService } from '../registry/registry-service.js';
 import { registryTokenRoutes } from '../registry/routes.js';
+import type { TaskExec } from '../runtime/task-exec.js';
 import type { TaskRuntime } from '../runtime/task-runtime.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { openDatabase } from '../store/database.js';
@@ -46,6 +48,8 @@ import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './
 /** What tests may replace (the engine and the clock) or watch. Everything else is real. */
 export interface ServerParts {
   readonly runtime?: TaskRuntime;
+  /** Commands in the runtime's tasks; without it (a replaced runtime) exec and databases' dumps are refused. */
+  readonly exec?: TaskExec;
   readonly clock?: Clock;
   /** Told how long each reconcile pass took (the bench times passes with it). */
   readonly onPass?: (durationMs: number) => void;
@@ -87,7 +91,9 @@ export class BerthServer {
     const admin = await loadAdminToken(dataDir, config.adminToken);
     // The runtime exists before the logger; its warnings reach the log once that exists.
     let warn = (error: Error): void => process.emitWarning(error);
-    const runtime = parts.runtime ?? new DockerRuntime({ onWarning: (error) => warn(error), networkPool: config.networkPool });
+    const engine = parts.runtime ? null : new DockerRuntime({ onWarning: (error) => warn(error), networkPool: config.networkPool });
+    const runtime = parts.runtime ?? (engine as DockerRuntime);
+    const exec = engine?.exec ?? parts.exec ?? null;
     await runtime.ping();
 
     const registry = await RegistryService.create({
@@ -103,8 +109,8 @@ export class BerthServer {
     const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock, RELIST_MS, tracker);
     const databases = {
       secrets,
-      postgres: new PostgresDriver(runtime),
-      redis: new RedisDriver(runtime),
+      postgres: new PostgresDriver(exec ?? NO_EXEC),
+      redis: new RedisDriver(runtime, exec ?? NO_EXEC),
       backups: new DumpFiles(join(dataDir, 'backups')),
       uploads: new DumpFiles(join(dataDir, 'restores')),
     };
@@ -142,6 +148,12 @@ export class BerthServer {
         reservedMiB: async () => {
           if (!reconciler) throw new InternalError('the reconciler is not running yet');
           return reconciler.reservedMiB();
+        },
+        hostPolicy: { hostPorts: config.hostPorts, bindMountDirs: await realDirs(config.allowBindMounts) },
+        realPath,
+        exec: exec && {
+          exec: (project, serviceId, task, options) =>
+            exec.exec({ [LABEL.instance]: instance, [LABEL.project]: project, [LABEL.serviceId]: String(serviceId), ...(task === null ? {} : { [LABEL.task]: task }) }, options),
         },
       },
       {
@@ -286,6 +298,16 @@ async function startCertificates(
   return { certificates: manager, gateway: new CertifyingGateway(gateway, manager, config.publicDomain, logger), manager };
 }
 
+/** A runtime that cannot run commands in tasks: what needs one says so. */
+const NO_EXEC: TaskExec = {
+  exec: async () => {
+    throw new FeatureUnavailableError('This server cannot run commands in tasks');
+  },
+  run: async () => {
+    throw new FeatureUnavailableError('This server cannot run commands in tasks');
+  },
+};
+
 /** A pass this long holds every service back (a slow engine, or hundreds of tasks started at once); only the log shows it. */
 const SLOW_PASS_MS = 10_000;
 
@@ -295,4 +317,25 @@ function pinoLogger(app: FastifyInstance): Logger {
     warn: (m) => app.log.warn(m),
     error: (m) => app.log.error(m),
   };
+}
+
+/** The real path of a host path, or null when nothing is there. */
+async function realPath(path: string): Promise<string | null> {
+  try {
+    return await realpath(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw error;
+  }
+}
+
+/** Allowed bind-mount directories by their real paths, so that a mount's real path is compared with like. */
+async function realDirs(dirs: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const dir of dirs) {
+    const real = await realPath(dir);
+    if (real === null) throw new ConfigError(`--allow-bind-mount ${dir}: no such directory`);
+    out.push(real);
+  }
+  return out;
 }

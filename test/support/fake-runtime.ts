@@ -1,8 +1,6 @@
 import type { Readable } from 'node:stream';
 import type {
   EventSubscription,
-  ExecOptions,
-  ExecResult,
   LogLine,
   NetworkSpec,
   NodeInfo,
@@ -147,14 +145,8 @@ export class FakeRuntime implements TaskRuntime {
     return [];
   }
 
-  /** What a command run in a task does; by default every command fails, as nothing scripted it. */
-  exec: (id: string, options: ExecOptions) => Promise<ExecResult> = async (_id, options) => ({ exitCode: 127, stdout: '', stderr: `${options.command[0] ?? ''}: not scripted` });
   /** Files written into tasks, by task id and path. */
   readonly files = new Map<string, Buffer>();
-
-  execTask(id: string, options: ExecOptions): Promise<ExecResult> {
-    return this.exec(id, options);
-  }
 
   async copyFileInto(id: string, path: string, source: { readonly stream: Readable; readonly size: number }): Promise<void> {
     const chunks: Buffer[] = [];

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { parseDefinition } from '../../domain/definition.js';
-import { canRollBack } from '../../domain/deployment.js';
+import { canRollBack, strategyNamed } from '../../domain/deployment.js';
 import {
   BadRequestError,
   ConflictError,
@@ -10,6 +10,7 @@ import {
   InvalidDefinitionError,
   InvalidServiceNameError,
   ServiceDeletingError,
+  ServiceInStackError,
   ServiceNotFoundError,
 } from '../../domain/errors.js';
 import { ENGINES } from '../../domain/database-engines.js';
@@ -57,6 +58,12 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
     const service = store.services.find(project, name);
     if (!service) throw new ServiceNotFoundError(name.slice(0, 64));
     return service;
+  }
+
+  /** A stack's service changes with its stack: a lone change would be undone by the next `up`. */
+  function refuseStackMember(service: Service): void {
+    if (service.stackId === null) return;
+    throw new ServiceInStackError(service.name, store.stacks.byId(service.stackId)?.name ?? 'unknown');
   }
 
   function revisionsOf(service: Service): Map<number, Revision> {
@@ -159,6 +166,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       async (request) => {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
+        refuseStackMember(service);
         if (service.status === 'DRAINING') throw new ServiceDeletingError(service.name);
         const definition = parseDefinition(request.body);
         if (definition.image !== null) ownedRepository(project, parseImageReference(definition.image), deps.ownRegistry);
@@ -189,6 +197,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       async (request) => {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
+        refuseStackMember(service);
         if (service.status !== 'DRAINING') {
           store.transaction(() => {
             store.services.setStatus(service.id, 'DRAINING');
@@ -266,7 +275,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       const id = Number(request.params.id);
       const deployment = store.deployments.get(id);
       if (!deployment || deployment.serviceId !== service.id) throw new DeploymentNotFoundError(id);
-      if (deployment.step !== 'rolling-back' && !canRollBack(deployment.step)) {
+      if (deployment.step !== 'rolling-back' && !canRollBack(deployment.step, strategyNamed(deployment.strategy))) {
         throw new ConflictError(`Deployment ${id} is at step '${deployment.step}' and can no longer be cancelled`);
       }
       const updated = deployment.step === 'rolling-back' ? deployment : store.deployments.rollBack(deployment, 'cancelled', 'cancelled by request');

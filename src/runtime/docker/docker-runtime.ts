@@ -3,8 +3,6 @@ import { RuntimeUnavailableError } from '../../domain/errors.js';
 import type { Readable } from 'node:stream';
 import type {
   EventSubscription,
-  ExecOptions,
-  ExecResult,
   LogLine,
   NetworkSpec,
   NodeInfo,
@@ -16,6 +14,7 @@ import type {
   TaskSummary,
   VolumeSpec,
 } from '../task-runtime.js';
+import type { TaskExec } from '../task-exec.js';
 import { engineCall } from './engine-errors.js';
 import { subscribeToEngine } from './events.js';
 import { DockerExec } from './exec.js';
@@ -47,12 +46,13 @@ export interface DockerRuntimeOptions {
  * events), as testcontainers splits its clients.
  */
 export class DockerRuntime implements TaskRuntime {
+  /** Commands in running tasks (`compose exec`, dumps and restores), on the same engine. */
+  readonly exec: TaskExec;
   private readonly docker: Docker;
   private readonly tasks: DockerTasks;
   private readonly images: DockerImages;
   private readonly networks: DockerNetworks;
   private readonly volumes: DockerVolumes;
-  private readonly exec: DockerExec;
   /** For streams that are quiet for long on purpose (events, followed logs, pulls with their own bound). */
   private readonly streams: Docker;
   /** Null unless berth may set the host's neighbour entries (root, the engine on this host). */
@@ -120,12 +120,8 @@ export class DockerRuntime implements TaskRuntime {
     return this.tasks.followLogs(id, options);
   }
 
-  execTask(id: string, options: ExecOptions): Promise<ExecResult> {
-    return this.exec.run(id, options);
-  }
-
   copyFileInto(id: string, path: string, source: { readonly stream: Readable; readonly size: number }): Promise<void> {
-    return this.exec.copyInto(id, path, source);
+    return this.tasks.copyFileInto(id, path, source);
   }
 
   subscribe(labels: Readonly<Record<string, string>>, onEvent: (event: TaskEvent) => void): EventSubscription {

@@ -1,42 +1,47 @@
 import type Docker from 'dockerode';
 import { once } from 'node:events';
-import { posix } from 'node:path';
 import { Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pack } from 'tar-stream';
 import { RuntimeUnavailableError } from '../../domain/errors.js';
-import type { ExecOptions, ExecResult } from '../task-runtime.js';
-import { engineCall } from './engine-errors.js';
+import type { CommandOptions, CommandResult, ExecOptions, ExecSession, OutputChannel, TaskExec } from '../task-exec.js';
+import { engineCall, wrapEngineError } from './engine-errors.js';
+import { labelFilters } from './tasks.js';
 
 const COLLECTED_MAX = 1024 * 1024;
 const STDERR_KEPT = 8 * 1024;
 /** How long the engine may take to report an exec as ended once its stream has closed. */
 const EXIT_REPORT_MS = 10_000;
 
-/** Commands run inside tasks, and files written into them. */
-export class DockerExec {
+interface Started {
+  readonly exec: Docker.Exec;
+  /** The hijacked connection: stdin one way, the (framed, without a TTY) output the other. */
+  readonly stream: Duplex;
+}
+
+/** `docker exec` through the engine's API: a hijacked connection carries stdin and the output. */
+export class DockerExec implements TaskExec {
   constructor(
-    /** For request/answer calls. */
     private readonly docker: Docker,
-    /** For the command's own stream, which may rightly stay open for hours (a large dump). */
+    /** For the command's own stream, which may rightly stay open for hours (a session, a large dump): no request timeout. */
     private readonly streams: Docker,
   ) {}
 
-  async run(id: string, options: ExecOptions): Promise<ExecResult> {
+  async exec(labels: Readonly<Record<string, string>>, options: ExecOptions): Promise<ExecSession | null> {
+    const running = await engineCall('list containers', () => this.docker.listContainers({ filters: { label: labelFilters(labels), status: ['running'] } }));
+    const target = running[0];
+    if (!target) return null;
+    const started = await this.start(target.Id, {
+      Cmd: [...options.command],
+      AttachStdin: true,
+      Tty: options.tty,
+      ...(options.tty && options.columns && options.rows ? { ConsoleSize: [options.rows, options.columns] } : {}),
+    });
+    return new DockerExecSession(started, options.tty);
+  }
+
+  async run(id: string, options: CommandOptions): Promise<CommandResult> {
     const short = id.slice(0, 12);
-    const exec = await engineCall(`start a command in container ${short}`, () =>
-      this.streams.getContainer(id).exec({
-        Cmd: [...options.command],
-        Env: [...(options.env ?? [])],
-        AttachStdin: options.stdin !== undefined,
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: false,
-      }),
-    );
-    const stream = (await engineCall(`start a command in container ${short}`, () =>
-      exec.start({ hijack: true, stdin: options.stdin !== undefined }),
-    )) as unknown as Duplex;
+    const { exec, stream } = await this.start(id, { Cmd: [...options.command], Env: [...(options.env ?? [])], AttachStdin: options.stdin !== undefined, Tty: false });
     const onAbort = (): void => {
       stream.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
     };
@@ -73,18 +78,77 @@ export class DockerExec {
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
     }
-    return { exitCode: await exitCodeOf(this.docker.getExec(exec.id), short), stdout: Buffer.concat(collected).toString('utf8'), stderr };
+    return { exitCode: await exitCodeOf(exec, short), stdout: Buffer.concat(collected).toString('utf8'), stderr };
   }
 
-  /** A one-file tar archive, which the engine unpacks into the task's filesystem (its volumes included). */
-  async copyInto(id: string, path: string, source: { readonly stream: NodeJS.ReadableStream; readonly size: number }): Promise<void> {
-    const archive = pack();
-    const entry = archive.entry({ name: posix.basename(path), size: source.size, mode: 0o644, uid: 0, gid: 0, mtime: new Date() });
-    const writing = pipeline(source.stream, entry).then(() => archive.finalize());
-    await engineCall(`copy ${path} into container ${id.slice(0, 12)}`, async () => {
-      await Promise.all([this.streams.getContainer(id).putArchive(archive as unknown as NodeJS.ReadableStream, { path: posix.dirname(path) }), writing]);
-    });
+  private async start(id: string, spec: Docker.ExecCreateOptions): Promise<Started> {
+    try {
+      const exec = await this.streams.getContainer(id).exec({ AttachStdout: true, AttachStderr: true, ...spec });
+      const stream = (await exec.start({ hijack: true, stdin: spec.AttachStdin === true, Tty: spec.Tty === true })) as unknown as Duplex;
+      return { exec, stream };
+    } catch (error) {
+      throw wrapEngineError(`exec in container ${id.slice(0, 12)}`, error);
+    }
   }
+}
+
+class DockerExecSession implements ExecSession {
+  readonly done: Promise<number | null>;
+  private readonly exec: Docker.Exec;
+  private readonly stream: Duplex;
+  private readonly listeners: ((channel: OutputChannel, data: Buffer) => void)[] = [];
+
+  constructor(started: Started, tty: boolean) {
+    const { exec, stream } = started;
+    this.exec = exec;
+    this.stream = stream;
+    const emit = (channel: OutputChannel, data: Buffer): void => {
+      for (const listener of this.listeners) listener(channel, data);
+    };
+    const output = tty
+      ? (async () => {
+          for await (const chunk of stream as AsyncIterable<Buffer>) emit(1, chunk);
+        })()
+      : demultiplex(stream, listenerStream((data) => emit(1, data)), (_text, data) => emit(2, data));
+    // A session closed from this side ends while its process may run on: that is no exit code.
+    this.done = output
+      .catch(() => undefined)
+      .then(() => exec.inspect())
+      .then(
+        (info) => (info.Running ? null : info.ExitCode),
+        () => null,
+      );
+  }
+
+  write(data: Buffer): void {
+    this.stream.write(data);
+  }
+
+  closeStdin(): void {
+    // Half-close: the process reads the end of its input and may still write.
+    this.stream.end();
+  }
+
+  async resize(columns: number, rows: number): Promise<void> {
+    await this.exec.resize({ w: columns, h: rows });
+  }
+
+  onOutput(listener: (channel: OutputChannel, data: Buffer) => void): void {
+    this.listeners.push(listener);
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+}
+
+function listenerStream(onData: (data: Buffer) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      onData(chunk);
+      done();
+    },
+  });
 }
 
 /** The writable side of a hijacked connection, closed with a half-close so the command sees the end of its input. */
@@ -106,7 +170,7 @@ function halfCloser(stream: Duplex): Writable {
  * (stream type, three zero bytes, big-endian length) then the payload. Payloads go on without
  * being copied, and the stream is read no faster than `stdout` takes them.
  */
-async function demultiplex(stream: Duplex, stdout: Writable, onStderr: (text: string) => void): Promise<void> {
+async function demultiplex(stream: Duplex, stdout: Writable, onStderr: (text: string, data: Buffer) => void): Promise<void> {
   let header = Buffer.alloc(0);
   let type = 0;
   let remaining = 0;
@@ -126,7 +190,7 @@ async function demultiplex(stream: Duplex, stdout: Writable, onStderr: (text: st
       const payload = chunk.subarray(offset, offset + remaining);
       offset += payload.length;
       remaining -= payload.length;
-      if (type === 2) onStderr(payload.toString('utf8'));
+      if (type === 2) onStderr(payload.toString('utf8'), payload);
       else if (!stdout.write(payload)) await once(stdout, 'drain');
     }
   }
