@@ -206,7 +206,9 @@ describe('managed databases', () => {
     await ready(a, 'pg');
     expect(sql(taskOf('pg'), 'SELECT count(*) FROM items')).toBe('500');
     await a.call('DELETE', '/databases/pg?delete_data=true');
-    await waitFor('pg deleted', async () => (await a.call('GET', '/databases/pg')).status === 404, 60_000, 250);
-    expect(docker('volume', 'ls', '-q', '--filter', `label=io.berth.instance=${server.server.instance}`, '--filter', 'label=io.berth.database=pg')).toBe('');
+    expect((await a.call('GET', '/databases/pg')).status).toBe(404);
+    // Its volume goes once its task has stopped and is removed.
+    await waitFor('the volume of pg removed', async () => docker('volume', 'ls', '-q', '--filter', `label=io.berth.instance=${server.server.instance}`, '--filter', 'label=io.berth.database=pg') === '', 60_000, 250);
+    expect((await a.call('GET', '/databases')).json.map((d: { name: string }) => d.name)).not.toContain('pg');
   });
 });
