@@ -261,6 +261,12 @@ export class DatabaseExistsError extends BerthError {
   readonly status = 409;
 }
 
+/** A service of the project has the name a database would take (its host name on the project's network). */
+export class DatabaseNameTakenError extends BerthError {
+  readonly code = 'BERTH_DATABASE_NAME_TAKEN';
+  readonly status = 409;
+}
+
 /** The database cannot do that now: it is not ready yet, is being deleted, or another restore runs. */
 export class DatabaseBusyError extends BerthError {
   readonly code = 'BERTH_DATABASE_BUSY';
@@ -346,7 +352,7 @@ export class ServiceInStackError extends BerthError {
   }
 }
 
-/** A stack's service would take the name of a service outside it. */
+/** A stack's service would take the name of a service outside it, or of a database. */
 export class StackNameTakenError extends BerthError {
   readonly code = 'BERTH_STACK_NAME_TAKEN';
   readonly status = 409;

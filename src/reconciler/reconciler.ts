@@ -24,7 +24,7 @@ import { RoutePublisher } from './route-publisher.js';
 import { ServiceController } from './service-controller.js';
 import { StackController } from './stack-controller.js';
 import { TaskOps } from './task-ops.js';
-import { PLAIN_ENVIRONMENT, SealedTaskEnvironment } from './task-environment.js';
+import { SealedTaskEnvironment } from './task-environment.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 
 export type { Logger } from './failure-log.js';
@@ -83,12 +83,13 @@ export interface ReconcilerDeps {
   readonly faults?: FaultPoints;
   /** Told how long each pass took. */
   readonly onPass?: (durationMs: number) => void;
+  /** Sealed secrets: services' `secrets`, stacks' secret files, databases' passwords. */
+  readonly secrets: SecretStore;
   /** What managed databases need; without it the reconciler runs none. */
   readonly databases?: DatabaseParts;
 }
 
 export interface DatabaseParts {
-  readonly secrets: SecretStore;
   readonly postgres: DatabaseDriver & FreshDatabaseRestore;
   readonly redis: DatabaseDriver & ReplicaRestore;
   readonly backups: DumpStorage;
@@ -154,7 +155,7 @@ export class Reconciler {
       const counters = store.counters();
       return `${counters.services}/${counters.jobs}/${counters.databases}`;
     });
-    const environment = deps.databases ? new SealedTaskEnvironment(store, deps.databases.secrets) : PLAIN_ENVIRONMENT;
+    const environment = new SealedTaskEnvironment(store, deps.secrets);
     this.tasks = new TaskOps(runtime, deps.containers, store, clock, options, faults, tracker, environment);
     this.routes = new RoutePublisher(deps.gateway, deps.health, tracker, clock, deps.logger);
     this.services = new ServiceController(
@@ -175,7 +176,7 @@ export class Reconciler {
     );
     this.progress = new JobProgressWatcher(runtime, (jobId, progress) => store.jobs.setProgress(jobId, progress), clock, deps.logger);
     this.jobs = new JobController({ store, tasks: this.tasks, preparation, progress: this.progress, clock, failures: this.failures }, options);
-    this.stacks = new StackController(store, runtime, this.tasks, this.failures, options);
+    this.stacks = new StackController(store, deps.secrets, runtime, this.tasks, this.failures, options);
     this.databases = deps.databases ? this.databaseControllers(deps.databases, preparation, faults) : null;
     deps.health.onChange(() => {
       tracker.bump('health');
@@ -186,7 +187,7 @@ export class Reconciler {
   private databaseControllers(parts: DatabaseParts, preparation: ImagePreparation, faults: FaultPoints): Reconciler['databases'] {
     const { store, runtime, clock } = this.deps;
     const kick = (): void => this.kick();
-    const tasks = new DatabaseTasks(this.tasks, parts.secrets, { postgres: parts.postgres, redis: parts.redis }, clock, this.options.instance, () => {
+    const tasks = new DatabaseTasks(this.tasks, this.deps.secrets, { postgres: parts.postgres, redis: parts.redis }, clock, this.options.instance, () => {
       this.deps.tracker.bump('health');
       kick();
     });

@@ -47,6 +47,3 @@ export class SealedTaskEnvironment implements TaskEnvironment {
     return definition ? this.forService(job.project, service.id, service.currentRevision, definition) : [];
   }
 }
-
-/** For a reconciler that runs no databases and holds no secrets. */
-export const PLAIN_ENVIRONMENT: TaskEnvironment = { forService: () => [], forJob: () => [] };

@@ -13,7 +13,7 @@ import type { ContainerView } from './container-view.js';
 import type { FaultPoints } from './fault-points.js';
 import { containerName, LABEL, jobTaskLabels, jobTaskName, newTaskName, projectNetwork, taskLabels, type LabelledContainer, type OwnedTask } from './labels.js';
 import { stackFilesDir, stackTaskParts } from './stack-task.js';
-import { PLAIN_ENVIRONMENT, type TaskEnvironment } from './task-environment.js';
+import type { TaskEnvironment } from './task-environment.js';
 
 const MiB = 1024 * 1024;
 
@@ -80,7 +80,7 @@ export class TaskOps {
     private readonly options: TaskOpsOptions,
     private readonly faults: FaultPoints,
     private readonly tracker: ChangeTracker,
-    private readonly environment: TaskEnvironment = PLAIN_ENVIRONMENT,
+    private readonly environment: TaskEnvironment,
   ) {}
 
   isStopping(taskId: string): boolean {

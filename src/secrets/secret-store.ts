@@ -38,8 +38,10 @@ export class SecretStore {
     return this.repository.ofOwner(owner).map((s) => s.name);
   }
 
-  deleteOwner(owner: string): void {
+  /** The owner's secrets become exactly `values`: those not named go. */
+  replaceOwner(owner: string, values: ReadonlyMap<string, string>): void {
     this.repository.deleteOwner(owner);
+    for (const [name, value] of values) this.put(owner, name, value);
   }
 
   private open(secret: SealedSecret): string {

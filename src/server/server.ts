@@ -41,7 +41,7 @@ import { DumpFiles } from '../databases/dump-files.js';
 import { PostgresDriver } from '../databases/postgres-driver.js';
 import { RedisDriver } from '../databases/redis-driver.js';
 import { openKeyring } from '../secrets/open-secrets.js';
-import { SecretStore } from '../secrets/secret-store.js';
+import { SecretStore, secretOwner } from '../secrets/secret-store.js';
 import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
 import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
 
@@ -88,6 +88,7 @@ export class BerthServer {
     const instance = instanceId(store.db);
     // Before anything reads a secret: a missing or wrong key file stops the start here.
     const secrets = new SecretStore(store.secrets, await openKeyring(dataDir, store.secrets, new Date(clock.now())));
+    const unsealed = store.stacks.sealPlainSecrets((stackId, name, value) => secrets.put(secretOwner.stack(stackId), name, value));
     const admin = await loadAdminToken(dataDir, config.adminToken);
     // The runtime exists before the logger; its warnings reach the log once that exists.
     let warn = (error: Error): void => process.emitWarning(error);
@@ -108,7 +109,6 @@ export class BerthServer {
     const tracker = new ChangeTracker();
     const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock, RELIST_MS, tracker);
     const databases = {
-      secrets,
       postgres: new PostgresDriver(exec ?? NO_EXEC),
       redis: new RedisDriver(runtime, exec ?? NO_EXEC),
       backups: new DumpFiles(join(dataDir, 'backups')),
@@ -163,6 +163,7 @@ export class BerthServer {
     );
     const logger = pinoLogger(api);
     for (const fix of secured) logger.warn(`data dir: ${fix}`);
+    if (unsealed > 0) logger.info(`sealed ${unsealed} stack secret(s) that an earlier version kept in plain text`);
     warn = (error) => logger.warn(`runtime: ${error.message}`);
     const gateway = new NginxGateway({
       dataDir: join(dataDir, 'nginx'),
@@ -203,6 +204,7 @@ export class BerthServer {
         logger,
         onServiceRemoved: (service) => registry.deleteRepository(service.project, service.name, service.id),
         faults: faultPointsFromEnv(process.env),
+        secrets,
         databases,
         onPass: (durationMs) => {
           if (durationMs >= SLOW_PASS_MS) logger.warn(`a reconcile pass took ${(durationMs / 1000).toFixed(1)} s; deployments and recovery of every service wait for passes`);

@@ -2,10 +2,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, docker, startTestServer, waitFor, waitForDeployment, type ApiClient, type TestServer } from '../support/docker-harness.js';
+import { ADMIN_TOKEN, DEMO_IMAGE, docker, startTestServer, waitFor, waitForDeployment, type ApiClient, type TestServer } from '../support/docker-harness.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SECRET = 'dbt-s3cret-value-9f2a';
+const STACK_SECRET = 'dbt-stack-s3cret-71c0';
 let server: TestServer;
 let a: ApiClient;
 let b: ApiClient;
@@ -100,6 +101,27 @@ describe('managed databases', () => {
     const replaced = await ready(a, 'pg', 2);
     expect(replaced.memory_limit).toBe(600);
     expect(sql(taskOf('pg'), 'SELECT count(*) FROM items')).toBe('500');
+  });
+
+  it('gives a stack service its compose secret as a file, keeping it sealed in the store', async () => {
+    const compose = `services:
+  web:
+    image: ${DEMO_IMAGE}
+    command: ["sh", "-c", "mkdir -p /www$$CONTEXT_ROOT && cp /run/secrets/api_key /www$$CONTEXT_ROOT/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["80"]
+    secrets: [api_key]
+secrets:
+  api_key: {file: ./api-key.txt}
+`;
+    const put = await a.call('PUT', '/stacks/sec', { compose, attachments: { './api-key.txt': `${STACK_SECRET}\n` } });
+    expect(put.status, JSON.stringify(put.json)).toBe(200);
+    await waitFor('the stack service serves', async () => {
+      const res = await fetch(`${server.gatewayUrl}/dbt-a-sec-web/`);
+      return res.status === 200 ? res.text() : null;
+    }, 90_000, 250).then((body) => expect(body).toBe(`${STACK_SECRET}\n`));
+    expect(JSON.stringify((await a.call('GET', '/stacks/sec')).json)).not.toContain(STACK_SECRET);
+    for (const file of ['berth.db', 'berth.db-wal']) expect(readFileSync(join(server.dataDir, file)).includes(Buffer.from(STACK_SECRET))).toBe(false);
+    expect((await a.call('DELETE', '/stacks/sec')).status).toBe(200);
   });
 
   it('dumps and restores through the API, refusing what is not a PostgreSQL dump before touching anything', async () => {

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { ApiDeps } from '../../src/api/ports.js';
 import { DatabaseBusyError } from '../../src/domain/errors.js';
-import { SecretStore } from '../../src/secrets/secret-store.js';
+import type { SecretStore } from '../../src/secrets/secret-store.js';
+import { testSecretStore } from './test-secrets.js';
 import type { HostPolicy } from '../../src/domain/compose/to-definition.js';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
@@ -56,6 +56,8 @@ export interface Harness {
   observer: StaticObserver;
   jobs: StaticJobObserver;
   kicks: () => number;
+  /** What the API seals secrets with. */
+  secrets: SecretStore;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function apiHarness(
   const observer = new StaticObserver();
   const jobs = new StaticJobObserver();
   let kicks = 0;
+  const databases = noDatabases(store);
   const app = await buildApp({
     store,
     observer,
@@ -86,7 +89,7 @@ export async function apiHarness(
     jobs,
     capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
     certificates: options.certificates ?? NO_CERTIFICATES,
-    ...noDatabases(store),
+    ...databases,
     audit: new AuditTrail(store.db, clock, null, (error) => {
       throw error;
     }),
@@ -97,6 +100,7 @@ export async function apiHarness(
     observer,
     jobs,
     kicks: () => kicks,
+    secrets: databases.secrets,
     close: async () => {
       await app.close();
       store.db.close();
@@ -120,12 +124,11 @@ export const VALID_DEFINITION = {
 
 /** A secret store with a key made for the test, and no engine behind databases (their data endpoints answer 409). */
 export function noDatabases(store: Store): Pick<ApiDeps, 'secrets' | 'databases' | 'reservedMiB'> {
-  const key = randomBytes(32);
   const busy = (): never => {
     throw new DatabaseBusyError('no engine in this test');
   };
   return {
-    secrets: new SecretStore(store.secrets, { current: 'test', keys: new Map([['test', key]]) }),
+    secrets: testSecretStore(store),
     databases: { observe: async () => ({ task: null, state: 'none', address: null, ready: null }), dump: busy, hasData: busy, receive: busy },
     reservedMiB: async () => 0,
   };

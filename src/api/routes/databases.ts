@@ -10,6 +10,7 @@ import {
   DatabaseBusyError,
   DatabaseDoesNotFitError,
   DatabaseExistsError,
+  DatabaseNameTakenError,
   DatabaseNotFoundError,
   DumpRefusedError,
   InvalidDatabaseError,
@@ -82,7 +83,7 @@ export function databaseRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       const existing = store.databases.find(project, name);
       if (existing && existing.status !== 'REMOVED') throw new DatabaseExistsError(`Database '${name}' already exists`);
       if (existing && existing.engine !== parsed.engine) throw new DatabaseExistsError(`Database '${name}' was removed with its ${existing.engine} data kept; delete it with 'berth db rm ${name} --delete-data' to use the name for ${parsed.engine}`);
-      if (store.services.find(project, name)) throw new InvalidDatabaseError(`'${name}' is a service of this project; a database's name is its host name on the project's network`);
+      if (store.services.find(project, name)) throw new DatabaseNameTakenError(`'${name}' is a service of this project; a database's name is its host name on the project's network`);
       await checkFits(parsed.definition.memoryReservationMiB, 0);
       const db = store.transaction(() => {
         const made = existing ? store.databases.change(existing.id, parsed.definition) : store.databases.create({ project, name, ...parsed });

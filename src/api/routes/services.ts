@@ -95,6 +95,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         }
         const { name, health_check } = request.body;
         assertServiceName(project, name);
+        if (store.databases.find(project, name)) throw new InvalidServiceNameError(`'${name}' is a database of this project; a service's name is its host name on the project's network`);
         const service = store.transaction(() => {
           deps.audit.record({ actor: actor(project, request.ip), action: 'service.create', target: `${project}/${name}`, detail: null });
           const created = store.services.create(project, name, parseHealthCheck(health_check));
