@@ -17,7 +17,7 @@ export function databaseState(db: Database, observed: ObservedDatabase, restorin
   if (restoring) return 'restoring';
   if (db.step !== null) return db.serving === null ? 'starting' : 'updating';
   if (db.serving === null) return 'failed';
-  return observed.state === 'running' ? 'running' : 'starting';
+  return observed.state === 'running' && observed.ready !== false ? 'ready' : 'starting';
 }
 
 export function databaseSummary(db: Database, status: string): Static<typeof DatabaseSummaryDoc> {
@@ -55,7 +55,7 @@ export function databaseDoc(
   const state = databaseState(db, observed, restore !== null && isRestoreOpen(restore.status));
   const definition = db.serving ?? db.definition;
   return {
-    ...databaseSummary(db, state === 'running' ? (observed.ready === false ? 'starting' : 'ready') : state),
+    ...databaseSummary(db, state),
     revision: db.servingRevision ?? db.revision,
     memory_reservation: definition.memoryReservationMiB,
     memory_limit: definition.memoryLimitMiB,

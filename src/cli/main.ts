@@ -5,6 +5,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerCerts } from './commands/certs.js';
 import { registerCompose } from './commands/compose/index.js';
 import { registerCreate } from './commands/create.js';
+import { registerDb } from './commands/db.js';
 import { registerCredentials } from './commands/credentials.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDeploy } from './commands/deploy.js';
@@ -56,6 +57,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerCerts(program, ctx);
   registerCompose(program, ctx);
   registerResources(program, ctx);
+  registerDb(program, ctx);
   registerServerCommand(program);
   return program;
 }

@@ -1,4 +1,4 @@
-import type { ApiDeps } from '../../src/api/ports.js';
+import type { ApiDeps, DatabaseAccess } from '../../src/api/ports.js';
 import { DatabaseBusyError } from '../../src/domain/errors.js';
 import type { SecretStore } from '../../src/secrets/secret-store.js';
 import { testSecretStore } from './test-secrets.js';
@@ -65,14 +65,14 @@ export interface Harness {
 export const TEST_REGISTRY: OwnRegistry = { names: (domain) => domain === 'registry.example:5000' || domain === 'localhost:5000' };
 
 export async function apiHarness(
-  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; hostPolicy?: HostPolicy; capacityMiB?: number } = {},
+  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; hostPolicy?: HostPolicy; capacityMiB?: number; databases?: Partial<DatabaseAccess> } = {},
 ): Promise<Harness> {
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
   const observer = new StaticObserver();
   const jobs = new StaticJobObserver();
   let kicks = 0;
-  const databases = noDatabases(store);
+  const databases = noDatabases(store, options.databases);
   const app = await buildApp({
     store,
     observer,
@@ -123,13 +123,14 @@ export const VALID_DEFINITION = {
 };
 
 /** A secret store with a key made for the test, and no engine behind databases (their data endpoints answer 409). */
-export function noDatabases(store: Store): Pick<ApiDeps, 'secrets' | 'databases' | 'reservedMiB'> {
+/** Databases whose data the test provides through `access` (by default, none can be reached). */
+export function noDatabases(store: Store, access: Partial<DatabaseAccess> = {}): Pick<ApiDeps, 'secrets' | 'databases' | 'reservedMiB'> {
   const busy = (): never => {
     throw new DatabaseBusyError('no engine in this test');
   };
   return {
     secrets: testSecretStore(store),
-    databases: { observe: async () => ({ task: null, state: 'none', address: null, ready: null }), dump: busy, hasData: busy, receive: busy },
+    databases: { observe: async () => ({ task: null, state: 'none', address: null, ready: null }), dump: busy, hasData: busy, receive: busy, ...access },
     reservedMiB: async () => 0,
   };
 }

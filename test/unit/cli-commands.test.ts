@@ -1,38 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
-import type { CliContext } from '../../src/cli/context.js';
 import { buildProgram, runCli } from '../../src/cli/main.js';
 import type { DeploymentStep } from '../../src/domain/deployment.js';
 import { ADMIN, apiHarness, createProject, type Harness } from '../support/api-harness.js';
-
-class Capture {
-  text = '';
-  columns = 120;
-  constructor(readonly isTTY = false) {}
-  write(chunk: string): boolean {
-    this.text += chunk;
-    return true;
-  }
-}
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-interface FakeTerminal {
-  stdin: PassThrough & { isTTY?: boolean };
-  stdout: Capture;
-  stderr: Capture;
-  interrupt(): void;
-  ctx: CliContext;
-}
+import { fakeTerminal, runIn, type CliRun as Run, type FakeTerminal } from '../support/cli-terminal.js';
 
 let h: Harness;
 let url: string;
@@ -55,34 +30,11 @@ afterEach(async () => {
 });
 
 function terminal(argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): FakeTerminal {
-  const tty = options.tty ?? false;
-  const stdin = Object.assign(new PassThrough(), { isTTY: tty });
-  const stdout = new Capture(tty);
-  const stderr = new Capture(tty);
-  const listeners = new Set<() => void>();
-  return {
-    stdin,
-    stdout,
-    stderr,
-    interrupt: () => listeners.forEach((l) => l()),
-    ctx: {
-      argv,
-      stdin,
-      stdout,
-      stderr,
-      env: { XDG_CONFIG_HOME: configHome, BERTH_URL: url, BERTH_TOKEN: token, ...options.env },
-      onInterrupt(listener) {
-        listeners.add(listener);
-        return () => listeners.delete(listener);
-      },
-    },
-  };
+  return fakeTerminal(argv, { XDG_CONFIG_HOME: configHome, BERTH_URL: url, BERTH_TOKEN: token, ...options.env }, options.tty ?? false);
 }
 
-async function berth(argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): Promise<Run> {
-  const t = terminal(argv, options);
-  const code = await runCli(t.ctx);
-  return { code, out: t.stdout.text, err: t.stderr.text };
+function berth(argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): Promise<Run> {
+  return runIn(terminal(argv, options));
 }
 
 function serviceId(name: string): number {
