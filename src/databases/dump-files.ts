@@ -16,6 +16,9 @@ const PART = '.part';
  * complete under its name or only a `.part` that the next start removes.
  */
 export class DumpFiles implements DumpStorage {
+  /** Files last written before this are an earlier run's. */
+  private readonly openedAt = Date.now();
+
   constructor(private readonly root: string) {}
 
   async create(name: string): Promise<DumpWriter> {
@@ -96,7 +99,7 @@ export class DumpFiles implements DumpStorage {
     await rm(join(this.root, file), { force: true });
   }
 
-  async removeAllBut(keep: ReadonlySet<string>): Promise<string[]> {
+  async removeLeftovers(keep: ReadonlySet<string>): Promise<string[]> {
     const removed: string[] = [];
     const walk = async (dir: string): Promise<void> => {
       let entries;
@@ -109,7 +112,7 @@ export class DumpFiles implements DumpStorage {
       for (const entry of entries) {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) await walk(path);
-        else if (!keep.has(relative(this.root, path))) {
+        else if (!keep.has(relative(this.root, path)) && (await writtenBefore(path, this.openedAt))) {
           await rm(path, { force: true });
           removed.push(relative(this.root, path));
         }
@@ -117,5 +120,15 @@ export class DumpFiles implements DumpStorage {
     };
     await walk(this.root);
     return removed;
+  }
+}
+
+/** false for a file gone meanwhile: a write of this run renamed or removed it. */
+async function writtenBefore(path: string, time: number): Promise<boolean> {
+  try {
+    return (await stat(path)).mtimeMs < time;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
   }
 }

@@ -36,6 +36,8 @@ export class BackupController {
   private leftoversCleared = false;
   /** What a settled verification found, until the pass that records it. */
   private readonly verdicts = new Map<number, { reason: string | null; ms: number }>();
+  /** Backups whose scratch task this process made: one found after a restart may hold half a load. */
+  private readonly scratchMadeHere = new Set<number>();
 
   constructor(
     private readonly deps: BackupControllerDeps,
@@ -47,7 +49,7 @@ export class BackupController {
   async reconcile(tasks: ReadonlyMap<number, readonly DatabaseTask[]>, pass: PassContext): Promise<boolean> {
     const { store, storage } = this.deps;
     if (!this.leftoversCleared) {
-      await storage.removeAllBut(store.backups.files());
+      await storage.removeLeftovers(store.backups.files());
       this.leftoversCleared = true;
     }
     for (const db of store.databases.listAll()) if (db.status === 'ACTIVE' && db.backupSchedule !== null) this.schedule(db, pass);
@@ -126,6 +128,12 @@ export class BackupController {
     const damaged = await storage.check(file, backup.size ?? 0, backup.sha256 ?? '');
     if (damaged !== null) return this.finish(db, backup, 'failed', damaged, null);
     const source = storage.source(file, backup.size ?? 0);
+    if (scratch && !this.scratchMadeHere.has(backup.id)) {
+      // A server killed while loading it left it; loading again into it would be refused or double the rows.
+      await tasks.remove(scratch);
+      return;
+    }
+    this.scratchMadeHere.add(backup.id);
     const ready = await ensureScratch(tasks, this.work, db, `backup:${backup.id}`, scratch, source);
     if (ready.state === 'failed') return this.finish(db, backup, 'failed', ready.reason, null);
     if (ready.state === 'preparing') return;
@@ -144,6 +152,7 @@ export class BackupController {
       if (target === null) throw new Error('its scratch task stopped running');
       const driver = tasks.drivers[db.engine];
       await driver.loadScratch(target, source, backup.format);
+      this.deps.faults.hit('backup:restored');
       const reason = compareCounts(backup.counts ?? {}, await driver.count(target));
       this.verdicts.set(backup.id, { reason, ms: Math.round(performance.now() - started) });
     });
@@ -159,6 +168,7 @@ export class BackupController {
 
   private finish(db: Database, backup: Backup, status: 'verified' | 'failed', reason: string | null, verifyMs: number | null): void {
     const { store } = this.deps;
+    this.scratchMadeHere.delete(backup.id);
     store.transaction(() => {
       store.backups.finish(backup.id, { status, reason, verifyMs });
       if (status === 'failed') store.databases.addEvent(db.id, `backup ${backup.id} FAILED verification: ${reason ?? 'unknown reason'}`);

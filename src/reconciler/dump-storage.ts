@@ -20,6 +20,10 @@ export interface DumpStorage {
   /** null when the file holds what its checksum says; else what is wrong with it. */
   check(file: string, size: number, sha256: string): Promise<string | null>;
   remove(file: string): Promise<void>;
-  /** Removes every file not in `keep` (and every half-written one): what a crash left. */
-  removeAllBut(keep: ReadonlySet<string>): Promise<string[]>;
+  /**
+   * What an earlier run left: removes every file written before this storage was opened that is
+   * not in `keep` (half-written ones included). Files written since are in use (an upload on
+   * its way) and stay.
+   */
+  removeLeftovers(keep: ReadonlySet<string>): Promise<string[]>;
 }

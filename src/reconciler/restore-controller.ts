@@ -48,7 +48,7 @@ export class RestoreController {
     const open = this.deps.store.backups.openRestores();
     if (!this.leftoversCleared) {
       // Uploads a crash cut short, and files of restores that ended.
-      await this.deps.uploads.removeAllBut(new Set(open.filter((r) => r.backupId === null).map((r) => r.file)));
+      await this.deps.uploads.removeLeftovers(new Set(open.filter((r) => r.backupId === null).map((r) => r.file)));
       this.leftoversCleared = true;
     }
     const wanted = new Set(open.map((r) => `restore:${r.id}`));
