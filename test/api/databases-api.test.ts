@@ -98,6 +98,20 @@ describe('bad input', () => {
     expect(h.store.secrets.countsByKey().size).toBe(0);
   });
 
+  it('refuses a database whose memory reservation does not fit, as for a service, and makes nothing', async () => {
+    const big = await call('POST', '/databases', { name: 'pg', engine: 'postgres', 'memory-reservation': 4097, 'memory-limit': 4097 });
+    expect(big.statusCode).toBe(409);
+    expect(big.json()).toMatchObject({ code: 'BERTH_DATABASE_DOES_NOT_FIT', Error: expect.stringMatching(/reserves 4097 MiB, but only 4096 MiB is unreserved/) });
+    expect((await call('GET', '/databases')).json()).toEqual([]);
+    expect(h.store.secrets.countsByKey().size).toBe(0);
+    expect((await call('POST', '/databases', { name: 'pg', engine: 'postgres', 'memory-reservation': 256, 'memory-limit': 512 })).statusCode).toBe(201);
+    // A change counts what the database holds now as freed.
+    const grow = await call('PATCH', '/databases/pg', { 'memory-reservation': 4400, 'memory-limit': 4400 });
+    expect(grow.statusCode).toBe(409);
+    expect(grow.json().code).toBe('BERTH_DATABASE_DOES_NOT_FIT');
+    expect((await call('GET', '/databases/pg')).json()).toMatchObject({ memory_reservation: 256, revision: 1 });
+  });
+
   it('refuses a restore of a file that is not a dump of its engine before keeping anything', async () => {
     await call('POST', '/databases', { name: 'pg', engine: 'postgres' });
     for (const body of [Buffer.from('hello'), Buffer.from('REDIS0011\u00fa\tredis-ver')]) {
