@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import { installErrorHandling } from './error-handler.js';
 import type { ApiDeps } from './ports.js';
 import { certificateRoutes } from './routes/certs.js';
+import { colourRoutes } from './routes/colours.js';
 import { jobRoutes } from './routes/jobs.js';
 import { projectRoutes } from './routes/projects.js';
 import { serviceRoutes } from './routes/services.js';
@@ -53,6 +54,7 @@ export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   await app.register(projectRoutes(deps));
   await app.register(serviceRoutes(deps));
+  await app.register(colourRoutes(deps));
   await app.register(jobRoutes(deps));
   await app.register(certificateRoutes(deps));
   for (const plugin of options.plugins ?? []) await app.register(plugin);

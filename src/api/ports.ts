@@ -1,4 +1,5 @@
 import type { Certificates } from '../domain/certificates.js';
+import type { ColourSwitch } from '../domain/colours.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
 import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
@@ -29,4 +30,6 @@ export interface ApiDeps {
   readonly capacityMiB: () => Promise<number>;
   /** The gateway's TLS certificates. */
   readonly certificates: Certificates;
+  /** Moves a coloured service's live traffic (the reconciler writes the gateway's table). */
+  readonly colours: ColourSwitch;
 }

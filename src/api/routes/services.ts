@@ -13,12 +13,16 @@ import {
 } from '../../domain/errors.js';
 import { parseHealthCheck } from '../../domain/health-check.js';
 import { ownedRepository, parseImageReference } from '../../domain/image-reference.js';
-import type { Revision, Service } from '../../domain/model.js';
+import { ColourLiveError, colourRole } from '../../domain/colours.js';
+import type { Deployment, Service } from '../../domain/model.js';
 import { assertServiceName } from '../../domain/names.js';
-import { deploymentDoc, logsDoc, serviceSummary, statusDoc, iso } from '../documents.js';
+import { colouredStatusDoc, eventDoc, statusInput } from '../colour-documents.js';
+import { colourRow, deploymentTarget, requestedColour, rowFor, rowsFor } from '../colour-scope.js';
+import { deploymentDoc, logsDoc, serviceSummary, statusDoc } from '../documents.js';
 import { sendLogStream } from '../log-stream.js';
 import type { ApiDeps } from '../ports.js';
 import {
+  ColourQuery,
   CreateServiceBody,
   DeleteServiceResponse,
   DeploymentDoc,
@@ -37,8 +41,6 @@ import {
   UpdateServiceResponse,
 } from '../schemas.js';
 
-const EVENTS_IN_STATUS = 25;
-const LAST_EXIT_LINES = 10;
 const DEFAULT_TAIL = 100;
 const MAX_TAIL = 5000;
 const DEFAULT_STREAMS = 5;
@@ -56,8 +58,12 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
     return service;
   }
 
-  function revisionsOf(service: Service): Map<number, Revision> {
-    return new Map(store.revisions.list(service.id).map((r) => [r.number, r]));
+  /** A deployment of the service or of one of its colours, with the colour it is of. */
+  function deploymentOf(service: Service, id: number): { deployment: Deployment; colour: string | null } {
+    const rows = rowsFor(store, service, undefined);
+    const deployment = store.deployments.get(id);
+    if (!deployment || !rows.has(deployment.serviceId)) throw new DeploymentNotFoundError(id);
+    return { deployment, colour: rows.get(deployment.serviceId) ?? null };
   }
 
   return async (app) => {
@@ -112,10 +118,11 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
         const { view, tail, streams } = request.query;
+        const colour = requestedColour(request.query.colour);
         if (view === 'logs') {
           const tailN = boundedInt(tail, DEFAULT_TAIL, MAX_TAIL, 'tail');
           const streamsN = boundedInt(streams, DEFAULT_STREAMS, MAX_STREAMS, 'streams');
-          return logsDoc(await deps.observer.logs(service.id, tailN, streamsN));
+          return logsDoc(await deps.observer.logs(rowFor(store, service, colour).id, tailN, streamsN));
         }
         if (view === 'docker') {
           if (!deps.dockerCredentials) throw new FeatureUnavailableError('This server runs without a registry');
@@ -128,17 +135,13 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           });
           return credentials;
         }
-        return {
-          ...serviceSummary(service, publicUrl),
-          status: statusDoc({
-            service,
-            revisions: revisionsOf(service),
-            tasks: await deps.observer.tasks(service.id),
-            events: store.events.list(service.id, EVENTS_IN_STATUS),
-            deployment: store.deployments.latest(service.id),
-            lastExitLogs: (store.taskLogs.list(service.id, 1)[0]?.lines ?? []).slice(-LAST_EXIT_LINES).map((l) => l.message),
-          }),
-        };
+        const status =
+          colour !== undefined
+            ? statusDoc(await statusInput(store, deps.observer, colourRow(store, service, colour)))
+            : colourRole(service) === 'coloured'
+              ? await colouredStatusDoc(store, deps.observer, service)
+              : statusDoc(await statusInput(store, deps.observer, service));
+        return { ...serviceSummary(service, publicUrl), status };
       },
     );
 
@@ -147,8 +150,9 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       {
         schema: {
           tags: ['services'],
-          summary: 'Store a new revision and start its deployment',
+          summary: 'Store a new revision and start its deployment (into a colour with ?colour=NAME)',
           params: ServiceParams,
+          querystring: ColourQuery,
           body: ServiceDefinitionBody,
           response: { 200: UpdateServiceResponse, ...errors },
         },
@@ -157,35 +161,60 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
         if (service.status === 'DRAINING') throw new ServiceDeletingError(service.name);
+        const colour = requestedColour(request.query.colour);
         const definition = parseDefinition(request.body);
         if (definition.image !== null) ownedRepository(project, parseImageReference(definition.image), deps.ownRegistry);
         const { revision, deployment } = store.transaction(() => {
-          const stored = store.revisions.add(service.id, definition);
-          const started = store.deployments.create(service.id, stored.number, service.currentRevision);
+          const target = deploymentTarget(store, service, colour);
+          const stored = store.revisions.add(target.id, definition);
+          const started = store.deployments.create(target.id, stored.number, target.currentRevision);
           const image = definition.image ?? `tag ${definition.containerTag}`;
-          store.events.add(service.id, `revision ${stored.number} created (${image}, ${definition.replicas} × ${definition.memoryLimitMiB} MiB)`, started.id);
+          store.events.add(target.id, `revision ${stored.number} created (${image}, ${definition.replicas} × ${definition.memoryLimitMiB} MiB)`, started.id);
           deps.audit.record({
             actor: actor(project, request.ip),
             action: 'service.deploy',
             target: `${project}/${service.name}`,
             // Variable names only: values may be secrets.
-            detail: `revision ${stored.number}: ${image}, ${definition.replicas} replica(s), ${definition.memoryReservationMiB}/${definition.memoryLimitMiB} MiB, port ${definition.containerPort}, env [${definition.environment.map((e) => e.name).join(', ')}]`,
+            detail: `${colour === undefined ? '' : `colour ${colour}, `}revision ${stored.number}: ${image}, ${definition.replicas} replica(s), ${definition.memoryReservationMiB}/${definition.memoryLimitMiB} MiB, port ${definition.containerPort}, env [${definition.environment.map((e) => e.name).join(', ')}]`,
           });
           return { revision: stored, deployment: started };
         });
         deps.desiredStateChanged();
-        return { name: service.name, revision: revision.number, deployment: deployment.id };
+        return { name: service.name, revision: revision.number, deployment: deployment.id, ...(colour === undefined ? {} : { colour }) };
       },
     );
 
     app.delete(
       '/services/:name',
-      { schema: { tags: ['services'], summary: 'Stop and remove the service', params: ServiceParams, response: { 200: DeleteServiceResponse, ...errors } } },
+      {
+        schema: {
+          tags: ['services'],
+          summary: 'Stop and remove the service, or with ?colour=NAME one colour that is not live',
+          params: ServiceParams,
+          querystring: ColourQuery,
+          response: { 200: DeleteServiceResponse, ...errors },
+        },
+      },
       async (request) => {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
+        const colour = requestedColour(request.query.colour);
+        if (colour !== undefined) {
+          const row = colourRow(store, service, colour);
+          if (service.liveColour === colour && service.status !== 'DRAINING') throw new ColourLiveError(service.name, colour);
+          if (row.status !== 'DRAINING') {
+            store.transaction(() => {
+              store.services.setStatus(row.id, 'DRAINING');
+              store.events.add(service.id, `colour ${colour} terminated: its tasks stop, its revisions and logs go`);
+              deps.audit.record({ actor: actor(project, request.ip), action: 'service.terminate', target: `${project}/${service.name}`, detail: `colour ${colour}` });
+            });
+            deps.desiredStateChanged();
+          }
+          return { name: service.name, status: 'DRAINING', colour };
+        }
         if (service.status !== 'DRAINING') {
           store.transaction(() => {
+            for (const row of store.services.coloursOf(service.id)) store.services.setStatus(row.id, 'DRAINING');
             store.services.setStatus(service.id, 'DRAINING');
             store.events.add(service.id, 'service deletion requested');
             deps.audit.record({ actor: actor(project, request.ip), action: 'service.delete', target: `${project}/${service.name}`, detail: null });
@@ -206,10 +235,11 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const service = serviceOf(project, request.params.name);
         const after = request.query.after === undefined ? 0 : Number(request.query.after);
         const limit = boundedInt(request.query.limit, 200, 1000, 'limit');
-        const events = after === 0 ? store.events.list(service.id, limit).reverse() : store.events.since(service.id, after, limit);
-        return {
-          events: events.map((e) => ({ id: e.id, created_at: iso(e.createdAt), message: e.message, deployment_id: e.deploymentId })),
-        };
+        // A service's own events, and with colours every colour's (or only the one asked for), merged.
+        const rows = rowsFor(store, service, requestedColour(request.query.colour));
+        const ids = [...rows.keys()];
+        const events = after === 0 ? store.events.listOfMany(ids, limit).reverse() : store.events.sinceOfMany(ids, after, limit);
+        return { events: events.map((e) => ({ id: e.id, ...eventDoc(e, rows), deployment_id: e.deploymentId })) };
       },
     );
 
@@ -229,17 +259,21 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
         const tail = request.query.tail === undefined ? 20 : boundedInt(request.query.tail, 20, MAX_TAIL, 'tail');
-        return sendLogStream(request, reply, (follow) => deps.observer.followLogs(service.id, { tail, ...follow }), 'logs');
+        const row = rowFor(store, service, requestedColour(request.query.colour));
+        return sendLogStream(request, reply, (follow) => deps.observer.followLogs(row.id, { tail, ...follow }), 'logs');
       },
     );
 
     app.get(
       '/services/:name/deployments',
-      { schema: { tags: ['deployments'], summary: 'Deployments, newest first', params: ServiceParams, response: { 200: Type.Array(DeploymentDoc), ...errors } } },
+      {
+        schema: { tags: ['deployments'], summary: 'Deployments, newest first (every colour’s, or one with ?colour=NAME)', params: ServiceParams, querystring: ColourQuery, response: { 200: Type.Array(DeploymentDoc), ...errors } },
+      },
       async (request) => {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
-        return store.deployments.list(service.id, 50).map(deploymentDoc);
+        const rows = rowsFor(store, service, requestedColour(request.query.colour));
+        return store.deployments.listOfMany([...rows.keys()], 50).map((d) => deploymentDoc(d, rows.get(d.serviceId) ?? null));
       },
     );
 
@@ -249,9 +283,8 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       async (request) => {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
-        const deployment = store.deployments.get(Number(request.params.id));
-        if (!deployment || deployment.serviceId !== service.id) throw new DeploymentNotFoundError(Number(request.params.id));
-        return deploymentDoc(deployment);
+        const { deployment, colour } = deploymentOf(service, Number(request.params.id));
+        return deploymentDoc(deployment, colour);
       },
     );
 
@@ -259,15 +292,14 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       const project = auth.requireProject(request);
       const service = serviceOf(project, request.params.name);
       const id = Number(request.params.id);
-      const deployment = store.deployments.get(id);
-      if (!deployment || deployment.serviceId !== service.id) throw new DeploymentNotFoundError(id);
+      const { deployment, colour } = deploymentOf(service, id);
       if (deployment.step !== 'rolling-back' && !canRollBack(deployment.step)) {
         throw new ConflictError(`Deployment ${id} is at step '${deployment.step}' and can no longer be cancelled`);
       }
       const updated = deployment.step === 'rolling-back' ? deployment : store.deployments.rollBack(deployment, 'cancelled', 'cancelled by request');
-      deps.audit.record({ actor: actor(project, request.ip), action: 'deployment.cancel', target: `${project}/${service.name}`, detail: `deployment ${id} (revision ${deployment.revision})` });
+      deps.audit.record({ actor: actor(project, request.ip), action: 'deployment.cancel', target: `${project}/${service.name}`, detail: `deployment ${id} (${colour === null ? '' : `colour ${colour}, `}revision ${deployment.revision})` });
       deps.desiredStateChanged();
-      return deploymentDoc(updated);
+      return deploymentDoc(updated, colour);
     };
     const cancelSchema = { schema: { tags: ['deployments'], summary: 'Cancel a deployment that has not switched traffic yet', params: DeploymentParams, response: { 200: DeploymentDoc, ...errors } } };
     app.post('/services/:name/deployments/:id/cancel', cancelSchema, cancel);
