@@ -4,6 +4,7 @@ export {
   type BerthClientOptions,
   type Certificate,
   type Certificates,
+  type Colour,
   type Deployment,
   type DeploymentProgress,
   type Events,
@@ -19,6 +20,7 @@ export {
   type ServiceEvent,
   type ServiceStatusDoc,
   type ServiceSummaryDoc,
+  type SwitchResult,
   type WaitOptions,
 } from './berth-client.js';
 export { parseEnvFile, EnvFileError, type EnvEntry } from './env-file.js';
