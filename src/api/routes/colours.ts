@@ -44,7 +44,7 @@ export function colourRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const previous = service.liveColour as string;
         const took = (): number => Math.round((performance.now() - startedAt) * 10) / 10;
         if (previous === colour) return { name: service.name, live_colour: colour, previous_colour: previous, switched: false, took_ms: took() };
-        if (!force) assertHealthy(service, colour, row, await deps.observer.tasks(row.id));
+        if (!force) assertHealthy(service, colour, row, await deps.observer.tasks(row.id), store.events.list(row.id, 1)[0]?.message ?? null);
         let from = previous;
         await deps.colours.switchLive(service, colour, {
           force,
@@ -108,12 +108,18 @@ export function colourRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
   };
 }
 
-/** A switch without force needs a healthy task of what the colour serves; the refusal says what each task got. */
-function assertHealthy(service: Service, colour: string, row: Service, tasks: readonly ObservedTask[]): void {
+/**
+ * A switch without force needs a healthy task of what the colour serves. The refusal says what
+ * each task's health check got, or, when none runs (an unhealthy one is being replaced, say),
+ * the colour's last event, which says why.
+ */
+function assertHealthy(service: Service, colour: string, row: Service, tasks: readonly ObservedTask[], lastEvent: string | null): void {
   const serving = tasks.filter((t) => t.revision === row.currentRevision && t.desiredStatus === 'RUNNING');
   if (serving.some((t) => t.health === 'healthy')) return;
   const details = serving.map((t) => `${t.taskName}: ${t.health}${t.healthDescription ? ` (${t.healthDescription})` : ''}`);
-  throw new ColourUnhealthyError(
-    `Colour '${colour}' of '${service.name}' has no healthy task${details.length > 0 ? `: ${details.join('; ')}` : row.currentRevision === null ? ': it has not finished a deployment yet' : ': none runs'}; switch with --force to send live traffic to it anyway`,
-  );
+  const why =
+    details.length > 0
+      ? details.join('; ')
+      : `${row.currentRevision === null ? 'it has not finished a deployment yet' : 'none runs'}${lastEvent === null ? '' : ` (last event: ${lastEvent})`}`;
+  throw new ColourUnhealthyError(`Colour '${colour}' of '${service.name}' has no healthy task: ${why}; switch with --force to send live traffic to it anyway`);
 }
