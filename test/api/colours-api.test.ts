@@ -126,6 +126,22 @@ describe('deploying into colours', () => {
   });
 });
 
+describe('jobs of a service with colours', () => {
+  it('run with the live colour’s revision', async () => {
+    await deploy('blue', 'v1');
+    await deploy('green', 'v2');
+    served('blue');
+    served('green');
+    const job = await call('POST', '/jobs', { service: 'nmpi', command: ['true'] });
+    expect(job.statusCode, job.body).toBe(201);
+    expect((await call('GET', `/jobs/${job.json().id}`)).json().image).toBe('nmpi:v1');
+    tasks('healthy');
+    expect((await call('POST', '/services/nmpi/switch', { colour: 'green' })).statusCode).toBe(200);
+    const next = await call('POST', '/jobs', { service: 'nmpi', command: ['true'] });
+    expect((await call('GET', `/jobs/${next.json().id}`)).json().image).toBe('nmpi:v2');
+  });
+});
+
 describe('switching', () => {
   beforeEach(async () => {
     await deploy('blue');
