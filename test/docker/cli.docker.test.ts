@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, startCli, type CliProcess, type CliResult } from '../support/cli-process.js';
 import { ADMIN_TOKEN, DEMO_IMAGE, docker, instanceContainers, startTestServer, waitFor, type TestServer } from '../support/docker-harness.js';
 
 // Ports 17300-17303 belong to this file.
-const REPO = join(import.meta.dirname, '../..');
 const API = 'http://127.0.0.1:17300';
 
 let t: TestServer;
@@ -14,11 +13,7 @@ let home: string;
 let buildDir: string;
 let pushedImage: string | null = null;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /** The environment of a user who ran `berth login`: no BERTH_URL/BERTH_TOKEN, a private HOME and XDG_CONFIG_HOME. */
 function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -29,20 +24,12 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function start(args: readonly string[], env = userEnv()) {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/berth.ts', ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 110_000 });
+function start(args: readonly string[], env = userEnv()): CliProcess {
+  return startCli(args, env);
 }
 
 function berth(args: readonly string[], env = userEnv()): Promise<Result> {
-  const child = start(args, env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return collect(start(args, env));
 }
 
 function deployArgs(...extra: string[]): string[] {
