@@ -2,7 +2,7 @@
  * `npm run bench [-- NAME …]`: runs the selected benches (all by default) against a real
  * engine, nginx and registry, prints one table of figures, each compared with a baseline
  * measured in the same run, and writes the figures and raw data to bench/results/.
- * NAMES: deploy, update, gateway, scale, recovery, jobs, tls, colours. BENCH_RUNS overrides the runs per figure.
+ * NAMES: deploy, update, gateway, scale, recovery, jobs, tls, stacks, colours. BENCH_RUNS overrides the runs per figure.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { run } from './lib/process.js';
 import { renderMarkdownTable, renderTable } from './lib/table.js';
 import { runRecovery } from './recovery.js';
 import { runScale } from './scale.js';
+import { runStacks } from './stacks.js';
 import { runTls } from './tls.js';
 import { runUpdateUnderLoad } from './update-under-load.js';
 
@@ -35,6 +36,7 @@ const BENCHES: Record<string, (ctx: BenchContext) => Promise<void>> = {
   recovery: (ctx) => runRecovery(ctx, { runs: Math.max(3, Math.min(runs, 5)) }),
   jobs: (ctx) => runJobs(ctx, { runs: runs * 2 }),
   tls: (ctx) => runTls(ctx, { runs, seconds: Number(process.env.BENCH_WRK_SECONDS ?? 5) }),
+  stacks: (ctx) => runStacks(ctx, { runs }),
   colours: (ctx) => runColours(ctx, { runs }),
 };
 
@@ -52,6 +54,7 @@ async function machine(): Promise<Record<string, string | number>> {
     docker: await run('docker', ['version', '--format', '{{.Server.Version}}']).catch(() => 'unknown'),
     nginx: version('nginx', ['-v']),
     wrk: version('wrk', ['--version']),
+    dockerCompose: version('docker-compose', ['version', '--short']),
     node: process.version,
   };
 }

@@ -1,13 +1,17 @@
 import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { installErrorHandling } from './error-handler.js';
 import type { ApiDeps } from './ports.js';
 import { certificateRoutes } from './routes/certs.js';
 import { colourRoutes } from './routes/colours.js';
+import { execRoutes } from './routes/exec.js';
 import { jobRoutes } from './routes/jobs.js';
 import { projectRoutes } from './routes/projects.js';
+import { resourceRoutes } from './routes/resources.js';
 import { serviceRoutes } from './routes/services.js';
+import { stackRoutes } from './routes/stacks.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -49,6 +53,8 @@ export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise
       security: [{ token: [] }, { bearer: [] }],
     },
   });
+  // `compose exec` (routes/exec.ts); a frame holds at most 1 MiB of a process's stdin.
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   installErrorHandling(app);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
@@ -57,6 +63,9 @@ export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise
   await app.register(colourRoutes(deps));
   await app.register(jobRoutes(deps));
   await app.register(certificateRoutes(deps));
+  await app.register(stackRoutes(deps));
+  await app.register(resourceRoutes(deps));
+  await app.register(execRoutes(deps));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
 }

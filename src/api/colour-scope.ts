@@ -52,7 +52,6 @@ export function deploymentTarget(store: Store, service: Service, colour: string 
     throw new ColourConflictError(`Service '${service.name}' has colours (${names.join(', ')}); deploy into one of them with ?colour=NAME (berth deploy --colour NAME)`);
   }
   assertColourName(colour);
-  if (service.stackId !== null) throw new ColourConflictError(`'${service.name}' is a service of a stack; its compose file decides how it is deployed, without colours`);
   if (role === 'plain' && store.deployments.latest(service.id) !== null) {
     throw new ColourConflictError(`Service '${service.name}' was deployed without a colour; deploy it without one, or create a new service for blue/green releases`);
   }

@@ -7,7 +7,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (error instanceof BerthError) {
       if (error instanceof TooManyAuthFailuresError) reply.header('retry-after', String(error.retryAfterSeconds));
       if (error.status >= 500) request.log.error({ err: error }, 'request failed');
-      return reply.status(error.status).send({ Error: error.message, code: error.code });
+      return reply.status(error.status).send({ ...error.details, Error: error.message, code: error.code });
     }
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {

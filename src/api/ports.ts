@@ -1,5 +1,7 @@
 import type { Certificates } from '../domain/certificates.js';
 import type { ColourSwitch } from '../domain/colours.js';
+import type { ExecOptions, ExecSession } from '../runtime/task-exec.js';
+import type { HostPolicy } from '../domain/compose/to-definition.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
 import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
@@ -11,6 +13,12 @@ import type { DockerCredentialsDocT } from './schemas.js';
 /** Issues `docker login` credentials scoped to one service's repository. */
 export interface DockerCredentialsProvider {
   credentialsFor(service: Service): Promise<DockerCredentialsDocT>;
+}
+
+/** Commands in a service's running task (`compose exec`). */
+export interface ServiceExec {
+  /** In the named task of the service, or any running one; null when none runs. */
+  exec(project: string, serviceId: number, task: string | null, options: ExecOptions): Promise<ExecSession | null>;
 }
 
 export interface ApiDeps {
@@ -32,4 +40,10 @@ export interface ApiDeps {
   readonly certificates: Certificates;
   /** Moves a coloured service's live traffic (the reconciler writes the gateway's table). */
   readonly colours: ColourSwitch;
+  /** What stacks may reach on the server's host: host ports and bind-mounted directories. */
+  readonly hostPolicy: HostPolicy;
+  /** The real path of a host path (symlinks followed), or null when nothing is there. */
+  readonly realPath: (path: string) => Promise<string | null>;
+  /** null when the runtime cannot run commands in tasks. */
+  readonly exec: ServiceExec | null;
 }

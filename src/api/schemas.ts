@@ -6,7 +6,16 @@ import { Type, type Static } from '@sinclair/typebox';
  * from them, so the three cannot drift apart.
  */
 export const ErrorBody = Type.Object(
-  { Error: Type.String(), code: Type.Optional(Type.String()) },
+  {
+    Error: Type.String(),
+    code: Type.Optional(Type.String()),
+    problems: Type.Optional(
+      Type.Array(
+        Type.Object({ path: Type.String(), message: Type.String(), line: Type.Optional(Type.Integer()), file: Type.Optional(Type.String()) }),
+        { description: 'BERTH_INVALID_COMPOSE: every problem of the compose files' },
+      ),
+    ),
+  },
   { $id: 'Error', description: 'Every error answer' },
 );
 

@@ -4,6 +4,7 @@ import { BerthError } from '../domain/errors.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCerts } from './commands/certs.js';
 import { registerColours } from './commands/colours.js';
+import { registerCompose } from './commands/compose/index.js';
 import { registerCreate } from './commands/create.js';
 import { registerCredentials } from './commands/credentials.js';
 import { registerDelete } from './commands/delete.js';
@@ -14,6 +15,7 @@ import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
 import { registerLs } from './commands/ls.js';
 import { registerProject } from './commands/project.js';
+import { registerResources } from './commands/resources.js';
 import { registerPush } from './commands/push.js';
 import { registerRun } from './commands/run.js';
 import { registerServices } from './commands/services.js';
@@ -56,6 +58,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerJobs(program, ctx);
   registerAudit(program, ctx);
   registerCerts(program, ctx);
+  registerCompose(program, ctx);
+  registerResources(program, ctx);
   registerServerCommand(program);
   return program;
 }

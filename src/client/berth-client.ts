@@ -18,8 +18,9 @@ import type {
 } from '../api/schemas.js';
 import type { CertificateDoc, CertificatesDoc } from '../api/cert-schemas.js';
 import type { CreateJobBody, CreateJobResponse, JobDoc, JobSummaryDoc } from '../api/job-schemas.js';
-import { BerthApiError, BerthResponseError, BerthTimeoutError, BerthUnreachableError } from './errors.js';
+import { BerthApiError, BerthResponseError, BerthTimeoutError, BerthUnreachableError, type ApiProblem } from './errors.js';
 import { readNdjson } from './ndjson.js';
+import { StackApi } from './stacks.js';
 
 export type HealthCheck = Static<typeof HealthCheckInput>;
 export type ServiceDefinition = Static<typeof ServiceDefinitionBody>;
@@ -99,6 +100,8 @@ interface CallOptions extends RequestOptions {
  * the signal's reason.
  */
 export class BerthClient {
+  /** Stacks, and the project networks and volumes they use. */
+  readonly stacks: StackApi;
   private readonly base: string;
   private readonly token: string;
   private readonly fetchFn: typeof fetch;
@@ -109,6 +112,7 @@ export class BerthClient {
     this.token = options.token;
     this.fetchFn = options.fetch ?? fetch;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.stacks = new StackApi((method, path, call) => this.call(method, path, call));
   }
 
   /** Admin token only. */
@@ -368,10 +372,10 @@ async function apiError(response: Response): Promise<BerthApiError> {
 function apiErrorFromText(response: Response, text: string): BerthApiError {
   const body = parseErrorBody(text);
   const message = body?.Error ?? `HTTP ${response.status} ${response.statusText}${text ? `: ${clip(text)}` : ''}`;
-  return new BerthApiError(response.status, body?.code, message);
+  return new BerthApiError(response.status, body?.code, message, body?.problems ?? []);
 }
 
-function parseErrorBody(text: string): { Error: string; code?: string } | null {
+function parseErrorBody(text: string): { Error: string; code?: string; problems?: ApiProblem[] } | null {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -380,9 +384,13 @@ function parseErrorBody(text: string): { Error: string; code?: string } | null {
     return null;
   }
   if (typeof value !== 'object' || value === null) return null;
-  const { Error: message, code } = value as Record<string, unknown>;
+  const { Error: message, code, problems } = value as Record<string, unknown>;
   if (typeof message !== 'string') return null;
-  return typeof code === 'string' ? { Error: message, code } : { Error: message };
+  return { Error: message, ...(typeof code === 'string' ? { code } : {}), ...(Array.isArray(problems) ? { problems: problems.filter(isProblem) } : {}) };
+}
+
+function isProblem(value: unknown): value is ApiProblem {
+  return typeof value === 'object' && value !== null && typeof (value as ApiProblem).path === 'string' && typeof (value as ApiProblem).message === 'string';
 }
 
 function asLogLine(value: unknown): LogLine {

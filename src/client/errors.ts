@@ -12,6 +12,14 @@ export abstract class BerthClientError extends Error {
 }
 
 /** The server answered with an error status; `code` is the server's, or derived from the status. */
+/** One problem of a refused compose file: where, and why. */
+export interface ApiProblem {
+  readonly path: string;
+  readonly message: string;
+  readonly line?: number;
+  readonly file?: string;
+}
+
 export class BerthApiError extends BerthClientError {
   readonly code: string;
 
@@ -19,6 +27,8 @@ export class BerthApiError extends BerthClientError {
     readonly status: number,
     code: string | undefined,
     message: string,
+    /** BERTH_INVALID_COMPOSE: every problem of the files. */
+    readonly problems: readonly ApiProblem[] = [],
   ) {
     super(message);
     this.code = code ?? codeForStatus(status);

@@ -23,5 +23,7 @@ export {
   type SwitchResult,
   type WaitOptions,
 } from './berth-client.js';
+export { execInService, type ExecConnection, type ExecRequest } from './exec.js';
+export { StackApi, type ProjectResource, type StackServiceAction, type StackServiceStatus, type StackStatus, type StackSummary, type StackUp, type StackUpResult } from './stacks.js';
 export { parseEnvFile, EnvFileError, type EnvEntry } from './env-file.js';
-export { BerthApiError, BerthClientError, BerthResponseError, BerthTimeoutError, BerthUnreachableError, codeForStatus } from './errors.js';
+export { BerthApiError, type ApiProblem, BerthClientError, BerthResponseError, BerthTimeoutError, BerthUnreachableError, codeForStatus } from './errors.js';

@@ -72,7 +72,7 @@ export class ColourLiveError extends BerthError {
 /**
  * A request that mixes a service with and without colours: a colour for a service deployed
  * without one, none for a service that has colours, a colour beyond the limit, a colour being
- * terminated, a stack's service.
+ * terminated.
  */
 export class ColourConflictError extends BerthError {
   readonly code = 'BERTH_COLOUR_CONFLICT';

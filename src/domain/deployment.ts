@@ -30,6 +30,17 @@ export const DEPLOYMENT_STEPS = [
 
 export type DeploymentStep = (typeof DEPLOYMENT_STEPS)[number];
 
+/**
+ * Steps whose work, once done, changed no task: the step after one may run in the same pass,
+ * on the tasks that pass saw. Waiting a pass after each would add a pass to every deployment
+ * (on a busy pass, a whole second).
+ */
+const TASKLESS_STEPS: ReadonlySet<DeploymentStep> = new Set(['pending', 'stopping-old', 'switching']);
+
+export function mayFollowInSamePass(completed: DeploymentStep): boolean {
+  return TASKLESS_STEPS.has(completed);
+}
+
 /** Why a deployment is being rolled back; decides its terminal step. */
 export type RollbackCause = 'failed' | 'cancelled' | 'superseded';
 

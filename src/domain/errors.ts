@@ -7,6 +7,8 @@
 export abstract class BerthError extends Error {
   abstract readonly code: string;
   abstract readonly status: number;
+  /** Fields the answer carries besides `Error` and `code` (a compose file's every problem, say). */
+  readonly details: Readonly<Record<string, unknown>> | undefined = undefined;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -238,4 +240,70 @@ export class AcmeRateLimitedError extends BerthError {
 export class AcmeRefusedError extends BerthError {
   readonly code = 'BERTH_ACME_REFUSED';
   readonly status = 502;
+}
+
+/** No stack of that name in the caller's project. */
+export class StackNotFoundError extends BerthError {
+  readonly code = 'BERTH_STACK_NOT_FOUND';
+  readonly status = 404;
+  constructor(name: string) {
+    super(`No stack '${name.slice(0, 64)}' in this project`);
+  }
+}
+
+/** The stack has no service of that name. */
+export class StackServiceNotFoundError extends BerthError {
+  readonly code = 'BERTH_STACK_SERVICE_NOT_FOUND';
+  readonly status = 404;
+  constructor(stack: string, service: string) {
+    super(`Stack '${stack}' has no service '${service.slice(0, 64)}'`);
+  }
+}
+
+/** A stack's service is changed through its stack (`berth compose`), not as a lone service. */
+export class ServiceInStackError extends BerthError {
+  readonly code = 'BERTH_SERVICE_IN_STACK';
+  readonly status = 409;
+  constructor(service: string, stack: string) {
+    super(`Service '${service}' belongs to stack '${stack}': change it with berth compose (PUT /stacks/${stack})`);
+  }
+}
+
+/** A stack's service would take the name of a service outside it. */
+export class StackNameTakenError extends BerthError {
+  readonly code = 'BERTH_STACK_NAME_TAKEN';
+  readonly status = 409;
+}
+
+/** No project network or volume of that name. */
+export class ProjectResourceNotFoundError extends BerthError {
+  readonly code = 'BERTH_RESOURCE_NOT_FOUND';
+  readonly status = 404;
+  constructor(kind: 'network' | 'volume', name: string) {
+    super(`No ${kind} '${name.slice(0, 64)}' in this project`);
+  }
+}
+
+/** A project network or volume is still used by a stack. */
+export class ProjectResourceInUseError extends BerthError {
+  readonly code = 'BERTH_RESOURCE_IN_USE';
+  readonly status = 409;
+}
+
+/** The stack's services together reserve more memory than berth may ever reserve. */
+export class StackTooLargeError extends BerthError {
+  readonly code = 'BERTH_STACK_TOO_LARGE';
+  readonly status = 409;
+}
+
+/** A project network's or volume's name docker would not take. */
+export class InvalidResourceNameError extends BerthError {
+  readonly code = 'BERTH_INVALID_RESOURCE_NAME';
+  readonly status = 400;
+}
+
+/** No task of the service runs to run a command in. */
+export class TaskNotRunningError extends BerthError {
+  readonly code = 'BERTH_TASK_NOT_RUNNING';
+  readonly status = 409;
 }

@@ -66,6 +66,7 @@ export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
     const otherColours = other.colours ?? [];
     return (
       route.prefix === other.prefix &&
+      (route.stripPrefix ?? false) === (other.stripPrefix ?? false) &&
       sameTargets(route.targets, other.targets) &&
       colours.length === otherColours.length &&
       colours.every((c, j) => c.colour === otherColours[j]?.colour && sameTargets(c.targets, otherColours[j]?.targets ?? []))

@@ -230,7 +230,8 @@ ${proxyLocation()}
 
 function proxyLocation(): string {
   return `    location / {
-      # No URI part: the path goes to the target unchanged.
+      # No URI part: the path goes to the target unchanged, unless its route strips the prefix.
+      berth_strip_prefix on;
       proxy_pass http://berth_targets;
       proxy_http_version 1.1;
       proxy_set_header Host $berth_host;

@@ -21,7 +21,8 @@ export const FORMAT_2 = '#berth-routes 2\n';
 
 /**
  * The table as berth's nginx module reads it (src/gateway/nginx-module): a line per route,
- * its prefix and then its targets, "/exp-2-web 172.17.0.5:8080 [fd00::5]:8080". A route the
+ * its prefix and then its targets, "/exp-2-web 172.17.0.5:8080 [fd00::5]:8080" ("/exp-2-ui strip
+ * 172.17.0.6:3000" for one whose targets get the path without the prefix). A route the
  * module would refuse (a bad prefix or target, a prefix taken by an earlier route) is left out
  * and reported, so one bad route never keeps the table from every other service.
  *
@@ -55,21 +56,22 @@ function routeLines(route: Route, seen: Set<string>): string {
     );
   }
   if (seen.has(route.prefix)) throw new GatewayRoutesRejectedError(`prefix ${route.prefix} is already the route of another service`);
-  const lines = [line(route.prefix, route.targets, 'targets')];
+  const lines = [line(route.prefix, route.stripPrefix, route.targets, 'targets')];
   const colours = new Set<string>();
   (route.colours ?? []).forEach(({ colour, targets }, at) => {
     if (!isColourName(colour) || colours.has(colour)) {
       throw new GatewayRoutesRejectedError(`colours[${at}].colour must be a lower-case word of 1 to 16 letters, once per route, not '${colour.slice(0, 20)}'`);
     }
     colours.add(colour);
-    lines.push(line(`${route.prefix}/${colour}`, targets, `colours[${at}].targets`));
+    lines.push(line(`${route.prefix}/${colour}`, route.stripPrefix, targets, `colours[${at}].targets`));
   });
   seen.add(route.prefix);
   return lines.join('');
 }
 
-function line(key: string, targets: readonly Target[], where: string): string {
-  return `${[key, ...targets.map((target, at) => peer(target, `${where}[${at}]`))].join(' ')}\n`;
+/** A line of the table: its key, `strip` for a route whose targets get the path without the prefix, its targets. */
+function line(key: string, strip: boolean | undefined, targets: readonly Target[], where: string): string {
+  return `${[key, ...(strip ? ['strip'] : []), ...targets.map((target, at) => peer(target, `${where}[${at}]`))].join(' ')}\n`;
 }
 
 function peer(target: Target, where: string): string {

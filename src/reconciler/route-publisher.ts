@@ -148,6 +148,7 @@ export class RoutePublisher {
       routes.map((r) => ({
         prefix: r.prefix,
         targets: r.targets,
+        ...(r.stripPrefix ? { stripPrefix: true } : {}),
         ...(r.colours ? { colours: r.colours.map((c) => ({ colour: c.colour, targets: c.targets })) } : {}),
       })),
     );

@@ -1,7 +1,7 @@
 import { restartDelayMs, STABLE_RUN_MS } from '../domain/backoff.js';
 import type { ServiceDefinition } from '../domain/definition.js';
 import { colourRole } from '../domain/colours.js';
-import { canRollBack, strategyNamed, type DeploymentStep } from '../domain/deployment.js';
+import { canRollBack, mayFollowInSamePass, strategyNamed, type DeploymentStep } from '../domain/deployment.js';
 import { probeFailed, stoppedTasks } from '../domain/messages.js';
 import type { Clock, Deployment, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
@@ -46,6 +46,8 @@ export interface ServiceControllerDeps {
 }
 
 const NO_TASKS: readonly LabelledContainer[] = [];
+/** A bound on the steps one deployment takes in one pass. */
+const MAX_STEPS_PER_PASS = 4;
 
 /**
  * Services: tasks that must run forever, served by the gateway, replaced by deployments that
@@ -214,14 +216,17 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
       return;
     }
     let remaining = alive;
-    if (deployment) {
+    for (let steps = 0; deployment && steps < MAX_STEPS_PER_PASS; steps++) {
       const before = deployment.step;
-      const removed = await this.drive(service, deployment, alive, pass);
-      // The next step can start now: waiting out the loop's period would add it to every deploy.
-      if (store.deployments.get(deployment.id)?.step !== before) pass.wakeAt(this.deps.clock.now());
-      remaining = alive.filter((t) => !removed.has(t.container.id));
+      const removed = await this.drive(service, deployment, remaining, pass);
+      remaining = remaining.filter((t) => !removed.has(t.container.id));
       service = store.services.byId(service.id) ?? service;
+      const after = store.deployments.get(deployment.id);
       deployment = store.deployments.open(service.id)[0] ?? null;
+      if (after?.step === before) break;
+      // The next step can start now: waiting out the loop's period would add it to every deploy.
+      pass.wakeAt(this.deps.clock.now());
+      if (!mayFollowInSamePass(before) || deployment?.id !== after?.id) break;
     }
     await this.maintain(service, deployment, remaining, pass);
   }
@@ -272,11 +277,16 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
       const counts = service.status !== 'DRAINING' && service.desiredState === 'running' && wanted.has(task.revision);
       const restart = this.definition(service.id, task.revision)?.stack?.restart ?? null;
       const { outcome, message } = await this.deps.tasks.reap(service, task, restart, counts, deployment?.id ?? null);
-      if (task.revision !== service.currentRevision || message === null) continue;
+      const serving = task.revision === service.currentRevision;
+      if (message === null || (!serving && task.revision !== deployment?.revision)) continue;
       // A crash of the serving revision counts toward its backoff; a new revision's crash fails its deployment.
-      if (outcome === 'crash') this.deps.store.services.recordCrash(service.id, this.deps.clock.now(), message);
-      // A task that is not to be restarted leaves the service as it ended, until the next up or start.
-      else if (!containers.some((t) => t !== task && t.revision === task.revision && isAlive(t.container))) {
+      if (outcome === 'crash') {
+        if (serving) this.deps.store.services.recordCrash(service.id, this.deps.clock.now(), message);
+        continue;
+      }
+      // A task that is not to be restarted leaves the service as it ended, until the next up or
+      // start; a new revision's task that completed has done what its deployment asked.
+      if (!containers.some((t) => t !== task && t.revision === task.revision && isAlive(t.container))) {
         this.deps.store.services.setDesiredState(service.id, outcome === 'completed' ? 'completed' : 'exited');
       }
     }

@@ -1,3 +1,4 @@
+import { stackProbe } from '../domain/compose/stack-settings.js';
 import type { ServiceDefinition } from '../domain/definition.js';
 import type { Deployment, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
@@ -86,7 +87,10 @@ export class ServiceRoutes {
       const port = definition.containerPort;
       const isCurrent = c.revision === service.currentRevision;
       if ((isCurrent || c.revision === deployment?.revision) && this.health.probed(definition, c)) {
-        monitored.push({ task: c.task, host: c.container.address, port, path: joinPath(root, service.healthCheck.relPath), check: service.healthCheck });
+        const check = definition.stack ? stackProbe(definition.stack) : service.healthCheck;
+        // An app served with its prefix stripped lives at its root, and is asked there.
+        const path = definition.stack?.stripPrefix ? check.relPath : joinPath(root, check.relPath);
+        monitored.push({ task: c.task, host: c.container.address, port, path, check });
       }
       const health = this.health.of(definition, c);
       // Right after a start the prober knows nothing yet: a task that served before the

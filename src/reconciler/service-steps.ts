@@ -119,6 +119,11 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
     },
 
     'health-wait': async ({ service, deployment: d, definition, mine, now, pass }) => {
+      // A one-shot task (restart "no" or on-failure) that ended with 0: the revision did its work.
+      if (mine.length === 0 && service.desiredState === 'completed') {
+        advance(d);
+        return NONE;
+      }
       if (mine.length < definition.replicas) return rollBack(d, 'failed', deps.exitReason(service.id, d.revision));
       const states = mine.map((t) => ({ task: t, health: deps.healthOf(service, definition, t) }));
       if (states.every((s) => s.task.container.state === 'running' && s.health.state === 'healthy')) {
@@ -156,8 +161,10 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
       return NONE;
     },
 
-    draining: async ({ deployment: d, now, pass, routesPushedAt }) => {
-      const until = d.stepStartedAt + deps.drainMs;
+    draining: async ({ deployment: d, alive, now, pass, routesPushedAt }) => {
+      // With no old task (a first deployment), there is nothing in flight to wait for.
+      const old = alive.some((t) => t.revision !== d.revision);
+      const until = d.stepStartedAt + (old ? deps.drainMs : 0);
       if (now >= until && routesPushedAt > d.stepStartedAt) advance(d);
       else pass.wakeAt(until);
       return NONE;

@@ -23,8 +23,6 @@ export interface StackControllerOptions {
  * are services: the service controller runs them.
  */
 export class StackController {
-  /** The project networks and volumes the store held at the last pass, to see which went. */
-  private known: { networks: Set<string>; volumes: Set<string> } | null = null;
   private readonly written = new Map<number, string>();
 
   constructor(
@@ -86,24 +84,16 @@ export class StackController {
     return false;
   }
 
+  /** Project networks and volumes removed through the API leave the runtime, then the store. */
   private async removeDeletedResources(): Promise<void> {
-    const key = (r: { project: string; name: string }) => `${r.project}\n${r.name}`;
-    const now = {
-      networks: new Set(this.store.networks.listAll().map(key)),
-      volumes: new Set(this.store.volumes.listAll().map(key)),
-    };
-    const before = this.known;
-    this.known = now;
-    if (before === null) return;
-    for (const gone of [...before.networks].filter((k) => !now.networks.has(k))) {
-      const [project, name] = gone.split('\n') as [string, string];
-      await this.runtime.removeNetworks({ [LABEL.instance]: this.options.instance, [LABEL.project]: project, [LABEL.resource]: name });
-      this.tasks.forgetResources();
-    }
-    for (const gone of [...before.volumes].filter((k) => !now.volumes.has(k))) {
-      const [project, name] = gone.split('\n') as [string, string];
-      await this.runtime.removeVolumes({ [LABEL.instance]: this.options.instance, [LABEL.project]: project, [LABEL.resource]: name });
-      this.tasks.forgetResources();
+    for (const [kind, repository] of [['network', this.store.networks], ['volume', this.store.volumes]] as const) {
+      for (const { project, name } of repository.deleting()) {
+        const labels = { [LABEL.instance]: this.options.instance, [LABEL.project]: project, [LABEL.resource]: name };
+        const inUse = kind === 'network' ? await this.runtime.removeNetworks(labels) : await this.runtime.removeVolumes(labels);
+        this.tasks.forgetResources();
+        // Still used by a task going away: the next pass tries again.
+        if (inUse.length === 0) repository.delete(project, name);
+      }
     }
   }
 }

@@ -4,6 +4,7 @@ import { sleep } from '../process/wait.js';
 import type { Store } from '../store/store.js';
 import type { ContainerView } from './container-view.js';
 import type { HealthMonitor } from './health-monitor.js';
+import { ServiceHealth } from './service-health.js';
 import { LABEL, readLabels, type LabelledContainer } from './labels.js';
 
 const FOLLOW_DISCOVERY_MS = 1_000;
@@ -11,13 +12,17 @@ const FOLLOW_NEW_TASK_TAIL = 1_000;
 
 /** The API's read-only view of a service's real containers, their health and logs. */
 export class RuntimeTaskObserver implements TaskObserver {
+  private readonly health: ServiceHealth;
+
   constructor(
     private readonly runtime: TaskRuntime,
     private readonly view: ContainerView,
     private readonly store: Store,
-    private readonly health: HealthMonitor,
+    monitor: HealthMonitor,
     private readonly isStopping: (containerId: string) => boolean,
-  ) {}
+  ) {
+    this.health = new ServiceHealth(monitor, store);
+  }
 
   async tasks(serviceId: number): Promise<ObservedTask[]> {
     const service = this.store.services.byId(serviceId);
@@ -29,7 +34,7 @@ export class RuntimeTaskObserver implements TaskObserver {
       .map((c) => {
         const wanted = (c.revision === service.currentRevision || c.revision === deploying) && !this.isStopping(c.container.id);
         const running = c.container.state === 'running';
-        const health = this.health.health(c.task);
+        const health = this.health.of(this.store.revisions.get(serviceId, c.revision)?.definition ?? null, c);
         const targetHealth = !wanted ? 'draining' : running ? health.state : 'unused';
         return {
           taskName: c.task,

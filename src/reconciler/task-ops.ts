@@ -12,7 +12,7 @@ import type { Store } from '../store/store.js';
 import type { ChangeTracker } from './change-tracker.js';
 import type { ContainerView } from './container-view.js';
 import type { FaultPoints } from './fault-points.js';
-import { containerName, jobTaskLabels, jobTaskName, newTaskName, projectNetwork, taskLabels, type LabelledContainer, type OwnedTask } from './labels.js';
+import { containerName, LABEL, jobTaskLabels, jobTaskName, newTaskName, projectNetwork, taskLabels, type LabelledContainer, type OwnedTask } from './labels.js';
 import { stackFilesDir, stackTaskParts } from './stack-task.js';
 
 const MiB = 1024 * 1024;
@@ -247,7 +247,7 @@ export class TaskOps {
     const spec: TaskSpec = {
       name: containerName(this.options.instance, launch.project, launch.task),
       image: launch.image,
-      labels: { ...(launch.stack?.settings.labels ?? {}), ...launch.labels },
+      labels: { ...(launch.stack?.settings.labels ?? {}), ...launch.labels, ...(launch.stack ? { [LABEL.stack]: launch.stack.settings.stack } : {}) },
       env: launch.env,
       command: launch.command,
       memoryLimitBytes: launch.limits.memoryLimitMiB * MiB,

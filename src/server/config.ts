@@ -23,6 +23,10 @@ export interface ServerConfig {
   readonly tls: TlsConfig;
   /** Host routing: `<project>-<service>.<publicDomain>` serves the service with its path unchanged. */
   readonly publicDomain: string | null;
+  /** Host ports stacks may publish on, inclusive; null: none, every port is reached through the gateway. */
+  readonly hostPorts: { readonly min: number; readonly max: number } | null;
+  /** Absolute host directories stacks may bind-mount from. */
+  readonly allowBindMounts: readonly string[];
 }
 
 /** HTTPS on the gateway: off, with certificates from an ACME server, or with the user's own. */
@@ -98,11 +102,13 @@ export interface RawServerOptions {
   tlsCert?: string;
   tlsKey?: string;
   publicDomain?: string;
+  hostPorts?: string;
+  allowBindMount?: readonly string[];
 }
 
 /** Flags win over `BERTH_<FLAG>` environment variables, which win over defaults. */
 export function resolveServerConfig(flags: RawServerOptions, env: NodeJS.ProcessEnv): ServerConfig {
-  const pick = (flag: keyof RawServerOptions, envName: string, fallback?: string): string | undefined =>
+  const pick = (flag: Exclude<keyof RawServerOptions, 'allowBindMount'>, envName: string, fallback?: string): string | undefined =>
     flags[flag] ?? env[envName] ?? fallback;
   const gatewayListen = parseListen(pick('gatewayListen', 'BERTH_GATEWAY_LISTEN', SERVER_DEFAULTS.gatewayListen) as string, 'gateway-listen');
   const givenPublicUrl = pick('publicUrl', 'BERTH_PUBLIC_URL');
@@ -128,15 +134,33 @@ export function resolveServerConfig(flags: RawServerOptions, env: NodeJS.Process
     stopGraceSeconds: parsePositive(pick('stopGrace', 'BERTH_STOP_GRACE', SERVER_DEFAULTS.stopGrace) as string, 'stop-grace', 600),
     tls,
     publicDomain: domain ?? null,
+    hostPorts: hostPortRange(pick('hostPorts', 'BERTH_HOST_PORTS')),
+    allowBindMounts: bindMountDirs(flags.allowBindMount ?? env.BERTH_ALLOW_BIND_MOUNT?.split(':').filter(Boolean) ?? []),
   };
 }
 
-type PickOption = (flag: keyof RawServerOptions, envName: string, fallback?: string) => string | undefined;
+function hostPortRange(text: string | undefined): ServerConfig['hostPorts'] {
+  if (text === undefined || text === '') return null;
+  const match = /^(\d{1,5})-(\d{1,5})$/.exec(text);
+  const [min, max] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
+  if (!(min >= 1 && max <= 65535 && min <= max)) throw new ConfigError(`--host-ports must be a range MIN-MAX of ports from 1 to 65535, such as 12000-12999, not '${text}'`);
+  return { min, max };
+}
+
+function bindMountDirs(dirs: readonly string[]): string[] {
+  for (const dir of dirs) {
+    if (!dir.startsWith('/')) throw new ConfigError(`--allow-bind-mount takes an absolute directory, not '${dir}'`);
+    if (dir === '/') throw new ConfigError('--allow-bind-mount / would let every stack mount the whole host; name a directory');
+  }
+  return dirs.map((d) => d.replace(/\/+$/, ''));
+}
+
+type PickOption = (flag: Exclude<keyof RawServerOptions, 'allowBindMount'>, envName: string, fallback?: string) => string | undefined;
 
 function tlsConfig(pick: PickOption): TlsConfig {
   const mode = pick('tls', 'BERTH_TLS', SERVER_DEFAULTS.tls);
   if (mode !== 'off' && mode !== 'acme' && mode !== 'files') throw new ConfigError(`--tls must be off, acme or files, not '${mode}'`);
-  const given = (flag: keyof RawServerOptions, envName: string): string | undefined => pick(flag, envName) || undefined;
+  const given = (flag: Exclude<keyof RawServerOptions, 'allowBindMount'>, envName: string): string | undefined => pick(flag, envName) || undefined;
   const acme = { directory: given('acmeDirectory', 'BERTH_ACME_DIRECTORY'), email: given('acmeEmail', 'BERTH_ACME_EMAIL'), ca: given('acmeCaFile', 'BERTH_ACME_CA_FILE') };
   const files = { cert: given('tlsCert', 'BERTH_TLS_CERT'), key: given('tlsKey', 'BERTH_TLS_KEY') };
   if (mode !== 'acme' && (acme.directory || acme.email || acme.ca)) throw new ConfigError('--acme-directory, --acme-email and --acme-ca-file go with --tls acme');

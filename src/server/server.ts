@@ -1,10 +1,11 @@
+import { realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
 import { AuthFailureLimiter } from '../api/auth-limiter.js';
 import { Authenticator } from '../api/auth.js';
 import type { Certificates } from '../domain/certificates.js';
-import { InternalError } from '../domain/errors.js';
+import { ConfigError, InternalError } from '../domain/errors.js';
 import { contextRoot } from '../domain/names.js';
 import { systemClock, type Clock } from '../domain/model.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -79,7 +80,8 @@ export class BerthServer {
     const admin = await loadAdminToken(dataDir, config.adminToken);
     // The runtime exists before the logger; its warnings reach the log once that exists.
     let warn = (error: Error): void => process.emitWarning(error);
-    const runtime = parts.runtime ?? new DockerRuntime({ onWarning: (error) => warn(error), networkPool: config.networkPool });
+    const engine = parts.runtime ? null : new DockerRuntime({ onWarning: (error) => warn(error), networkPool: config.networkPool });
+    const runtime = parts.runtime ?? (engine as DockerRuntime);
     await runtime.ping();
 
     const registry = await RegistryService.create({
@@ -127,6 +129,12 @@ export class BerthServer {
             if (!reconciler) throw new InternalError('the reconciler is not running yet');
             return reconciler.colours.switchLive(service, colour, options);
           },
+        },
+        hostPolicy: { hostPorts: config.hostPorts, bindMountDirs: await realDirs(config.allowBindMounts) },
+        realPath,
+        exec: engine && {
+          exec: (project, serviceId, task, options) =>
+            engine.exec.exec({ [LABEL.instance]: instance, [LABEL.project]: project, [LABEL.serviceId]: String(serviceId), ...(task === null ? {} : { [LABEL.task]: task }) }, options),
         },
       },
       {
@@ -279,4 +287,25 @@ function pinoLogger(app: FastifyInstance): Logger {
     warn: (m) => app.log.warn(m),
     error: (m) => app.log.error(m),
   };
+}
+
+/** The real path of a host path, or null when nothing is there. */
+async function realPath(path: string): Promise<string | null> {
+  try {
+    return await realpath(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw error;
+  }
+}
+
+/** Allowed bind-mount directories by their real paths, so that a mount's real path is compared with like. */
+async function realDirs(dirs: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const dir of dirs) {
+    const real = await realPath(dir);
+    if (real === null) throw new ConfigError(`--allow-bind-mount ${dir}: no such directory`);
+    out.push(real);
+  }
+  return out;
 }

@@ -48,13 +48,13 @@ export class DeploymentRepository {
     private readonly clock: Clock,
   ) {}
 
-  create(serviceId: number, revision: number, previousRevision: number | null): Deployment {
+  create(serviceId: number, revision: number, previousRevision: number | null, strategy: StrategyName = 'start-first'): Deployment {
     const now = this.clock.now();
     const info = this.db
       .prepare(
-        "INSERT INTO deployments (service_id, revision, previous_revision, step, step_started_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)",
+        "INSERT INTO deployments (service_id, revision, previous_revision, step, step_started_at, created_at, strategy) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
       )
-      .run(serviceId, revision, previousRevision, now, now);
+      .run(serviceId, revision, previousRevision, now, now, strategy);
     return this.get(Number(info.lastInsertRowid)) as Deployment;
   }
 

@@ -235,12 +235,16 @@ ${countChanges('jobs', ['jobs', 'job_attempts'])}
         project TEXT NOT NULL REFERENCES projects(name),
         name TEXT NOT NULL,
         created_at INTEGER NOT NULL,
+        -- Removed through the API: the reconciler removes it from the runtime, then the row.
+        deleting INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (project, name)
       );
       CREATE TABLE project_volumes (
         project TEXT NOT NULL REFERENCES projects(name),
         name TEXT NOT NULL,
         created_at INTEGER NOT NULL,
+        -- Removed through the API: the reconciler removes it from the runtime, then the row.
+        deleting INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (project, name)
       );
 ${countChanges('services', ['stacks', 'project_networks', 'project_volumes'])}

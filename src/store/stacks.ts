@@ -79,6 +79,20 @@ export class StackRepository {
     return this.byId(Number(info.lastInsertRowid)) as Stack;
   }
 
+  /** The stack, made empty (revision 0, no services) when it does not exist: `compose build` before the first `up`. */
+  ensure(project: string, name: string): Stack {
+    const existing = this.find(project, name);
+    if (existing?.status === 'DRAINING') throw new ConflictError(`Stack '${name}' is being taken down`);
+    if (existing) return existing;
+    const now = this.clock.now();
+    const source: StackSource = { files: [], variables: [], directory: '/', profiles: [] };
+    const spec: StackSpec = { services: [], networks: [], volumes: [], files: [] };
+    const info = this.db
+      .prepare("INSERT INTO stacks (project, name, revision, source, spec, status, created_at, updated_at) VALUES (?, ?, 0, ?, ?, 'ACTIVE', ?, ?)")
+      .run(project, name, JSON.stringify(source), JSON.stringify(spec), now, now);
+    return this.byId(Number(info.lastInsertRowid)) as Stack;
+  }
+
   find(project: string, name: string): Stack | null {
     const row = this.db.prepare('SELECT * FROM stacks WHERE project = ? AND name = ?').get(project, name) as StackRow | undefined;
     return row ? toStack(row) : null;
@@ -127,25 +141,33 @@ export class ProjectResourceRepository {
   ) {}
 
   create(project: string, name: string): void {
-    const exists = this.db.prepare(`SELECT 1 FROM ${this.table} WHERE project = ? AND name = ?`).get(project, name);
-    if (exists) throw new ConflictError(`${this.table === 'project_networks' ? 'Network' : 'Volume'} '${name}' exists`);
+    const row = this.db.prepare(`SELECT deleting FROM ${this.table} WHERE project = ? AND name = ?`).get(project, name) as { deleting: number } | undefined;
+    const what = `${this.table === 'project_networks' ? 'Network' : 'Volume'} '${name}'`;
+    if (row) throw new ConflictError(row.deleting ? `${what} is being removed; try again in a moment` : `${what} exists`);
     this.db.prepare(`INSERT INTO ${this.table} (project, name, created_at) VALUES (?, ?, ?)`).run(project, name, this.clock.now());
   }
 
+  /** Whether the project has it, and it is not being removed. */
   exists(project: string, name: string): boolean {
-    return this.db.prepare(`SELECT 1 FROM ${this.table} WHERE project = ? AND name = ?`).get(project, name) !== undefined;
+    return this.db.prepare(`SELECT 1 FROM ${this.table} WHERE project = ? AND name = ? AND deleting = 0`).get(project, name) !== undefined;
   }
 
   list(project: string): { name: string; createdAt: number }[] {
-    const rows = this.db.prepare(`SELECT name, created_at FROM ${this.table} WHERE project = ? ORDER BY name`).all(project) as { name: string; created_at: number }[];
+    const rows = this.db.prepare(`SELECT name, created_at FROM ${this.table} WHERE project = ? AND deleting = 0 ORDER BY name`).all(project) as { name: string; created_at: number }[];
     return rows.map((r) => ({ name: r.name, createdAt: r.created_at }));
   }
 
-  listAll(): { project: string; name: string }[] {
-    return this.db.prepare(`SELECT project, name FROM ${this.table} ORDER BY project, name`).all() as { project: string; name: string }[];
+  /** Those being removed, for the reconciler to take off the runtime. */
+  deleting(): { project: string; name: string }[] {
+    return this.db.prepare(`SELECT project, name FROM ${this.table} WHERE deleting = 1 ORDER BY project, name`).all() as { project: string; name: string }[];
   }
 
-  delete(project: string, name: string): boolean {
-    return this.db.prepare(`DELETE FROM ${this.table} WHERE project = ? AND name = ?`).run(project, name).changes === 1;
+  /** The first half of a removal, which the reconciler finishes (a crash between the two resumes it). */
+  markDeleting(project: string, name: string): boolean {
+    return this.db.prepare(`UPDATE ${this.table} SET deleting = 1 WHERE project = ? AND name = ? AND deleting = 0`).run(project, name).changes === 1;
+  }
+
+  delete(project: string, name: string): void {
+    this.db.prepare(`DELETE FROM ${this.table} WHERE project = ? AND name = ?`).run(project, name);
   }
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, startCli, type CliProcess, type CliResult } from '../support/cli-process.js';
+import { runCli, startCli, type CliResult as Result } from '../support/cli-process.js';
 import { ADMIN_TOKEN, DEMO_IMAGE, docker, instanceContainers, startTestServer, waitFor, type TestServer } from '../support/docker-harness.js';
 
 // Ports 17300-17303 belong to this file.
@@ -13,7 +13,6 @@ let home: string;
 let buildDir: string;
 let pushedImage: string | null = null;
 
-type Result = CliResult;
 
 /** The environment of a user who ran `berth login`: no BERTH_URL/BERTH_TOKEN, a private HOME and XDG_CONFIG_HOME. */
 function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -24,12 +23,12 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function start(args: readonly string[], env = userEnv()): CliProcess {
-  return startCli(args, env);
+function start(args: readonly string[], env = userEnv()) {
+  return startCli(args, env, 110_000);
 }
 
 function berth(args: readonly string[], env = userEnv()): Promise<Result> {
-  return collect(start(args, env));
+  return runCli(args, env, { timeoutMs: 110_000 });
 }
 
 function deployArgs(...extra: string[]): string[] {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_IMAGE, docker, instanceContainers, startTestServer, waitFor, type TestServer } from '../support/docker-harness.js';
-import { runCli, type CliResult } from '../support/cli-process.js';
+import { berthCli, type CliResult } from '../support/cli-process.js';
 import { httpRequest } from '../support/http.js';
 
 // Ports 19160-19163 belong to this file; the project is named col-cli.
@@ -15,7 +15,7 @@ let token: string;
 const pushed: string[] = [];
 
 function berth(...args: string[]): Promise<CliResult> {
-  return runCli(args, { ...process.env, HOME: work, XDG_CONFIG_HOME: join(work, 'config'), BERTH_URL: `http://127.0.0.1:${BASE_PORT}`, BERTH_TOKEN: token, NO_COLOR: '1' });
+  return berthCli(`http://127.0.0.1:${BASE_PORT}`, token, args);
 }
 
 /** NMPI's `build --colour C`: an image of the app, pushed to the service's repository tagged with the colour. */

@@ -90,6 +90,15 @@ describe('colours in the gateway’s module', () => {
     expect((await get('/col-nmpi/')).body).toBe('blue /col-nmpi/');
   });
 
+  it('strips only the route’s prefix from the path of a request that names a colour', async () => {
+    // Colours are not offered for stack services, which alone strip; the module keeps both apart all the same.
+    const colours = [{ colour: 'blue', targets: [blue] }, { colour: 'green', targets: [green] }];
+    await gateway.setRoutes([{ prefix: '/col-ui', targets: [blue], stripPrefix: true, colours }]);
+    expect((await get('/col-ui/login?x=1')).body).toBe('blue /login?x=1');
+    expect((await get('/col-ui/login', { 'X-Berth-Colour': 'green' })).body).toBe('green /login');
+    expect((await get('/col-ui', { Cookie: 'berth_colour=green' })).body).toBe('green /');
+  });
+
   it('picks colours on host routes too', async () => {
     await hostGateway.setRoutes(table('green'));
     const host = { Host: 'col-nmpi.apps.test' };

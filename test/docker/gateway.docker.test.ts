@@ -66,6 +66,22 @@ describe('NginxGateway', () => {
     expect(await readFile(join(defaultWorkerDir(dataDir), 'routes', 'current'), 'utf8')).toBe(`/t-web ${targetA.host}:${targetA.port}\n`);
   });
 
+  it('serves a route that strips its prefix with the path below it, and every other route unchanged', async () => {
+    await gateway.setRoutes([
+      { prefix: '/t-ui', targets: [echoTarget], stripPrefix: true },
+      { prefix: '/t-api', targets: [echoTarget] },
+    ]);
+    const url = async (path: string) => (JSON.parse((await get(path)).body) as { url: string }).url;
+    expect(await url('/t-ui/login?next=%2Fhome')).toBe('/login?next=%2Fhome');
+    expect(await url('/t-ui')).toBe('/');
+    expect(await url('/t-ui?x=1')).toBe('/?x=1');
+    expect(await url('/t-ui/a%20b/c')).toBe('/a%20b/c');
+    expect(await url('/t-api/login?next=%2Fhome')).toBe('/t-api/login?next=%2Fhome');
+    // Climbing out of the prefix is refused before anything is stripped.
+    expect((await get('/t-ui/../t-api/x')).status).toBe(400);
+    expect(await readFile(join(defaultWorkerDir(dataDir), 'routes', 'current'), 'utf8')).toBe(`/t-ui strip 127.0.0.1:${ECHO_PORT}\n/t-api 127.0.0.1:${ECHO_PORT}\n`);
+  });
+
   it('routes to IPv6 targets', async () => {
     const v6 = await startEcho('::1', ECHO_V6_PORT);
     try {

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { berthCli, type CliResult as Result } from '../support/cli-process.js';
 import {
   ApiClient,
   DEMO_IMAGE,
@@ -17,36 +17,14 @@ import {
 import { ServerProcess } from '../support/server-process.js';
 
 // Ports 18500-18519 belong to this file.
-const REPO = join(import.meta.dirname, '../..');
 let t: TestServer;
 let api: ApiClient;
 let token: string;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** `berth ARGS…` as a user runs it, against the test server. */
 function berth(args: readonly string[], onStdout?: (text: string) => void): Promise<Result> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/berth.ts', ...args], {
-    cwd: REPO,
-    env: { ...process.env, BERTH_URL: 'http://127.0.0.1:18500', BERTH_TOKEN: token, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 110_000,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-    onStdout?.(stdout);
-  });
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return berthCli('http://127.0.0.1:18500', token, args, { timeoutMs: 110_000, ...(onStdout ? { onStdout } : {}) });
 }
 
 async function job(id: number): Promise<any> {

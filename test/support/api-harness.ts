@@ -1,3 +1,4 @@
+import type { HostPolicy } from '../../src/domain/compose/to-definition.js';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
@@ -71,7 +72,9 @@ export interface Harness {
 /** Stands for berth's registry at registry.example:5000 and localhost:5000. */
 export const TEST_REGISTRY: OwnRegistry = { names: (domain) => domain === 'registry.example:5000' || domain === 'localhost:5000' };
 
-export async function apiHarness(options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates } = {}): Promise<Harness> {
+export async function apiHarness(
+  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; hostPolicy?: HostPolicy; capacityMiB?: number } = {},
+): Promise<Harness> {
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
   const observer = new StaticObserver();
@@ -88,8 +91,11 @@ export async function apiHarness(options: { credentials?: DockerCredentialsProvi
     },
     dockerCredentials: options.credentials ?? null,
     ownRegistry: TEST_REGISTRY,
+    hostPolicy: options.hostPolicy ?? { hostPorts: null, bindMountDirs: [] },
+    realPath: async (path) => path,
+    exec: null,
     jobs,
-    capacityMiB: async () => CAPACITY_MIB,
+    capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
     colours,
     certificates: options.certificates ?? NO_CERTIFICATES,
     audit: new AuditTrail(store.db, clock, null, (error) => {

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 
 const REPO = join(import.meta.dirname, '../..');
@@ -10,25 +9,36 @@ export interface CliResult {
   stderr: string;
 }
 
-/** The berth CLI as its own process, as a user runs it from the repository. */
-export function startCli(args: readonly string[], env: NodeJS.ProcessEnv): CliProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/berth.ts', ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 110_000 });
+/** `berth ARGS…` as its own process, as a user runs it, from the repository. */
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 170_000): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/berth.ts', ...args], { cwd: REPO, env, stdio: 'pipe', timeout: timeoutMs });
 }
 
-export type CliProcess = ChildProcessByStdio<null, Readable, Readable>;
-
-/** Runs the CLI to its end; resolves with its exit code and output. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return collect(startCli(args, env));
+export interface CliOptions {
+  readonly onStdout?: (text: string) => void;
+  readonly timeoutMs?: number;
+  /** What the command reads on stdin (default: nothing). */
+  readonly input?: string;
 }
 
-export function collect(child: CliProcess): Promise<CliResult> {
+/** Runs `berth ARGS…` to its end; `onStdout` sees the output so far each time more comes. */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv, options: CliOptions = {}): Promise<CliResult> {
+  const child = startCli(args, env, options.timeoutMs);
+  child.stdin.end(options.input ?? '');
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+    options.onStdout?.(stdout);
+  });
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** `berth ARGS…` with the server and token in the environment, as BERTH_URL and BERTH_TOKEN. */
+export function berthCli(url: string, token: string, args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  return runCli(args, { ...process.env, BERTH_URL: url, BERTH_TOKEN: token, NO_COLOR: '1' }, options);
 }

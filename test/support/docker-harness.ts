@@ -90,12 +90,14 @@ export function removeDataDir(dir: string): void {
   for (const gatewayDir of [dir, join(dir, 'nginx')]) rmSync(defaultWorkerDir(gatewayDir), { recursive: true, force: true });
 }
 
-/** Removes every container and network of the instance. */
+/** Removes every container, network and volume of the instance. */
 export function removeInstanceContainers(instance: string): void {
   const ids = docker('ps', '-aq', '--filter', `label=io.berth.instance=${instance}`);
   if (ids) docker('rm', '-f', ...ids.split('\n'));
   const networks = docker('network', 'ls', '-q', '--filter', `label=io.berth.instance=${instance}`);
   if (networks) docker('network', 'rm', ...networks.split('\n'));
+  const volumes = docker('volume', 'ls', '-q', '--filter', `label=io.berth.instance=${instance}`);
+  if (volumes) docker('volume', 'rm', ...volumes.split('\n'));
 }
 
 export function instanceContainers(instance: string, extraFilter?: string): string[] {

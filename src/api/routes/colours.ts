@@ -6,7 +6,7 @@ import type { ObservedTask } from '../../domain/observed.js';
 import { colourRow, requestedColour, rowFor } from '../colour-scope.js';
 import type { ApiDeps } from '../ports.js';
 import { ColourQuery, ErrorBody, ServiceParams, SwitchBody, SwitchResponse, UpdateServiceResponse } from '../schemas.js';
-import { actor } from './services.js';
+import { actor, refuseStackMember } from './services.js';
 
 const errors = { 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody };
 
@@ -80,6 +80,7 @@ export function colourRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       async (request) => {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
+        refuseStackMember(store, service);
         const colour = requestedColour(request.query.colour);
         if (colour === undefined && colourRole(service) === 'coloured') {
           throw new ColourConflictError(`Service '${service.name}' has colours; name the one to redeploy with ?colour=NAME (berth redeploy --colour NAME)`);

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { parseDefinition } from '../../domain/definition.js';
-import { canRollBack } from '../../domain/deployment.js';
+import { canRollBack, strategyNamed } from '../../domain/deployment.js';
 import {
   BadRequestError,
   ConflictError,
@@ -9,6 +9,7 @@ import {
   FeatureUnavailableError,
   InvalidServiceNameError,
   ServiceDeletingError,
+  ServiceInStackError,
   ServiceNotFoundError,
 } from '../../domain/errors.js';
 import { parseHealthCheck } from '../../domain/health-check.js';
@@ -20,6 +21,7 @@ import { colouredStatusDoc, eventDoc, statusInput } from '../colour-documents.js
 import { colourRow, deploymentTarget, requestedColour, rowFor, rowsFor } from '../colour-scope.js';
 import { deploymentDoc, logsDoc, serviceSummary, statusDoc } from '../documents.js';
 import { sendLogStream } from '../log-stream.js';
+import type { Store } from '../../store/store.js';
 import type { ApiDeps } from '../ports.js';
 import {
   ColourQuery,
@@ -160,6 +162,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       async (request) => {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
+        refuseStackMember(store, service);
         if (service.status === 'DRAINING') throw new ServiceDeletingError(service.name);
         const colour = requestedColour(request.query.colour);
         const definition = parseDefinition(request.body);
@@ -212,6 +215,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           }
           return { name: service.name, status: 'DRAINING', colour };
         }
+        refuseStackMember(store, service);
         if (service.status !== 'DRAINING') {
           store.transaction(() => {
             for (const row of store.services.coloursOf(service.id)) store.services.setStatus(row.id, 'DRAINING');
@@ -293,7 +297,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       const service = serviceOf(project, request.params.name);
       const id = Number(request.params.id);
       const { deployment, colour } = deploymentOf(service, id);
-      if (deployment.step !== 'rolling-back' && !canRollBack(deployment.step)) {
+      if (deployment.step !== 'rolling-back' && !canRollBack(deployment.step, strategyNamed(deployment.strategy))) {
         throw new ConflictError(`Deployment ${id} is at step '${deployment.step}' and can no longer be cancelled`);
       }
       const updated = deployment.step === 'rolling-back' ? deployment : store.deployments.rollBack(deployment, 'cancelled', 'cancelled by request');
@@ -305,6 +309,12 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
     app.post('/services/:name/deployments/:id/cancel', cancelSchema, cancel);
     app.delete('/services/:name/deployments/:id', cancelSchema, cancel);
   };
+}
+
+/** A stack's service changes with its stack: a lone change would be undone by the next `up`. */
+export function refuseStackMember(store: Store, service: Service): void {
+  if (service.stackId === null) return;
+  throw new ServiceInStackError(service.name, store.stacks.byId(service.stackId)?.name ?? 'unknown');
 }
 
 export function actor(project: string, ip: string): string {

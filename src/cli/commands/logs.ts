@@ -71,13 +71,13 @@ export function registerLogs(program: Command, ctx: CliContext): void {
  * order things happened in. The sort is stable, so equal times keep the
  * older stream first.
  */
-function chronological(logs: Logs): LogLine[] {
+export function chronological(logs: Logs): LogLine[] {
   const lines = [...logs.logs].reverse().flatMap((s) => s.log_events.map((e) => ({ stream_name: s.stream_name, ...e })));
   return lines.sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
 }
 
 /** Each stream keeps one colour, so interleaved tasks stay apart. */
-function streamColours(style: Style): (stream: string) => Paint {
+export function streamColours(style: Style): (stream: string) => Paint {
   const palette = [style.cyan, style.magenta, style.blue, style.yellow, style.green];
   const assigned = new Map<string, Paint>();
   return (stream) => {

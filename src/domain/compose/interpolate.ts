@@ -79,3 +79,10 @@ function braced(inner: string, env: Readonly<Record<string, string>>, path: stri
     }
   }
 }
+
+/** The variables a text names (`$A`, `${B:-${C}}`), so that a client sends only those, not its whole environment. */
+export function referencedVariables(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const match of text.matchAll(/\$(?:\$|\{?([A-Za-z_][A-Za-z0-9_]*))/g)) if (match[1] !== undefined) names.add(match[1]);
+  return names;
+}

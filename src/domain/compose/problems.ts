@@ -13,12 +13,14 @@ export interface ComposeProblem {
 export class InvalidComposeError extends BerthError {
   readonly code = 'BERTH_INVALID_COMPOSE';
   readonly status = 400;
+  override readonly details: Readonly<Record<string, unknown>>;
   constructor(readonly problems: readonly ComposeProblem[]) {
     super(
       problems.length === 1
         ? `The compose file is invalid: ${describeProblem(problems[0] as ComposeProblem)}`
         : `The compose file has ${problems.length} problems: ${problems.map(describeProblem).join('; ')}`,
     );
+    this.details = { problems };
   }
 }
 

@@ -3,7 +3,7 @@ import { loadCompose, type ComposeFile } from './load.js';
 import { isMapping } from './merge.js';
 import { InvalidComposeError, type ComposeProblem } from './problems.js';
 import { readService } from './service.js';
-import type { StackNetworkSpec, StackServiceSpec, StackSpec, StackVolumeSpec } from './stack-spec.js';
+import type { StackFileSpec, StackNetworkSpec, StackServiceSpec, StackSpec, StackVolumeSpec } from './stack-spec.js';
 import { Values } from './values.js';
 
 /** A stack as `berth compose` sends it. */
@@ -14,6 +14,8 @@ export interface StackInput {
   readonly environment: Readonly<Record<string, string>>;
   /** Files the compose file names (env_file, secrets, configs), by the path written in it. */
   readonly attachments: Readonly<Record<string, string>>;
+  /** false: skip the Compose Specification's schema (a client whose server checks it again). */
+  readonly checkSchema?: boolean;
 }
 
 const TOP_LEVEL = new Set(['version', 'name', 'services', 'networks', 'volumes', 'secrets', 'configs']);
@@ -26,7 +28,8 @@ const TOP_LEVEL = new Set(['version', 'name', 'services', 'networks', 'volumes',
  */
 export function readStack(input: StackInput): StackSpec {
   const problems: ComposeProblem[] = [];
-  const config = loadCompose(input.files, input.environment, problems);
+  const loaded = loadCompose(input.files, input.environment, problems, { checkSchema: input.checkSchema !== false });
+  const config = loaded.config;
   const v = new Values(problems);
   for (const key of Object.keys(config)) if (!TOP_LEVEL.has(key) && !key.startsWith('x-')) v.problem(key, 'is not supported by berth');
   const attachments = new Set(Object.keys(input.attachments));
@@ -38,12 +41,12 @@ export function readStack(input: StackInput): StackSpec {
   if (Object.keys(rawServices).length === 0) v.problem('services', 'a stack needs at least one service');
   for (const [composeName, raw] of Object.entries(rawServices)) {
     const service = readService(input.stack, composeName, isMapping(raw) ? raw : {}, v, attachments);
-    if (service) services.push({ ...service, environment: environmentOf(raw as Record<string, unknown>, input, v) });
+    services.push({ ...service, environment: environmentOf(raw as Record<string, unknown>, input, v) });
   }
   checkReferences(services, networks, volumes, files, v);
   const ordered = startOrder(services, v);
-  if (problems.length > 0) throw new InvalidComposeError(problems);
-  return { services: ordered, networks, volumes };
+  if (problems.length > 0) throw new InvalidComposeError(problems.map((p) => (p.line === undefined ? { ...p, ...loaded.locate(p.path) } : p)));
+  return { services: ordered, networks, volumes, files };
 }
 
 function environmentOf(raw: Record<string, unknown>, input: StackInput, v: Values): { name: string; value: string }[] {
@@ -96,21 +99,28 @@ function externalName(key: string, settings: Record<string, unknown>): string | 
   return null;
 }
 
-function readTopFiles(config: Record<string, unknown>, attachments: ReadonlySet<string>, v: Values): Set<string> {
-  const names = new Set<string>();
-  for (const kind of ['secrets', 'configs'] as const) {
-    const declared = isMapping(config[kind]) ? (config[kind] as Record<string, unknown>) : {};
+function readTopFiles(config: Record<string, unknown>, attachments: ReadonlySet<string>, v: Values): StackFileSpec[] {
+  const files: StackFileSpec[] = [];
+  for (const kind of ['secret', 'config'] as const) {
+    const declared = isMapping(config[`${kind}s`]) ? (config[`${kind}s`] as Record<string, unknown>) : {};
     for (const [name, raw] of Object.entries(declared)) {
       const settings = isMapping(raw) ? raw : {};
-      if (typeof settings.file !== 'string') v.problem(`${kind}.${name}`, "berth takes secrets and configs from files: give 'file'");
-      else if (!attachments.has(settings.file)) v.problem(`${kind}.${name}.file`, `${settings.file} was not sent with the compose file`);
-      names.add(`${kind}:${name}`);
+      if (typeof settings.file !== 'string') v.problem(`${kind}s.${name}`, "berth takes secrets and configs from files: give 'file'");
+      else if (!attachments.has(settings.file)) v.problem(`${kind}s.${name}.file`, `${settings.file} was not sent with the compose file`);
+      files.push({ kind, name, source: typeof settings.file === 'string' ? settings.file : '' });
     }
   }
-  return names;
+  return files;
 }
 
-function checkReferences(services: readonly StackServiceSpec[], networks: readonly StackNetworkSpec[], volumes: readonly StackVolumeSpec[], files: ReadonlySet<string>, v: Values): void {
+function checkReferences(
+  services: readonly StackServiceSpec[],
+  networks: readonly StackNetworkSpec[],
+  volumes: readonly StackVolumeSpec[],
+  declared: readonly StackFileSpec[],
+  v: Values,
+): void {
+  const files = new Set(declared.map((f) => `${f.kind}s:${f.name}`));
   const byName = new Set(services.map((s) => s.composeName));
   const berthNames = new Map<string, string>();
   const networkKeys = new Set(networks.map((n) => n.key));

@@ -2,19 +2,19 @@ import { ADDABLE_CAPABILITIES, BASE_CAPABILITIES } from '../definition.js';
 import { asNamed, isMapping } from './merge.js';
 import type { BuildSpec, DependencyCondition, FileMountSpec, HealthcheckSpec, MountSpec, PortSpec, RestartPolicy, StackServiceSpec } from './stack-spec.js';
 import type { Values } from './values.js';
+import { isServiceName, stackServiceName } from './stack-name.js';
 
 /** What a compose service may hold that berth runs as asked. */
 const SUPPORTED = new Set([
   'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'working_dir', 'user', 'hostname', 'container_name',
   'links', 'labels', 'stop_signal', 'stop_grace_period', 'init', 'tmpfs', 'cap_drop', 'ulimits', 'logging', 'ports', 'expose',
   'volumes', 'networks', 'depends_on', 'healthcheck', 'restart', 'deploy', 'mem_limit', 'mem_reservation', 'cpus', 'pids_limit',
-  'profiles', 'secrets', 'configs', 'extra_hosts', 'scale', 'pull_policy',
+  'profiles', 'secrets', 'configs', 'extra_hosts', 'scale', 'pull_policy', 'cap_add',
 ]);
 
 /** Refused because they would let a tenant's task reach beyond itself: the reason says how. */
 const UNSAFE: Record<string, string> = {
   privileged: 'a privileged task could take over the host and every other project’s tasks',
-  cap_add: 'a task keeps only a minimal set of capabilities; a service can add back only Docker’s defaults, with berth deploy --cap-add',
   devices: 'a task may not reach the host’s devices',
   pid: 'a task may not share the host’s process namespace',
   ipc: 'a task may not share the host’s or another task’s IPC namespace',
@@ -41,10 +41,9 @@ const MAX_PORT_RANGE = 100;
 
 type Raw = Record<string, unknown>;
 
-/** One compose service in berth's terms, or null after recording why it cannot be. */
-export function readService(stack: string, composeName: string, raw: Raw, v: Values, attachments: ReadonlySet<string>): StackServiceSpec | null {
+/** One compose service in berth's terms; what is wrong with it is recorded in `v`, and the stack is refused. */
+export function readService(stack: string, composeName: string, raw: Raw, v: Values, attachments: ReadonlySet<string>): StackServiceSpec {
   const at = `services.${composeName}`;
-  const before = v.problems.length;
   for (const key of Object.keys(raw)) {
     if (key.startsWith('x-')) continue;
     if (UNSAFE[key] !== undefined) v.problem(`${at}.${key}`, `is refused: ${UNSAFE[key]}`);
@@ -99,24 +98,39 @@ export function readService(stack: string, composeName: string, raw: Raw, v: Val
     stopGraceSeconds: v.seconds(raw.stop_grace_period, `${at}.stop_grace_period`),
     init: raw.init !== false,
     capDrop: readCapDrop(raw.cap_drop, `${at}.cap_drop`, v),
+    capAdd: readCapAdd(raw.cap_add, `${at}.cap_add`, v),
     ulimits: readUlimits(raw.ulimits),
     labels: readLabels(raw.labels, `${at}.labels`, v),
     logMaxBytes: readLogging(raw.logging, `${at}.logging`, v),
     extraHosts: v.list(raw.extra_hosts).length > 0 ? v.list(raw.extra_hosts) : v.keyValues(raw.extra_hosts).map(([h, ip]) => `${h}:${ip}`),
     profiles: v.list(raw.profiles),
-    stripPrefix: isMapping(raw['x-berth']) && raw['x-berth'].strip_prefix === true,
+    ...readBerthExtension(raw['x-berth'], `${at}.x-berth`, v),
   };
   if (cpus !== undefined && (!Number.isFinite(spec.cpuLimit) || (spec.cpuLimit as number) <= 0)) v.problem(`${at}.cpus`, 'must be a positive number of CPUs');
   for (const file of v.list(raw.env_file)) if (!attachments.has(file)) v.problem(`${at}.env_file`, `${file} was not sent with the compose file`);
-  return v.problems.length === before ? spec : null;
+  return spec;
 }
 
-/** `<stack>-<compose name>`: lower case, `_` and `.` as `-` (sisock_crossbar → s-sisock-crossbar). */
-export function berthServiceName(stack: string, composeName: string, at: string, v: Values): string {
-  const part = composeName.toLowerCase().replace(/[_.]/g, '-');
-  const name = `${stack}-${part}`;
-  if (!/^[a-z](?:[a-z0-9-]*[a-z0-9])?$/.test(name)) v.problem(at, `'${composeName}' makes berth's name '${name}', which must end with a letter or digit`);
+function berthServiceName(stack: string, composeName: string, at: string, v: Values): string {
+  const name = stackServiceName(stack, composeName);
+  if (!isServiceName(name)) v.problem(at, `'${composeName}' makes berth's name '${name}', which must end with a letter or digit`);
   return name;
+}
+
+/** `x-berth`: what berth adds to compose for a routed service. */
+function readBerthExtension(value: unknown, at: string, v: Values): { stripPrefix: boolean; healthPath: string | null } {
+  if (value === undefined) return { stripPrefix: false, healthPath: null };
+  if (!isMapping(value)) {
+    v.problem(at, 'must be a mapping (strip_prefix, health_path)');
+    return { stripPrefix: false, healthPath: null };
+  }
+  for (const key of Object.keys(value)) if (key !== 'strip_prefix' && key !== 'health_path') v.problem(`${at}.${key}`, 'is not a berth setting (strip_prefix, health_path are)');
+  if (value.strip_prefix !== undefined && typeof value.strip_prefix !== 'boolean') v.problem(`${at}.strip_prefix`, 'must be true or false');
+  const healthPath = value.health_path;
+  if (healthPath !== undefined && (typeof healthPath !== 'string' || !/^\/[\x21-\x7e]{0,255}$/.test(healthPath))) {
+    v.problem(`${at}.health_path`, "must be a path starting with '/'");
+  }
+  return { stripPrefix: value.strip_prefix === true, healthPath: typeof healthPath === 'string' ? healthPath : null };
 }
 
 function optionalString(value: unknown): string | null {
@@ -265,6 +279,17 @@ function readCapDrop(value: unknown, at: string, v: Values): string[] {
   return v.list(value).map((raw) => {
     const cap = raw.toUpperCase().replace(/^CAP_/, '');
     if (!known.has(cap)) v.problem(at, `'${raw}' is not a capability a task has`);
+    return cap;
+  });
+}
+
+/** Only Docker's defaults that tasks do not keep, as `berth deploy --cap-add`: nothing that reaches beyond the task. */
+function readCapAdd(value: unknown, at: string, v: Values): string[] {
+  return v.list(value).map((raw) => {
+    const cap = raw.toUpperCase().replace(/^CAP_/, '');
+    if (!(ADDABLE_CAPABILITIES as readonly string[]).includes(cap)) {
+      v.problem(at, `'${raw}' is refused: a task may add back only ${ADDABLE_CAPABILITIES.join(', ')} (Docker's defaults); anything more would reach beyond it`);
+    }
     return cap;
   });
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_HEALTH_CHECK, type HealthCheck } from '../health-check.js';
 import type { DependencyCondition, HealthcheckSpec, RestartPolicy } from './stack-spec.js';
 
 /**
@@ -33,6 +34,8 @@ export interface StackSettings {
   /** Served by the gateway at /<project>-<stack>-<service> (its first target port is containerPort). */
   readonly routed: boolean;
   readonly stripPrefix: boolean;
+  /** x-berth's health_path; null: the service's root, where any answer but a server error will do. */
+  readonly healthPath: string | null;
   /** berth's names of the services it waits for, and for what. */
   readonly dependsOn: readonly { readonly service: string; readonly condition: DependencyCondition }[];
 }
@@ -47,4 +50,15 @@ export interface StackMount {
   readonly external: boolean;
   readonly target: string;
   readonly readOnly: boolean;
+}
+
+/**
+ * How berth's prober checks a routed stack service without a healthcheck of its own. A compose
+ * file says nothing of a health page, so an app is healthy when it answers HTTP at its root
+ * without a server error (a 404 there is an app that runs); with x-berth's health_path, that
+ * page must answer 2xx or 3xx, as for any service.
+ */
+export function stackProbe(settings: StackSettings): HealthCheck {
+  if (settings.healthPath !== null) return { ...DEFAULT_HEALTH_CHECK, relPath: settings.healthPath };
+  return { ...DEFAULT_HEALTH_CHECK, relPath: '/', statusCodes: [{ from: 200, to: 499 }] };
 }

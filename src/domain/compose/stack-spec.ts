@@ -74,6 +74,8 @@ export interface StackServiceSpec {
   readonly stopGraceSeconds: number | null;
   readonly init: boolean;
   readonly capDrop: readonly string[];
+  /** Docker's defaults that tasks do not keep, added back. */
+  readonly capAdd: readonly string[];
   readonly ulimits: readonly { readonly name: string; readonly soft: number; readonly hard: number }[];
   readonly labels: Readonly<Record<string, string>>;
   readonly logMaxBytes: number | null;
@@ -81,6 +83,8 @@ export interface StackServiceSpec {
   readonly profiles: readonly string[];
   /** x-berth: {strip_prefix: true}: the gateway drops the path prefix before the request reaches it. */
   readonly stripPrefix: boolean;
+  /** x-berth: {health_path: /x}: where berth's prober asks, under the service's path (default: its root). */
+  readonly healthPath: string | null;
 }
 
 export interface BuildSpec {
@@ -103,8 +107,21 @@ export interface StackVolumeSpec {
   readonly external: string | null;
 }
 
+/** A top-level secret or config: its content is the attachment `source` the CLI sent. */
+export interface StackFileSpec {
+  readonly kind: 'secret' | 'config';
+  readonly name: string;
+  readonly source: string;
+}
+
 export interface StackSpec {
   readonly services: readonly StackServiceSpec[];
   readonly networks: readonly StackNetworkSpec[];
   readonly volumes: readonly StackVolumeSpec[];
+  readonly files: readonly StackFileSpec[];
+}
+
+/** The file a task mounts for a secret or config: secrets and configs may share names. */
+export function stackFileKey(kind: 'secret' | 'config', name: string): string {
+  return `${kind}-${name}`;
 }

@@ -1,7 +1,7 @@
 import { isAbsolute, posix } from 'node:path';
 import { DEFAULT_CPU_LIMIT, DEFAULT_PIDS_LIMIT, type ServiceDefinition } from '../definition.js';
 import type { StackMount, StackSettings } from './stack-settings.js';
-import type { StackServiceSpec, StackSpec } from './stack-spec.js';
+import { stackFileKey, type StackServiceSpec, type StackSpec } from './stack-spec.js';
 
 /** What the server allows a stack to reach on its host. */
 export interface HostPolicy {
@@ -21,10 +21,11 @@ export interface StackServiceDefinition {
 
 /**
  * A compose service as a service definition berth deploys: its image (a built one resolved by
- * the caller), limits, the first published or exposed port as the one the gateway serves (when
- * it has `ports`), and every compose setting the task needs. Host ports outside the server's
- * range are left to the gateway (a warning says so); bind mounts outside the allowed dirs are
- * refusals, for the caller to report for the services it starts.
+ * the caller), limits, its first TCP port not published on the host as the one the gateway
+ * serves, and every compose setting the task needs. A port published inside the server's host
+ * range is published there, and reached there only; outside the range it is left to the gateway
+ * (a warning says so). Bind mounts outside the allowed dirs are refusals, for the caller to
+ * report for the services it starts.
  */
 export function stackServiceDefinition(
   stack: string,
@@ -36,19 +37,22 @@ export function stackServiceDefinition(
 ): StackServiceDefinition {
   const warnings: string[] = [];
   const refusals: string[] = [];
-  const routed = service.ports.length > 0;
   const hostPorts: StackSettings['hostPorts'][number][] = [];
+  // A port published on the host is reached there (a TCP service, say); the others through the gateway.
+  const gatewayPorts: number[] = [];
   for (const port of service.ports) {
-    if (port.published === null) continue;
     const range = policy.hostPorts;
-    if (range !== null && port.published !== 0 && port.published >= range.min && port.published <= range.max) {
+    if (port.published !== null && range !== null && port.published !== 0 && port.published >= range.min && port.published <= range.max) {
       hostPorts.push({ target: port.target, published: port.published, hostIp: port.hostIp, protocol: port.protocol });
-    } else {
-      warnings.push(
-        `${service.composeName}: host port ${port.published || '(any)'} → ${port.target} is not published (${range === null ? 'the server publishes no host ports' : `the server publishes only ${range.min}-${range.max}`}); it is reached through the gateway`,
-      );
+      continue;
     }
+    if (port.protocol === 'tcp') gatewayPorts.push(port.target);
+    if (port.published === null) continue;
+    warnings.push(
+      `${service.composeName}: host port ${port.published || '(any)'} → ${port.target} is not published (${range === null ? 'the server publishes no host ports' : `the server publishes only ${range.min}-${range.max}`}); it is reached through the gateway`,
+    );
   }
+  const routed = gatewayPorts.length > 0;
   if (hostPorts.length > 0 && service.replicas > 1) refusals.push(`${service.composeName}: ${service.replicas} replicas cannot share host port ${hostPorts[0]?.published}`);
   const mounts: StackMount[] = service.mounts.map((m) => {
     if (m.kind !== 'bind') {
@@ -67,7 +71,10 @@ export function stackServiceDefinition(
     aliases: service.aliases,
     networks: service.networks.map((n) => ({ key: n.network, external: spec.networks.find((d) => d.key === n.network)?.external ?? null, aliases: n.aliases })),
     mounts,
-    files: [...service.secrets, ...service.configs].map((f) => ({ name: f.name, target: f.target })),
+    files: [
+      ...service.secrets.map((f) => ({ name: stackFileKey('secret', f.name), target: f.target })),
+      ...service.configs.map((f) => ({ name: stackFileKey('config', f.name), target: f.target })),
+    ],
     healthcheck: service.healthcheck,
     hostPorts,
     entrypoint: service.entrypoint,
@@ -85,6 +92,7 @@ export function stackServiceDefinition(
     restart: service.restart,
     routed,
     stripPrefix: service.stripPrefix,
+    healthPath: service.healthPath,
     dependsOn: service.dependsOn.map((d) => ({ service: spec.services.find((s) => s.composeName === d.service)?.name ?? d.service, condition: d.condition })),
   };
   const definition: ServiceDefinition = {
@@ -92,13 +100,13 @@ export function stackServiceDefinition(
     containerTag: null,
     memoryReservationMiB: service.memoryReservationMiB,
     memoryLimitMiB: service.memoryLimitMiB,
-    containerPort: routed ? (service.ports[0]?.target as number) : 0,
+    containerPort: routed ? (gatewayPorts[0] as number) : 0,
     environment: service.environment,
     replicas: service.replicas,
     command: service.command,
     cpuLimit: service.cpuLimit ?? DEFAULT_CPU_LIMIT,
     pidsLimit: service.pidsLimit ?? DEFAULT_PIDS_LIMIT,
-    capAdd: [],
+    capAdd: service.capAdd,
     stack: settings,
   };
   return { definition, warnings, refusals };

@@ -19,7 +19,10 @@
  *
  *   /<first path segment> <address>:<port> [<address>:<port> ...]
  *
- * with IPv6 addresses in brackets. The route of a request is the first segment of its
+ * with IPv6 addresses in brackets, or "/<segment> strip <address>:<port> ..." for a service
+ * that cannot live under a path prefix: in a location with "berth_strip_prefix on", its
+ * requests lose the prefix ("/a-grafana/login" reaches it as "/login", normalised and
+ * escaped again). The route of a request is the first segment of its
  * normalised path ($uri). A path that is no route goes to the not_found peer, a route
  * without targets to the unavailable peer: internal servers that answer 404 and 503.
  *
@@ -63,6 +66,8 @@ typedef struct {
     ngx_uint_t           count;
     /* Round robin, per worker. */
     ngx_uint_t           last;
+    /* The target receives the path without the prefix. */
+    unsigned             strip:1;
 } berth_route_t;
 
 
@@ -115,6 +120,8 @@ typedef struct {
     ngx_uint_t           tried;
     /* The raw path names another first segment than the normalised one. */
     unsigned             bad:1;
+    /* The key is the Host's: the service owns every path, and none is stripped. */
+    unsigned             by_host:1;
     /*
      * Copies of the peer: a retry or a log line may come after the worker has swapped
      * tables and freed the one the peer came from.
@@ -125,7 +132,25 @@ typedef struct {
 } berth_peer_data_t;
 
 
+/* The routes' configuration, for the phase handler, which runs before the upstream's peer init. */
+typedef struct {
+    berth_routes_conf_t *routes;
+} berth_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t           strip_prefix;
+} berth_loc_conf_t;
+
+
 static ngx_int_t berth_init_process(ngx_cycle_t *cycle);
+static ngx_int_t berth_postconfiguration(ngx_conf_t *cf);
+static void *berth_create_main_conf(ngx_conf_t *cf);
+static void *berth_create_loc_conf(ngx_conf_t *cf);
+static char *berth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child);
+static ngx_int_t berth_strip_handler(ngx_http_request_t *r);
+static berth_peer_data_t *berth_request_key(ngx_http_request_t *r,
+    berth_routes_conf_t *conf);
 static void *berth_create_conf(ngx_conf_t *cf);
 static char *berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t berth_route_key(ngx_http_request_t *r,
@@ -160,19 +185,26 @@ static ngx_command_t  berth_routes_commands[] = {
       0,
       NULL },
 
+    { ngx_string("berth_strip_prefix"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(berth_loc_conf_t, strip_prefix),
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  berth_routes_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
-    NULL,                                  /* create main configuration */
+    berth_postconfiguration,               /* postconfiguration */
+    berth_create_main_conf,                /* create main configuration */
     NULL,                                  /* init main configuration */
     berth_create_conf,                     /* create server configuration */
     NULL,                                  /* merge server configuration */
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    berth_create_loc_conf,                 /* create location configuration */
+    berth_merge_loc_conf                   /* merge location configuration */
 };
 
 
@@ -234,6 +266,138 @@ berth_create_conf(ngx_conf_t *cf)
 }
 
 
+static void *
+berth_create_main_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(berth_main_conf_t));
+}
+
+
+static void *
+berth_create_loc_conf(ngx_conf_t *cf)
+{
+    berth_loc_conf_t  *lcf;
+
+    lcf = ngx_palloc(cf->pool, sizeof(berth_loc_conf_t));
+    if (lcf == NULL) {
+        return NULL;
+    }
+
+    lcf->strip_prefix = NGX_CONF_UNSET;
+
+    return lcf;
+}
+
+
+static char *
+berth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    berth_loc_conf_t  *prev = parent;
+    berth_loc_conf_t  *lcf = child;
+
+    ngx_conf_merge_value(lcf->strip_prefix, prev->strip_prefix, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+berth_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* After the location is found and rewritten, before the proxy builds its request. */
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = berth_strip_handler;
+
+    return NGX_OK;
+}
+
+
+/*
+ * In a location with berth_strip_prefix on: the request's route, found once here and kept
+ * for the peer init, and for a route that strips, the path without its prefix.
+ */
+static ngx_int_t
+berth_strip_handler(ngx_http_request_t *r)
+{
+    berth_route_t      *route;
+    berth_loc_conf_t   *lcf;
+    berth_main_conf_t  *mcf;
+    berth_peer_data_t  *bp;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_berth_routes_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_berth_routes_module);
+
+    if (!lcf->strip_prefix || mcf->routes == NULL
+        || ngx_http_get_module_ctx(r, ngx_http_berth_routes_module) != NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    berth_refresh(mcf->routes);
+
+    bp = berth_request_key(r, mcf->routes);
+    if (bp == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, bp, ngx_http_berth_routes_module);
+
+    if (bp->bad || bp->by_host) {
+        return NGX_DECLINED;
+    }
+
+    route = berth_route_of(bp);
+    if (route == NULL || !route->strip) {
+        return NGX_DECLINED;
+    }
+
+    /* The route's part of the key is the start of $uri; what follows it is the path the target sees. */
+    if (r->uri.len == bp->route_len) {
+        ngx_str_set(&r->uri, "/");
+
+    } else {
+        r->uri.data += bp->route_len;
+        r->uri.len -= bp->route_len;
+    }
+
+    /* The proxy sends $uri (and its arguments) instead of the raw request line's path. */
+    r->valid_unparsed_uri = 0;
+
+    return NGX_DECLINED;
+}
+
+
+/* A request's route key, in a new peer data. */
+static berth_peer_data_t *
+berth_request_key(ngx_http_request_t *r, berth_routes_conf_t *conf)
+{
+    berth_peer_data_t  *bp;
+
+    bp = ngx_palloc(r->pool, sizeof(berth_peer_data_t));
+    if (bp == NULL) {
+        return NULL;
+    }
+
+    bp->conf = conf;
+    bp->tried = 0;
+
+    if (berth_route_key(r, conf, bp) != NGX_OK) {
+        return NULL;
+    }
+
+    return bp;
+}
+
+
 static char *
 berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -243,6 +407,7 @@ berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_int_t                      rc;
     ngx_str_t                     *value, name;
     ngx_uint_t                     i;
+    berth_main_conf_t             *mcf;
     ngx_http_upstream_srv_conf_t  *uscf;
 
     if (bcf->link.data != NULL) {
@@ -322,6 +487,9 @@ berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     uscf->peer.init_upstream = berth_init_upstream;
 
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_berth_routes_module);
+    mcf->routes = bcf;
+
     return NGX_CONF_OK;
 }
 
@@ -374,18 +542,15 @@ berth_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us)
 
     conf = ngx_http_conf_upstream_srv_conf(us, ngx_http_berth_routes_module);
 
-    bp = ngx_palloc(r->pool, sizeof(berth_peer_data_t));
-    if (bp == NULL) {
-        return NGX_ERROR;
-    }
-
     berth_refresh(conf);
 
-    bp->conf = conf;
-    bp->tried = 0;
-
-    if (berth_route_key(r, conf, bp) != NGX_OK) {
-        return NGX_ERROR;
+    /* The phase handler found the key before it stripped the prefix off $uri. */
+    bp = ngx_http_get_module_ctx(r, ngx_http_berth_routes_module);
+    if (bp == NULL) {
+        bp = berth_request_key(r, conf);
+        if (bp == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     route = berth_route_of(bp);
@@ -432,6 +597,7 @@ berth_route_key(ngx_http_request_t *r, berth_routes_conf_t *conf,
             ngx_memcpy(bp->key.data + 1, host->data, len);
             bp->key.len = len + 1;
             bp->bad = 0;
+            bp->by_host = 1;
 
             return berth_colour_key(r, conf, bp);
         }
@@ -446,6 +612,7 @@ berth_route_key(ngx_http_request_t *r, berth_routes_conf_t *conf,
     bp->key.data = r->uri.data;
     bp->key.len = slash ? (size_t) (slash - r->uri.data) : r->uri.len;
     bp->bad = !berth_same_segment(&r->unparsed_uri, &bp->key);
+    bp->by_host = 0;
 
     return berth_colour_key(r, conf, bp);
 }
@@ -882,6 +1049,13 @@ berth_parse(ngx_pool_t *pool, u_char *text, size_t size, u_char *path)
 
         route->prefix.data = token;
         route->prefix.len = p - token;
+
+        if (eol - p >= 6 && ngx_strncmp(p + 1, "strip", 5) == 0
+            && (p + 6 == eol || p[6] == ' '))
+        {
+            route->strip = 1;
+            p += 6;
+        }
 
         count = 0;
         for (token = p; token < eol; token++) {

@@ -13,7 +13,9 @@ import type {
   TaskSummary,
   VolumeSpec,
 } from '../task-runtime.js';
+import type { TaskExec } from '../task-exec.js';
 import { engineCall } from './engine-errors.js';
+import { DockerExec } from './exec.js';
 import { subscribeToEngine } from './events.js';
 import { DockerImages } from './images.js';
 import { NeighbourAnnouncer } from './neighbour-announcer.js';
@@ -43,6 +45,8 @@ export interface DockerRuntimeOptions {
  * events), as testcontainers splits its clients.
  */
 export class DockerRuntime implements TaskRuntime {
+  /** Commands in running tasks (`compose exec`), on the same engine. */
+  readonly exec: TaskExec;
   private readonly docker: Docker;
   private readonly tasks: DockerTasks;
   private readonly images: DockerImages;
@@ -63,6 +67,7 @@ export class DockerRuntime implements TaskRuntime {
     this.images = new DockerImages(this.docker, this.streams);
     this.networks = new DockerNetworks(this.docker, parsePool(options.networkPool ?? DEFAULT_NETWORK_POOL, 'network-pool'));
     this.volumes = new DockerVolumes(this.docker);
+    this.exec = new DockerExec(this.docker, this.streams);
     const announce = options.announceNeighbours ?? process.geteuid?.() === 0;
     this.neighbours = announce ? new NeighbourAnnouncer(this.docker) : null;
     this.onWarning = options.onWarning ?? ((error) => process.emitWarning(error));
