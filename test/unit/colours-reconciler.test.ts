@@ -112,6 +112,18 @@ describe('colours in the reconciler', () => {
     expect(route()?.targets).toEqual([]);
   });
 
+  it('keeps an image another colour still runs when a colour prunes its old revisions', async () => {
+    // Tags in the service's own repository: every colour's images are the service's.
+    for (const tag of ['shared', 'g2', 'g3']) h.runtime.images.add(`repo/exp/nmpi:${tag}`);
+    const blue = colour('blue');
+    expect((await h.finished(h.put(blue, { image: undefined, 'container-tag': 'shared' }))).step).toBe('succeeded');
+    const green = colour('green');
+    for (const tag of ['shared', 'g2', 'g3']) expect((await h.finished(h.put(green, { image: undefined, 'container-tag': tag }))).step).toBe('succeeded');
+    // Green keeps its two newest (g2, g3); 'shared' is beyond them, but blue serves it.
+    expect(h.runtime.images.has('repo/exp/nmpi:shared')).toBe(true);
+    expect(h.runtime.images.has('repo/exp/nmpi:g3')).toBe(true);
+  });
+
   it('removes a terminated colour and its line, keeping the service’s repository; a deleted service goes after its colours', async () => {
     const { blue, green } = await blueAndGreen();
     h.store.services.setStatus(green.id, 'DRAINING');
