@@ -46,6 +46,8 @@ export interface ServerParts {
   /** Told how long each reconcile pass took (the bench times passes with it). */
   readonly onPass?: (durationMs: number) => void;
   readonly logLevel?: string;
+  /** How often tasks are sampled for the metrics (default 15 s; tests make it short). */
+  readonly sampleIntervalMs?: number;
 }
 
 /**
@@ -98,20 +100,23 @@ export class BerthServer {
     const tracker = new ChangeTracker();
     const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock, RELIST_MS, tracker);
 
+    // The gateway exists after the API; until then no route was counted.
+    let gatewayReady: NginxGateway | null = null;
     // The logger exists once the API does; what is logged before goes to the process's warnings.
     let log: Logger = { info: () => undefined, warn: (m) => process.emitWarning(m), error: (m) => process.emitWarning(m) };
     const lateLogger: Logger = { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
     const observability = await Observability.start({
       store,
       certificates: () => certificates,
+      routeMetrics: async () => (gatewayReady ? gatewayReady.routeMetrics() : null),
       sampler: engine && {
         tasks: () => containers.matching({ [LABEL.instance]: instance }),
         stats: engine.stats,
-        routes: async () => new Map(),
         labels: { project: LABEL.project, service: LABEL.service },
       },
       listen: config.metricsListen,
       logger: lateLogger,
+      ...(parts.sampleIntervalMs === undefined ? {} : { sampleIntervalMs: parts.sampleIntervalMs }),
     });
     // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
@@ -176,6 +181,7 @@ export class BerthServer {
             },
           }),
     });
+    gatewayReady = gateway;
     // Served before nginx starts, so its first handshake has the last good certificate.
     await gateway.prepare();
     const tls = await startCertificates(config, dataDir, gateway, clock, logger, (host, message) => {

@@ -72,7 +72,7 @@ beforeAll(async () => {
       hostPolicy: { hostPorts: null, bindMountDirs: [] },
       realPath: async (path: string) => path,
       exec: null,
-      metrics: await Observability.start({ store, certificates: () => NO_CERTIFICATES, sampler: null, listen: null, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } }),
+      metrics: await Observability.start({ store, certificates: () => NO_CERTIFICATES, routeMetrics: async () => null, sampler: null, listen: null, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } }),
       desiredStateChanged: () => undefined,
       certificates: NO_CERTIFICATES,
       dockerCredentials: null,

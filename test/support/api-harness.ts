@@ -80,7 +80,7 @@ export async function apiHarness(
     hostPolicy: options.hostPolicy ?? { hostPorts: null, bindMountDirs: [] },
     realPath: async (path) => path,
     exec: null,
-    metrics: await Observability.start({ store, certificates: () => options.certificates ?? NO_CERTIFICATES, sampler: null, listen: null, logger: SILENT }),
+    metrics: await Observability.start({ store, certificates: () => options.certificates ?? NO_CERTIFICATES, routeMetrics: async () => null, sampler: null, listen: null, logger: SILENT }),
     jobs,
     capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
     certificates: options.certificates ?? NO_CERTIFICATES,
