@@ -8,6 +8,7 @@ import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
 import type { AuditTrail } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
+import type { UiSessions } from './ui-sessions.js';
 import type { DockerCredentialsDocT } from './schemas.js';
 
 /** Issues `docker login` credentials scoped to one service's repository. */
@@ -53,4 +54,8 @@ export interface ApiDeps {
   /** null when the runtime cannot run commands in tasks. */
   readonly exec: ServiceExec | null;
   readonly metrics: ApiMetrics;
+  /** The dashboard's sign-ins. */
+  readonly sessions: UiSessions;
+  /** The built dashboard (dist/ui); null or missing: /ui says it is not built. */
+  readonly uiDir: string | null;
 }

@@ -2,6 +2,7 @@
 export {
   BerthClient,
   type BerthClientOptions,
+  type ChartPoint,
   type Certificate,
   type Certificates,
   type Deployment,
@@ -15,8 +16,10 @@ export {
   type LogLine,
   type Logs,
   type RequestOptions,
+  type Revision,
   type ServiceDefinition,
   type ServiceEvent,
+  type ServiceMetrics,
   type ServiceStatusDoc,
   type ServiceSummaryDoc,
   type WaitOptions,

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
 import { AuthFailureLimiter } from '../api/auth-limiter.js';
 import { Authenticator } from '../api/auth.js';
+import { UiSessions } from '../api/ui-sessions.js';
 import type { Certificates } from '../domain/certificates.js';
 import { ConfigError, InternalError } from '../domain/errors.js';
 import { contextRoot } from '../domain/names.js';
@@ -118,6 +119,7 @@ export class BerthServer {
       logger: lateLogger,
       ...(parts.sampleIntervalMs === undefined ? {} : { sampleIntervalMs: parts.sampleIntervalMs }),
     });
+    const sessions = new UiSessions(clock);
     // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
     // The API lists and renews certificates; they are made once the gateway exists.
@@ -126,7 +128,9 @@ export class BerthServer {
       {
         store,
         observer: new RuntimeTaskObserver(runtime, containers, store, health, (id) => reconciler?.isStopping(id) ?? false),
-        auth: new Authenticator(admin.token, store.projects, new AuthFailureLimiter(clock)),
+        auth: new Authenticator(admin.token, store.projects, new AuthFailureLimiter(clock), sessions),
+        sessions,
+        uiDir: join(import.meta.dirname, '../../dist/ui'),
         publicUrl: config.publicUrl,
         desiredStateChanged: () => reconciler?.kick(),
         audit: new AuditTrail(store.db, clock, join(dataDir, 'audit.log'), (error) => api.log.error(`audit log: ${error.message}`)),

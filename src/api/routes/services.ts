@@ -14,9 +14,10 @@ import {
 } from '../../domain/errors.js';
 import { parseHealthCheck } from '../../domain/health-check.js';
 import { ownedRepository, parseImageReference } from '../../domain/image-reference.js';
-import type { Revision, Service } from '../../domain/model.js';
+import type { Service } from '../../domain/model.js';
 import { assertServiceName } from '../../domain/names.js';
-import { deploymentDoc, logsDoc, serviceSummary, statusDoc, iso } from '../documents.js';
+import { deploymentDoc, logsDoc, serviceSummary, iso } from '../documents.js';
+import { serviceStatusDoc } from '../service-status.js';
 import { sendLogStream } from '../log-stream.js';
 import type { ApiDeps } from '../ports.js';
 import {
@@ -34,12 +35,11 @@ import {
   ServiceDoc,
   ServiceParams,
   ServiceQuery,
+  RevisionDoc,
   ServiceSummary,
   UpdateServiceResponse,
 } from '../schemas.js';
 
-const EVENTS_IN_STATUS = 25;
-const LAST_EXIT_LINES = 10;
 const DEFAULT_TAIL = 100;
 const MAX_TAIL = 5000;
 const DEFAULT_STREAMS = 5;
@@ -63,9 +63,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
     throw new ServiceInStackError(service.name, store.stacks.byId(service.stackId)?.name ?? 'unknown');
   }
 
-  function revisionsOf(service: Service): Map<number, Revision> {
-    return new Map(store.revisions.list(service.id).map((r) => [r.number, r]));
-  }
+
 
   return async (app) => {
     app.get(
@@ -135,17 +133,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           });
           return credentials;
         }
-        return {
-          ...serviceSummary(service, publicUrl),
-          status: statusDoc({
-            service,
-            revisions: revisionsOf(service),
-            tasks: await deps.observer.tasks(service.id),
-            events: store.events.list(service.id, EVENTS_IN_STATUS),
-            deployment: store.deployments.latest(service.id),
-            lastExitLogs: (store.taskLogs.list(service.id, 1)[0]?.lines ?? []).slice(-LAST_EXIT_LINES).map((l) => l.message),
-          }),
-        };
+        return serviceStatusDoc(deps, service);
       },
     );
 
@@ -249,6 +237,27 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
         return store.deployments.list(service.id, 50).map(deploymentDoc);
+      },
+    );
+
+    app.get(
+      '/services/:name/revisions',
+      { schema: { tags: ['deployments'], summary: 'Revisions, newest first: what each ran (variable names only, never values)', params: ServiceParams, response: { 200: Type.Array(RevisionDoc), ...errors } } },
+      async (request) => {
+        const project = auth.requireProject(request);
+        const service = serviceOf(project, request.params.name);
+        return store.revisions.list(service.id).map((r) => ({
+          number: r.number,
+          status: r.status,
+          created_at: iso(r.createdAt),
+          image: r.definition.image ?? `tag ${r.definition.containerTag}`,
+          replicas: r.definition.replicas,
+          memory_reservation: r.definition.memoryReservationMiB,
+          memory_limit: r.definition.memoryLimitMiB,
+          container_port: r.definition.containerPort,
+          command: r.definition.command === null ? null : [...r.definition.command],
+          environment_names: r.definition.environment.map((e) => e.name),
+        }));
       },
     );
 
