@@ -1,5 +1,6 @@
 import type { Certificates } from '../domain/certificates.js';
 import type { ColourSwitch } from '../domain/colours.js';
+import type { HistoryPoint } from '../metrics/history.js';
 import type { ExecOptions, ExecSession } from '../runtime/task-exec.js';
 import type { HostPolicy } from '../domain/compose/to-definition.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
@@ -8,6 +9,7 @@ import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
 import type { AuditTrail } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
+import type { UiSessions } from './ui-sessions.js';
 import type { DockerCredentialsDocT } from './schemas.js';
 
 /** Issues `docker login` credentials scoped to one service's repository. */
@@ -19,6 +21,14 @@ export interface DockerCredentialsProvider {
 export interface ServiceExec {
   /** In the named task of the service, or any running one; null when none runs. */
   exec(project: string, serviceId: number, task: string | null, options: ExecOptions): Promise<ExecSession | null>;
+}
+
+/** Metrics as the API serves them: Prometheus's text, and each service's charts. */
+export interface ApiMetrics {
+  text(): Promise<{ contentType: string; body: string }>;
+  history(key: string, since: number): readonly HistoryPoint[];
+  readonly intervalSeconds: number;
+  admissionRefused(kind: 'job' | 'stack'): void;
 }
 
 export interface ApiDeps {
@@ -46,4 +56,9 @@ export interface ApiDeps {
   readonly realPath: (path: string) => Promise<string | null>;
   /** null when the runtime cannot run commands in tasks. */
   readonly exec: ServiceExec | null;
+  readonly metrics: ApiMetrics;
+  /** The dashboard's sign-ins. */
+  readonly sessions: UiSessions;
+  /** The built dashboard (dist/ui); null or missing: /ui says it is not built. */
+  readonly uiDir: string | null;
 }

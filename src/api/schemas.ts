@@ -282,3 +282,17 @@ export type UpdateServiceResponseT = Static<typeof UpdateServiceResponse>;
 export type DeleteServiceResponseT = Static<typeof DeleteServiceResponse>;
 export type CreateProjectResponseT = Static<typeof CreateProjectResponse>;
 export type EventsDocT = Static<typeof EventsDoc>;
+
+export const RevisionDoc = Type.Object({
+  number: Type.Integer(),
+  status: Type.String(),
+  created_at: Type.String(),
+  image: Type.String(),
+  replicas: Type.Integer(),
+  memory_reservation: Type.Integer(),
+  memory_limit: Type.Integer(),
+  container_port: Type.Integer(),
+  command: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  environment_names: Type.Array(Type.String(), { description: 'names only: values may be secrets' }),
+  colour: Type.Optional(Type.String()),
+});

@@ -23,6 +23,7 @@ export interface StackUpDeps {
   /** The real path of a host path (symlinks followed), or null when nothing is there. */
   readonly realPath: (path: string) => Promise<string | null>;
   readonly capacityMiB: () => Promise<number>;
+  readonly metrics: { admissionRefused(kind: 'stack'): void };
 }
 
 export interface UpResult {
@@ -180,6 +181,7 @@ async function checkFits(deps: StackUpDeps, spec: StackSpec, plan: UpPlan, membe
   }
   const capacity = await deps.capacityMiB();
   if (total > capacity) {
+    deps.metrics.admissionRefused('stack');
     throw new StackTooLargeError(`The stack's services reserve ${total} MiB together; berth may reserve ${capacity} MiB in all. Lower their mem_reservation or replicas`);
   }
 }

@@ -1,5 +1,4 @@
 import type { Static } from '@sinclair/typebox';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   AuditDoc,
   CreateProjectResponse,
@@ -10,6 +9,7 @@ import type {
   EventsDoc,
   HealthCheckInput,
   LogsDoc,
+  RevisionDoc,
   ServiceDefinitionBody,
   ServiceDoc,
   ServiceSummary,
@@ -27,6 +27,18 @@ export type ServiceDefinition = Static<typeof ServiceDefinitionBody>;
 export type ServiceSummaryDoc = Static<typeof ServiceSummary>;
 export type ServiceStatusDoc = Static<typeof ServiceDoc>;
 export type Deployment = Static<typeof DeploymentDoc>;
+export type Revision = Static<typeof RevisionDoc>;
+export interface ServiceMetrics {
+  readonly interval_seconds: number;
+  readonly points: readonly ChartPoint[];
+}
+export interface ChartPoint {
+  readonly at: string;
+  readonly memory_bytes: number | null;
+  readonly request_rate: number | null;
+  readonly error_rate: number | null;
+  readonly p95_seconds: number | null;
+}
 export type Events = Static<typeof EventsDoc>;
 export type ServiceEvent = Events['events'][number];
 export type Logs = Static<typeof LogsDoc>;
@@ -47,8 +59,10 @@ export type Colour = { readonly colour?: string };
 export interface BerthClientOptions {
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
   readonly url: string;
-  /** A project token, or the admin token for `createProject`. */
-  readonly token: string;
+  /** A project token, or the admin token for `createProject`; none for a browser signed in to the dashboard (its cookie). */
+  readonly token?: string;
+  /** Sent with every request (the dashboard's X-Berth-UI; the admin's X-Berth-Project). */
+  readonly headers?: Readonly<Record<string, string>>;
   readonly fetch?: typeof fetch;
   /** Bound on one request, answer included (default 30 s); for `followLogs`, on the answer's headers. */
   readonly timeoutMs?: number;
@@ -103,13 +117,15 @@ export class BerthClient {
   /** Stacks, and the project networks and volumes they use. */
   readonly stacks: StackApi;
   private readonly base: string;
-  private readonly token: string;
+  private readonly token: string | null;
+  private readonly headers: Readonly<Record<string, string>>;
   private readonly fetchFn: typeof fetch;
   private readonly timeoutMs: number;
 
   constructor(options: BerthClientOptions) {
     this.base = options.url.replace(/\/+$/, '');
-    this.token = options.token;
+    this.token = options.token ?? null;
+    this.headers = options.headers ?? {};
     this.fetchFn = options.fetch ?? fetch;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.stacks = new StackApi((method, path, call) => this.call(method, path, call));
@@ -188,6 +204,16 @@ export class BerthClient {
     return this.call('GET', `${servicePath(name)}/deployments`, { ...options, query: { colour: options?.colour } });
   }
 
+  /** Revisions, newest first: image, limits, port, command and variable names (never values). */
+  revisions(name: string, options?: RequestOptions): Promise<Revision[]> {
+    return this.call('GET', `${servicePath(name)}/revisions`, { ...options });
+  }
+
+  /** The service's last hour for charts: memory, request rate, error share, p95. */
+  serviceMetrics(name: string, options?: RequestOptions): Promise<ServiceMetrics> {
+    return this.call('GET', `${servicePath(name)}/metrics`, { ...options });
+  }
+
   deployment(name: string, id: number, options?: RequestOptions): Promise<Deployment> {
     return this.call('GET', `${servicePath(name)}/deployments/${id}`, { ...options });
   }
@@ -226,7 +252,7 @@ export class BerthClient {
       if (Date.now() >= deadline) {
         throw new BerthTimeoutError(`Deployment ${id} of '${name}' is still at step '${step}' after ${Math.round(timeoutMs / 1000)} s`);
       }
-      await sleep(options.pollIntervalMs ?? DEFAULT_POLL_MS, undefined, { signal });
+      await pause(options.pollIntervalMs ?? DEFAULT_POLL_MS, signal);
       deployment = await this.deployment(name, id, { signal });
       await reportEventsAfterCursor();
       if (deployment.step !== step) {
@@ -329,7 +355,7 @@ export class BerthClient {
 
   /** One fetch, ended by the caller's signal or by `deadline`, whichever comes first. */
   private async send(method: Method, path: string, options: CallOptions, deadline: AbortSignal): Promise<Response> {
-    const headers: Record<string, string> = { 'x-auth-token': this.token, accept: 'application/json' };
+    const headers: Record<string, string> = { ...this.headers, ...(this.token === null ? {} : { 'x-auth-token': this.token }), accept: 'application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     try {
       return await this.fetchFn(`${this.base}${path}${queryString(options.query)}`, {
@@ -404,4 +430,20 @@ function asLogLine(value: unknown): LogLine {
 function clip(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
   return oneLine.length > 160 ? `${oneLine.slice(0, 160)}…` : oneLine;
+}
+
+/** Resolves after ms, or rejects with the signal's reason once it aborts (browser-safe, unlike node:timers). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -2,6 +2,7 @@
 export {
   BerthClient,
   type BerthClientOptions,
+  type ChartPoint,
   type Certificate,
   type Certificates,
   type Colour,
@@ -16,8 +17,10 @@ export {
   type LogLine,
   type Logs,
   type RequestOptions,
+  type Revision,
   type ServiceDefinition,
   type ServiceEvent,
+  type ServiceMetrics,
   type ServiceStatusDoc,
   type ServiceSummaryDoc,
   type SwitchResult,

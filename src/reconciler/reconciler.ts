@@ -77,6 +77,8 @@ export interface ReconcilerDeps {
   readonly faults?: FaultPoints;
   /** Told how long each pass took. */
   readonly onPass?: (durationMs: number) => void;
+  /** Told when a deployment fails for want of memory. */
+  readonly onAdmissionRefused?: () => void;
 }
 
 /** The longest a starting server routes to the tasks it adopted before their first probe. */
@@ -154,6 +156,7 @@ export class Reconciler {
         onServiceRemoved: deps.onServiceRemoved ?? (async () => {}),
         faults,
         routesPushedAt: () => this.routes.routesPushedAt(),
+        admissionRefused: deps.onAdmissionRefused ?? (() => undefined),
       },
       options,
     );

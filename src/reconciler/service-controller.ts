@@ -43,6 +43,8 @@ export interface ServiceControllerDeps {
   readonly faults: { hit(point: string): void };
   /** When the gateway last received a table computed after the given time. */
   readonly routesPushedAt: () => number;
+  /** A deployment failed for want of memory. */
+  readonly admissionRefused: () => void;
 }
 
 const NO_TASKS: readonly LabelledContainer[] = [];
@@ -97,6 +99,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
       drainMs: options.drainMs,
       pruneImages: (service) => this.pruneImages(service),
       exitReason: (serviceId, revision) => this.exitReason(serviceId, revision),
+      admissionRefused: deps.admissionRefused,
     });
   }
 

@@ -77,6 +77,11 @@ export class DeploymentRepository {
     return (this.db.prepare('SELECT * FROM deployments WHERE finished_at IS NULL ORDER BY id').all() as DeploymentRow[]).map(toDeployment);
   }
 
+  /** How many deployments ended in each terminal step. */
+  finishedCounts(): { step: string; count: number }[] {
+    return this.db.prepare('SELECT step, COUNT(*) AS count FROM deployments WHERE finished_at IS NOT NULL GROUP BY step').all() as { step: string; count: number }[];
+  }
+
   latest(serviceId: number): Deployment | null {
     const row = this.db
       .prepare('SELECT * FROM deployments WHERE service_id = ? ORDER BY id DESC LIMIT 1')

@@ -1,4 +1,6 @@
 import type { HostPolicy } from '../../src/domain/compose/to-definition.js';
+import { UiSessions } from '../../src/api/ui-sessions.js';
+import { Observability } from '../../src/server/observability.js';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
@@ -78,13 +80,14 @@ export async function apiHarness(
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
   const observer = new StaticObserver();
+  const sessions = new UiSessions(clock);
   const jobs = new StaticJobObserver();
   const colours = new RecordingSwitch();
   let kicks = 0;
   const app = await buildApp({
     store,
     observer,
-    auth: new Authenticator(ADMIN, store.projects, new AuthFailureLimiter(clock, options.authFailures ?? 100_000)),
+    auth: new Authenticator(ADMIN, store.projects, new AuthFailureLimiter(clock, options.authFailures ?? 100_000), sessions),
     publicUrl: PUBLIC_URL,
     desiredStateChanged: () => {
       kicks++;
@@ -94,6 +97,9 @@ export async function apiHarness(
     hostPolicy: options.hostPolicy ?? { hostPorts: null, bindMountDirs: [] },
     realPath: async (path) => path,
     exec: null,
+    sessions,
+    uiDir: null,
+    metrics: await Observability.start({ store, certificates: () => options.certificates ?? NO_CERTIFICATES, routeMetrics: async () => null, sampler: null, listen: null, logger: SILENT }),
     jobs,
     capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
     colours,
@@ -129,3 +135,5 @@ export const VALID_DEFINITION = {
   'container-port': 80,
   environment: [{ name: 'GREETING', value: 'hello' }],
 };
+
+const SILENT = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -54,6 +54,7 @@ export function jobRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         if (spec.image !== null) ownedRepository(project, parseImageReference(spec.image), deps.ownRegistry);
         const capacity = await deps.capacityMiB();
         if (spec.memoryReservationMiB > capacity) {
+          deps.metrics.admissionRefused('job');
           throw new InvalidJobError(`'memory-reservation' ${spec.memoryReservationMiB} MiB can never fit: berth may reserve ${capacity} MiB in all`);
         }
         const serviceId = source === null ? null : (store.services.find(project, source.name)?.id ?? null);

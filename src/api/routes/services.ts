@@ -14,12 +14,13 @@ import {
 } from '../../domain/errors.js';
 import { parseHealthCheck } from '../../domain/health-check.js';
 import { ownedRepository, parseImageReference } from '../../domain/image-reference.js';
-import { ColourLiveError, colourRole } from '../../domain/colours.js';
+import { ColourLiveError } from '../../domain/colours.js';
 import type { Deployment, Service } from '../../domain/model.js';
 import { assertServiceName } from '../../domain/names.js';
-import { colouredStatusDoc, eventDoc, statusInput } from '../colour-documents.js';
+import { eventDoc } from '../colour-documents.js';
 import { colourRow, deploymentTarget, requestedColour, rowFor, rowsFor } from '../colour-scope.js';
-import { deploymentDoc, logsDoc, serviceSummary, statusDoc } from '../documents.js';
+import { deploymentDoc, logsDoc, serviceSummary, iso } from '../documents.js';
+import { serviceStatusDoc } from '../service-status.js';
 import { sendLogStream } from '../log-stream.js';
 import type { Store } from '../../store/store.js';
 import type { ApiDeps } from '../ports.js';
@@ -39,6 +40,7 @@ import {
   ServiceDoc,
   ServiceParams,
   ServiceQuery,
+  RevisionDoc,
   ServiceSummary,
   UpdateServiceResponse,
 } from '../schemas.js';
@@ -137,13 +139,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           });
           return credentials;
         }
-        const status =
-          colour !== undefined
-            ? statusDoc(await statusInput(store, deps.observer, colourRow(store, service, colour)))
-            : colourRole(service) === 'coloured'
-              ? await colouredStatusDoc(store, deps.observer, service)
-              : statusDoc(await statusInput(store, deps.observer, service));
-        return { ...serviceSummary(service, publicUrl), status };
+        return serviceStatusDoc(deps, service, colour);
       },
     );
 
@@ -278,6 +274,40 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const service = serviceOf(project, request.params.name);
         const rows = rowsFor(store, service, requestedColour(request.query.colour));
         return store.deployments.listOfMany([...rows.keys()], 50).map((d) => deploymentDoc(d, rows.get(d.serviceId) ?? null));
+      },
+    );
+
+    app.get(
+      '/services/:name/revisions',
+      {
+        schema: {
+          tags: ['deployments'],
+          summary: 'Revisions, newest first: what each ran (variable names only, never values); every colour’s, or one with ?colour=NAME',
+          params: ServiceParams,
+          querystring: ColourQuery,
+          response: { 200: Type.Array(RevisionDoc), ...errors },
+        },
+      },
+      async (request) => {
+        const project = auth.requireProject(request);
+        const service = serviceOf(project, request.params.name);
+        // Each colour numbers its own revisions: with colours, a revision is known by colour and number.
+        const rows = rowsFor(store, service, requestedColour(request.query.colour));
+        const revisions = [...rows].flatMap(([id, colour]) => store.revisions.list(id).map((r) => ({ r, colour })));
+        revisions.sort((a, b) => b.r.createdAt - a.r.createdAt);
+        return revisions.map(({ r, colour }) => ({
+          number: r.number,
+          status: r.status,
+          created_at: iso(r.createdAt),
+          image: r.definition.image ?? `tag ${r.definition.containerTag}`,
+          replicas: r.definition.replicas,
+          memory_reservation: r.definition.memoryReservationMiB,
+          memory_limit: r.definition.memoryLimitMiB,
+          container_port: r.definition.containerPort,
+          command: r.definition.command === null ? null : [...r.definition.command],
+          environment_names: r.definition.environment.map((e) => e.name),
+          ...(colour === null ? {} : { colour }),
+        }));
       },
     );
 

@@ -1139,3 +1139,29 @@ berth_lookup(berth_table_t *table, ngx_str_t *key)
 
     return NULL;
 }
+
+
+/*
+ * The route of a request as the table has it now, for the metrics module: its prefix, or
+ * NGX_DECLINED for a path that is no route (so unknown paths never become series).
+ */
+ngx_int_t
+ngx_http_berth_route_of(ngx_http_request_t *r, ngx_str_t *key)
+{
+    berth_route_t      *route;
+    berth_peer_data_t  *bp;
+
+    bp = ngx_http_get_module_ctx(r, ngx_http_berth_routes_module);
+    if (bp == NULL || bp->bad) {
+        return NGX_DECLINED;
+    }
+
+    route = berth_lookup(bp->conf->table, &bp->key);
+    if (route == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *key = route->prefix;
+
+    return NGX_OK;
+}
