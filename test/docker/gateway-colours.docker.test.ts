@@ -93,7 +93,8 @@ describe('colours in the gateway’s module', () => {
   it('strips only the route’s prefix from the path of a request that names a colour', async () => {
     // Colours are not offered for stack services, which alone strip; the module keeps both apart all the same.
     const colours = [{ colour: 'blue', targets: [blue] }, { colour: 'green', targets: [green] }];
-    await gateway.setRoutes([{ prefix: '/col-ui', targets: [blue], stripPrefix: true, colours }]);
+    // The other routes stay: a worker that loads no table after this one still serves them as the tests after expect.
+    await gateway.setRoutes([...table('blue'), { prefix: '/col-ui', targets: [blue], stripPrefix: true, colours }]);
     expect((await get('/col-ui/login?x=1')).body).toBe('blue /login?x=1');
     expect((await get('/col-ui/login', { 'X-Berth-Colour': 'green' })).body).toBe('green /login');
     expect((await get('/col-ui', { Cookie: 'berth_colour=green' })).body).toBe('green /');
@@ -132,6 +133,20 @@ describe('colours in the gateway’s module', () => {
     );
   });
 
+  it('counts a request that names a colour for its route, in the gateway’s route metrics', async () => {
+    await gateway.setRoutes(table('blue'));
+    const before = await counted();
+    await get('/col-nmpi/', { 'X-Berth-Colour': 'green' });
+    await get('/col-nmpi/', { Cookie: 'berth_colour=blue' });
+    await get('/col-nmpi/');
+    // A colour named on a route without colours is no reason to leave the request uncounted.
+    await get('/col-web/', { Cookie: 'berth_colour=green' });
+    const after = await counted();
+    expect((after.get('/col-nmpi') ?? 0) - (before.get('/col-nmpi') ?? 0)).toBe(3);
+    expect((after.get('/col-web') ?? 0) - (before.get('/col-web') ?? 0)).toBe(1);
+    expect([...after.keys()].filter((prefix) => prefix.split('/').length > 2)).toEqual([]);
+  });
+
   it('switches the live colour back and forth under keep-alive load without failing a request', async () => {
     await gateway.setRoutes(table('blue'));
     const load = new KeepAliveLoad(LISTEN_PORT, '/col-nmpi/');
@@ -153,6 +168,11 @@ describe('colours in the gateway’s module', () => {
     expect(load.replies.length).toBeGreaterThan(2_000);
   });
 });
+
+/** 2xx answers the gateway counted of each route. */
+async function counted(): Promise<Map<string, number>> {
+  return new Map((await gateway.routeMetrics()).routes.map((r) => [r.prefix, r.byClass[1]]));
+}
 
 function namedServer(name: string, port: number): Promise<Server> {
   const server = createServer((req, res) => res.end(`${name} ${req.url}`));

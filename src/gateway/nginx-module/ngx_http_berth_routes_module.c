@@ -1143,11 +1143,14 @@ berth_lookup(berth_table_t *table, ngx_str_t *key)
 
 /*
  * The route of a request as the table has it now, for the metrics module: its prefix, or
- * NGX_DECLINED for a path that is no route (so unknown paths never become series).
+ * NGX_DECLINED for a path that is no route (so unknown paths never become series). A request
+ * that names a colour counts for its route: the series are the service's, whichever colour
+ * served, and a colour named on a route without colours changes nothing.
  */
 ngx_int_t
 ngx_http_berth_route_of(ngx_http_request_t *r, ngx_str_t *key)
 {
+    ngx_str_t           route_key;
     berth_route_t      *route;
     berth_peer_data_t  *bp;
 
@@ -1156,7 +1159,10 @@ ngx_http_berth_route_of(ngx_http_request_t *r, ngx_str_t *key)
         return NGX_DECLINED;
     }
 
-    route = berth_lookup(bp->conf->table, &bp->key);
+    route_key.data = bp->key.data;
+    route_key.len = bp->route_len;
+
+    route = berth_lookup(bp->conf->table, &route_key);
     if (route == NULL) {
         return NGX_DECLINED;
     }
