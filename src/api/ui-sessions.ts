@@ -8,7 +8,7 @@ export const SESSION_COOKIE = 'berth_session';
 
 /**
  * The dashboard's sign-ins: a random id in an HttpOnly cookie stands for the token given at
- * sign-in, so the token itself is never kept where page scripts can read it (ADR 014). Kept
+ * sign-in, so the token itself is never kept where page scripts can read it (ADR 015). Kept
  * in memory, by the id's hash: a server restart signs everyone out, which is the safe way
  * to lose them.
  */

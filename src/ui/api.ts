@@ -49,12 +49,18 @@ export function followService(project: string | null, name: string, on: Record<s
   return () => source.close();
 }
 
-/** Follows an NDJSON log stream until it ends (a job's, when the job has) or is stopped; returns the function that stops it. */
-export function followLines(client: BerthClient, path: 'service' | 'job', id: string, onLine: (stream: string, message: string) => void, onEnd: () => void = () => undefined): () => void {
+/**
+ * Follows an NDJSON log stream until it ends (a job's, when the job has) or is stopped; returns
+ * the function that stops it. `onEnd` is told why a stream that broke off did.
+ */
+export function followLines(client: BerthClient, path: 'service' | 'job', id: string, onLine: (stream: string, message: string) => void, onEnd: (error: string | null) => void): () => void {
   const stop = new AbortController();
   const options = { tail: path === 'service' ? 50 : 1000, signal: stop.signal, onLine: (l: { stream_name: string; message: string }) => onLine(l.stream_name, l.message) };
   const follow = path === 'service' ? client.followLogs(id, options) : client.followJobLogs(Number(id), options);
-  follow.catch(() => undefined).finally(() => !stop.signal.aborted && onEnd());
+  follow.then(
+    () => !stop.signal.aborted && onEnd(null),
+    (e: unknown) => !stop.signal.aborted && onEnd(describeError(e)),
+  );
   return () => stop.abort();
 }
 

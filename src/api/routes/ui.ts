@@ -25,7 +25,7 @@ const MaybeSessionDoc = Type.Object({ kind: Type.Union([Type.String(), Type.Null
 
 /**
  * The dashboard: its static files under /ui/ (built by `npm run build`), and its sessions.
- * Signing in trades a token for an HttpOnly cookie (ADR 014); the pages then use the public
+ * Signing in trades a token for an HttpOnly cookie (ADR 015); the pages then use the public
  * API like any client.
  */
 export function uiRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {

@@ -26,7 +26,10 @@ export function JobPage({ client, id }: { client: BerthClient; id: number }) {
         else setLines((all) => [...all, message].slice(-500));
       },
       // The stream ends when the job has: its final state is read once then.
-      () => void client.getJob(id).then(setJob, () => undefined),
+      (broken) => {
+        if (broken !== null) setError(broken);
+        else void client.getJob(id).then(setJob, (e: unknown) => setError(describeError(e)));
+      },
     );
   }, [client, id]);
   return (

@@ -7,6 +7,8 @@ import { ErrorNote, Panel, ProgressBar, State } from '../components/bits.js';
 interface ServiceRow {
   readonly name: string;
   readonly status: ServiceStatusDoc | null;
+  /** Why its status could not be read (a service deleted meanwhile, the server gone). */
+  readonly error?: string;
 }
 
 /** Health at a glance: every service, stack and job of the project. */
@@ -23,8 +25,15 @@ export function Overview({ client }: { client: BerthClient }) {
       setStacks(stackList);
       setJobs(jobList);
       setServices(names.map((s) => ({ name: s.name, status: null })));
-      const statuses = await Promise.all(names.map((s) => client.getService(s.name).catch(() => null)));
-      if (live) setServices(names.map((s, i) => ({ name: s.name, status: statuses[i] ?? null })));
+      const rows = await Promise.all(
+        names.map((s): Promise<ServiceRow> =>
+          client.getService(s.name).then(
+            (status) => ({ name: s.name, status }),
+            (e: unknown) => ({ name: s.name, status: null, error: describeError(e) }),
+          ),
+        ),
+      );
+      if (live) setServices(rows);
     })().catch((e: unknown) => live && setError(describeError(e)));
     return () => {
       live = false;
@@ -89,6 +98,16 @@ function ServiceLine({ row }: { row: ServiceRow }) {
   const status = row.status?.status;
   const targets = status?.target_health.targets ?? [];
   const healthy = targets.filter((t) => t.health === 'healthy').length;
+  if (row.error !== undefined) {
+    return (
+      <tr>
+        <th scope="row">{row.name}</th>
+        <td colSpan={3} class="error">
+          {row.error}
+        </td>
+      </tr>
+    );
+  }
   const state = status === undefined ? '…' : status.crash_looping ? 'crash-looping' : status.count_running >= status.count_desired && status.count_desired > 0 ? 'running' : status.count_desired === 0 ? 'idle' : 'starting';
   return (
     <tr>

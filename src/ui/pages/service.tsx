@@ -128,11 +128,22 @@ function Tasks({ status }: { status: ServiceStatusDoc | null }) {
 function Logs({ client, name }: { client: BerthClient; name: string }) {
   const [following, setFollowing] = useState(false);
   const [lines, setLines] = useState<{ stream: string; message: string }[]>([]);
+  const [broken, setBroken] = useState<string | null>(null);
   const box = useRef<HTMLPreElement>(null);
   useEffect(() => {
     if (!following) return;
     setLines([]);
-    return followLines(client, 'service', name, (stream, message) => setLines((all) => [...all, { stream, message }].slice(-MAX_LOG_LINES)));
+    setBroken(null);
+    return followLines(
+      client,
+      'service',
+      name,
+      (stream, message) => setLines((all) => [...all, { stream, message }].slice(-MAX_LOG_LINES)),
+      (error) => {
+        setBroken(error);
+        setFollowing(false);
+      },
+    );
   }, [client, name, following]);
   useEffect(() => {
     if (box.current) box.current.scrollTop = box.current.scrollHeight;
@@ -146,6 +157,7 @@ function Logs({ client, name }: { client: BerthClient; name: string }) {
         </button>
       }
     >
+      <ErrorNote message={broken} />
       <pre class="logs" ref={box} tabIndex={0} aria-label="log lines">
         {lines.map((l, i) => (
           <div key={i}>
