@@ -72,6 +72,14 @@ describe('deploying into colours', () => {
     const green = (await call('GET', '/services/nmpi/deployments?colour=green')).json();
     expect(green).toHaveLength(2);
     expect((await call('GET', `/services/nmpi/deployments/${green[0].id}`)).json()).toMatchObject({ colour: 'green', revision: 2 });
+    // Each colour numbers its own revisions: they are told apart by colour.
+    const revisions = (await call('GET', '/services/nmpi/revisions')).json();
+    expect(revisions.map((r: { colour: string; number: number }) => `${r.colour} ${r.number}`).sort()).toEqual(['blue 1', 'green 1', 'green 2']);
+    const greenRevisions = (await call('GET', '/services/nmpi/revisions?colour=green')).json();
+    expect(greenRevisions.map((r: { number: number; image: string }) => [r.number, r.image])).toEqual([
+      [2, 'tag green2'],
+      [1, 'tag green'],
+    ]);
     const events = (await call('GET', '/services/nmpi/events?colour=blue')).json().events;
     expect(events.every((e: { colour: string }) => e.colour === 'blue')).toBe(true);
     expect((await audit()).map((e) => e.detail)).toContain('colour green, revision 2: tag green2, 1 replica(s), 32/64 MiB, port 80, env [GREETING]');
@@ -84,6 +92,7 @@ describe('deploying into colours', () => {
     expect(status).not.toHaveProperty('colours');
     expect(status.events.some((e: object) => 'colour' in e)).toBe(false);
     expect((await call('GET', '/services/nmpi/deployments')).json()[0]).not.toHaveProperty('colour');
+    expect((await call('GET', '/services/nmpi/revisions')).json()[0]).not.toHaveProperty('colour');
   });
 
   it('refuses to mix colours and no colours, a fifth colour, and bad colour names, changing nothing', async () => {
