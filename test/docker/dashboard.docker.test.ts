@@ -33,8 +33,9 @@ afterAll(async () => {
 
 async function signIn(page: Page, token: string): Promise<void> {
   await page.goto(`${api.base}/ui/`);
-  // With the keyboard only: the field has focus, Enter submits.
-  await page.locator('#token').waitFor();
+  // With the keyboard only: the field has focus, Enter submits. The browser focuses it a frame
+  // after it appears, and keys typed before then would go nowhere.
+  await page.locator('#token:focus').waitFor();
   await page.keyboard.type(token);
   await page.keyboard.press('Enter');
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
