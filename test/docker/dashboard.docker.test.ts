@@ -33,9 +33,9 @@ afterAll(async () => {
 
 async function signIn(page: Page, token: string): Promise<void> {
   await page.goto(`${api.base}/ui/`);
-  // With the keyboard only: the field has focus, Enter submits. The browser focuses it a frame
-  // after it appears, and keys typed before then would go nowhere.
-  await page.locator('#token:focus').waitFor();
+  // With the keyboard only: the field takes focus by itself (once drawn, which a busy machine
+  // can delay past the field's appearing), Enter submits.
+  await page.waitForFunction(() => document.activeElement?.id === 'token', undefined, { timeout: 10_000 });
   await page.keyboard.type(token);
   await page.keyboard.press('Enter');
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
