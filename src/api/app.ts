@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import { installErrorHandling } from './error-handler.js';
 import type { ApiDeps } from './ports.js';
 import { certificateRoutes } from './routes/certs.js';
+import { colourRoutes } from './routes/colours.js';
 import { execRoutes } from './routes/exec.js';
 import { liveRoutes } from './routes/live.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -65,6 +66,7 @@ export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   await app.register(projectRoutes(deps));
   await app.register(serviceRoutes(deps));
+  await app.register(colourRoutes(deps));
   await app.register(jobRoutes(deps));
   await app.register(certificateRoutes(deps));
   await app.register(stackRoutes(deps));

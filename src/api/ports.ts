@@ -1,4 +1,5 @@
 import type { Certificates } from '../domain/certificates.js';
+import type { ColourSwitch } from '../domain/colours.js';
 import type { HistoryPoint } from '../metrics/history.js';
 import type { ExecOptions, ExecSession } from '../runtime/task-exec.js';
 import type { HostPolicy } from '../domain/compose/to-definition.js';
@@ -47,6 +48,8 @@ export interface ApiDeps {
   readonly capacityMiB: () => Promise<number>;
   /** The gateway's TLS certificates. */
   readonly certificates: Certificates;
+  /** Moves a coloured service's live traffic (the reconciler writes the gateway's table). */
+  readonly colours: ColourSwitch;
   /** What stacks may reach on the server's host: host ports and bind-mounted directories. */
   readonly hostPolicy: HostPolicy;
   /** The real path of a host path (symlinks followed), or null when nothing is there. */

@@ -13,6 +13,7 @@ import type {
   ServiceDefinitionBody,
   ServiceDoc,
   ServiceSummary,
+  SwitchResponse,
   UpdateServiceResponse,
 } from '../api/schemas.js';
 import type { CertificateDoc, CertificatesDoc } from '../api/cert-schemas.js';
@@ -51,6 +52,9 @@ export type Certificate = Static<typeof CertificateDoc>;
 const RENEW_TIMEOUT_MS = 180_000;
 export type JobSummary = Static<typeof JobSummaryDoc>;
 export type Job = Static<typeof JobDoc>;
+export type SwitchResult = Static<typeof SwitchResponse>;
+/** A colour of a service (blue/green releases); absent: the service itself, or for reads its live colour. */
+export type Colour = { readonly colour?: string };
 
 export interface BerthClientOptions {
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
@@ -71,14 +75,14 @@ export interface RequestOptions {
 /** What `waitForDeployment` reports while it waits, in the order it happened. */
 export type DeploymentProgress = { readonly kind: 'step'; readonly deployment: Deployment } | { readonly kind: 'event'; readonly event: ServiceEvent };
 
-export interface WaitOptions extends RequestOptions {
+export interface WaitOptions extends RequestOptions, Colour {
   readonly onProgress?: (progress: DeploymentProgress) => void;
   /** Default 15 minutes: longer than the server's health timeout and drain together. */
   readonly timeoutMs?: number;
   readonly pollIntervalMs?: number;
 }
 
-export interface FollowLogsOptions {
+export interface FollowLogsOptions extends Colour {
   /** Lines of each running task to show before following (the server's default is 20). */
   readonly tail?: number;
   /** Following ends only when this aborts, or when the server ends the stream. */
@@ -157,35 +161,47 @@ export class BerthClient {
   }
 
   /** The status document: tasks, events, target health, the latest deployment. */
-  getService(name: string, options?: RequestOptions): Promise<ServiceStatusDoc> {
-    return this.call('GET', servicePath(name), { ...options });
+  getService(name: string, options?: RequestOptions & Colour): Promise<ServiceStatusDoc> {
+    return this.call('GET', servicePath(name), { ...options, query: { colour: options?.colour } });
   }
 
-  logs(name: string, query: { tail?: number; streams?: number } = {}, options?: RequestOptions): Promise<Logs> {
-    return this.call('GET', servicePath(name), { ...options, query: { view: 'logs', tail: query.tail, streams: query.streams } });
+  logs(name: string, query: { tail?: number; streams?: number } & Colour = {}, options?: RequestOptions): Promise<Logs> {
+    return this.call('GET', servicePath(name), { ...options, query: { view: 'logs', tail: query.tail, streams: query.streams, colour: query.colour } });
   }
 
   dockerCredentials(name: string, options?: RequestOptions): Promise<Static<typeof DockerCredentialsDoc>> {
     return this.call('GET', servicePath(name), { ...options, query: { view: 'docker' } });
   }
 
-  /** Stores a new revision; the deployment runs in the background (see `waitForDeployment`). */
-  updateService(name: string, definition: ServiceDefinition, options?: RequestOptions): Promise<Static<typeof UpdateServiceResponse>> {
-    return this.call('PUT', servicePath(name), { ...options, body: definition });
+  /** Stores a new revision (in `colour`, made when new); the deployment runs in the background (see `waitForDeployment`). */
+  updateService(name: string, definition: ServiceDefinition, options?: RequestOptions & Colour): Promise<Static<typeof UpdateServiceResponse>> {
+    return this.call('PUT', servicePath(name), { ...options, body: definition, query: { colour: options?.colour } });
   }
 
-  deleteService(name: string, options?: RequestOptions): Promise<Static<typeof DeleteServiceResponse>> {
-    return this.call('DELETE', servicePath(name), { ...options });
+  /** Deletes the service, or with `colour` terminates that colour (never the live one). */
+  deleteService(name: string, options?: RequestOptions & Colour): Promise<Static<typeof DeleteServiceResponse>> {
+    return this.call('DELETE', servicePath(name), { ...options, query: { colour: options?.colour } });
+  }
+
+  /** Moves live traffic to `colour`; `force` even when it has no healthy task. */
+  switchColour(name: string, colour: string, options?: RequestOptions & { force?: boolean }): Promise<SwitchResult> {
+    const body = options?.force === undefined ? { colour } : { colour, force: options.force };
+    return this.call('POST', `${servicePath(name)}/switch`, { ...options, body });
+  }
+
+  /** Deploys what the service (or `colour`) runs again as a new revision, pulling its tag again. */
+  redeploy(name: string, options?: RequestOptions & Colour): Promise<Static<typeof UpdateServiceResponse>> {
+    return this.call('POST', `${servicePath(name)}/redeploy`, { ...options, query: { colour: options?.colour } });
   }
 
   /** Without `after`: the latest `limit` events; with it: the events after that id. Oldest first either way. */
-  events(name: string, query: { after?: number; limit?: number } = {}, options?: RequestOptions): Promise<Events> {
-    return this.call('GET', `${servicePath(name)}/events`, { ...options, query: { after: query.after, limit: query.limit } });
+  events(name: string, query: { after?: number; limit?: number } & Colour = {}, options?: RequestOptions): Promise<Events> {
+    return this.call('GET', `${servicePath(name)}/events`, { ...options, query: { after: query.after, limit: query.limit, colour: query.colour } });
   }
 
   /** Newest first. */
-  deployments(name: string, options?: RequestOptions): Promise<Deployment[]> {
-    return this.call('GET', `${servicePath(name)}/deployments`, { ...options });
+  deployments(name: string, options?: RequestOptions & Colour): Promise<Deployment[]> {
+    return this.call('GET', `${servicePath(name)}/deployments`, { ...options, query: { colour: options?.colour } });
   }
 
   /** Revisions, newest first: image, limits, port, command and variable names (never values). */
@@ -220,13 +236,14 @@ export class BerthClient {
     let deployment = await this.deployment(name, id, { signal });
     let step = deployment.step;
     // The deployment's own events so far led to the step it is at now, so they are reported before it.
-    const recent = (await this.events(name, { limit: RECENT_EVENTS }, { signal })).events;
+    const { colour } = options;
+    const recent = (await this.events(name, { limit: RECENT_EVENTS, colour }, { signal })).events;
     let cursor = recent.at(-1)?.id ?? 0;
     for (const event of recent) if (event.deployment_id === id) onProgress?.({ kind: 'event', event });
     onProgress?.({ kind: 'step', deployment });
 
     const reportEventsAfterCursor = async (): Promise<void> => {
-      const fresh = (await this.events(name, cursor > 0 ? { after: cursor } : {}, { signal })).events.filter((e) => e.id > cursor);
+      const fresh = (await this.events(name, cursor > 0 ? { after: cursor, colour } : { colour }, { signal })).events.filter((e) => e.id > cursor);
       for (const event of fresh) onProgress?.({ kind: 'event', event });
       cursor = fresh.at(-1)?.id ?? cursor;
     };
@@ -292,7 +309,7 @@ export class BerthClient {
     const timer = setTimeout(() => headersDeadline.abort(timeoutReason(this.timeoutMs)), this.timeoutMs);
     let response: Response;
     try {
-      response = await this.send('GET', path, { signal, query: { tail: options.tail } }, headersDeadline.signal);
+      response = await this.send('GET', path, { signal, query: { tail: options.tail, colour: options.colour } }, headersDeadline.signal);
       if (!response.ok) throw await apiError(response);
     } finally {
       clearTimeout(timer);

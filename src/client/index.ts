@@ -5,6 +5,7 @@ export {
   type ChartPoint,
   type Certificate,
   type Certificates,
+  type Colour,
   type Deployment,
   type DeploymentProgress,
   type Events,
@@ -22,6 +23,7 @@ export {
   type ServiceMetrics,
   type ServiceStatusDoc,
   type ServiceSummaryDoc,
+  type SwitchResult,
   type WaitOptions,
 } from './berth-client.js';
 export { execInService, type ExecConnection, type ExecRequest } from './exec.js';

@@ -1,9 +1,11 @@
+import type { ColourSwitch } from '../domain/colours.js';
 import type { Clock, Service } from '../domain/model.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { isAlive, type EventSubscription, type TaskRuntime } from '../runtime/task-runtime.js';
 import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background-work.js';
 import { ChangeTracker } from './change-tracker.js';
+import { ColourSwitcher } from './colour-switch.js';
 import type { ContainerView } from './container-view.js';
 import type { PassContext } from './controller.js';
 import { FailureLog, type Logger } from './failure-log.js';
@@ -96,6 +98,8 @@ interface Observed {
  * on its own, for tests with a manual clock.
  */
 export class Reconciler {
+  /** Moves a coloured service's live traffic between passes (the API's port). */
+  readonly colours: ColourSwitch;
   private readonly tasks: TaskOps;
   private readonly services: ServiceController;
   private readonly jobs: JobController;
@@ -138,6 +142,7 @@ export class Reconciler {
     });
     this.tasks = new TaskOps(runtime, deps.containers, store, clock, options, faults, tracker);
     this.routes = new RoutePublisher(deps.gateway, deps.health, tracker, clock, deps.logger);
+    this.colours = new ColourSwitcher(this.routes, faults, () => this.kick());
     this.services = new ServiceController(
       {
         store,

@@ -150,6 +150,12 @@ export class BerthServer {
         dockerCredentials: {
           credentialsFor: async (service) => registry.credentialsFor(service.project, service.name, service.id),
         },
+        colours: {
+          switchLive: async (service, colour, options) => {
+            if (!reconciler) throw new InternalError('the reconciler is not running yet');
+            return reconciler.colours.switchLive(service, colour, options);
+          },
+        },
         hostPolicy: { hostPorts: config.hostPorts, bindMountDirs: await realDirs(config.allowBindMounts) },
         realPath,
         metrics: observability,

@@ -14,7 +14,7 @@ import { TokenService } from '../../src/registry/token-service.js';
 import { AuditTrail } from '../../src/store/audit.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
-import { ADMIN, StaticJobObserver, StaticObserver } from '../support/api-harness.js';
+import { ADMIN, RecordingSwitch, StaticJobObserver, StaticObserver } from '../support/api-harness.js';
 import { NO_CERTIFICATES } from '../../src/tls/certificates.js';
 
 interface RegisteredRoute {
@@ -82,6 +82,7 @@ beforeAll(async () => {
       ownRegistry: null,
       jobs: new StaticJobObserver(),
       capacityMiB: async () => 1024,
+      colours: new RecordingSwitch(),
       audit: new AuditTrail(store.db, clock, null, (error) => {
         throw error;
       }),

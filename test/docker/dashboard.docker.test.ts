@@ -97,6 +97,52 @@ describe('the dashboard, in headless Chromium', () => {
     await page.close();
   });
 
+  it('shows a service’s colours and moves live traffic from one to the other and back', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await api.call('POST', '/services', { name: 'shop', health_check: { rel_path: '/health', interval: 1 } });
+    for (const colour of ['blue', 'green']) {
+      const put = await api.call('PUT', `/services/shop?colour=${colour}`, definition({ environment: [{ name: 'GREETING', value: colour }] }));
+      expect((await waitForDeployment(api, 'shop', put.json.deployment)).step).toBe('succeeded');
+    }
+    /** The greeting of the colour the gateway serves live traffic from. */
+    const served = async () => (await (await fetch(`${t.gatewayUrl}/it-ui-shop/`)).text()).split(' ')[0];
+    expect(await served()).toBe('blue');
+
+    await signIn(page, api.token);
+    await page.goto(`${api.base}/ui/#/services/shop`);
+    const colours = page.getByRole('region', { name: 'Colours' });
+    const row = (colour: string) => colours.getByRole('row', { name: new RegExp(`^${colour} `) });
+    await row('blue').locator('.live-mark').waitFor({ timeout: 15_000 });
+    expect(await row('green').locator('.live-mark').count()).toBe(0);
+    // The live colour has nothing to switch to; the other one does.
+    expect(await row('blue').getByRole('button').count()).toBe(0);
+    await page.screenshot({ path: join(SHOTS, 'colours-blue-live.png'), fullPage: true });
+
+    await row('green').getByRole('button', { name: 'Switch to green' }).click();
+    // The page sees the switch over its live stream, as every client would.
+    await row('green').locator('.live-mark').waitFor({ timeout: 10_000 });
+    expect(await row('blue').locator('.live-mark').count()).toBe(0);
+    await colours.getByRole('status').getByText(/moved from blue to green in [\d.]+ ms/).waitFor();
+    expect(await served()).toBe('green');
+    await page.getByRole('region', { name: 'Events' }).getByText(/switched live traffic from blue to green/).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(SHOTS, 'colours-green-live.png'), fullPage: true });
+
+    await row('blue').getByRole('button', { name: 'Switch to blue' }).click();
+    await row('blue').locator('.live-mark').waitFor({ timeout: 10_000 });
+    expect(await served()).toBe('blue');
+    const audit = (await t.api.call('GET', '/audit?limit=100')).json.entries.filter((e: { action: string }) => e.action === 'service.switch');
+    // Newest first, each the project's own doing through its dashboard session.
+    expect(audit.map((e: { actor: string; detail: string }) => [e.actor.split(' ')[0], e.detail])).toEqual([
+      ['project:it-ui', 'from green to blue'],
+      ['project:it-ui', 'from blue to green'],
+    ]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('never shows another project’s data, and fits a phone’s width', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await signIn(page, api.token);

@@ -12,6 +12,8 @@ import { openDatabase } from '../../src/store/database.js';
 import { AuditTrail } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
 import type { Certificates } from '../../src/domain/certificates.js';
+import type { ColourSwitch } from '../../src/domain/colours.js';
+import type { Service } from '../../src/domain/model.js';
 import { NO_CERTIFICATES } from '../../src/tls/certificates.js';
 
 export const ADMIN = 'admin-secret-token';
@@ -48,11 +50,23 @@ export class StaticJobObserver implements JobLogObserver {
   }
 }
 
+/** Stands for the reconciler's switch: records each one and commits it, or fails as told. */
+export class RecordingSwitch implements ColourSwitch {
+  readonly switches: { service: string; colour: string; force: boolean }[] = [];
+  failWith: Error | null = null;
+  async switchLive(service: Service, colour: string, options: { force: boolean; commit: () => void }): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.switches.push({ service: service.name, colour, force: options.force });
+    options.commit();
+  }
+}
+
 export interface Harness {
   app: FastifyInstance;
   store: Store;
   observer: StaticObserver;
   jobs: StaticJobObserver;
+  colours: RecordingSwitch;
   kicks: () => number;
   close(): Promise<void>;
 }
@@ -68,6 +82,7 @@ export async function apiHarness(
   const observer = new StaticObserver();
   const sessions = new UiSessions(clock);
   const jobs = new StaticJobObserver();
+  const colours = new RecordingSwitch();
   let kicks = 0;
   const app = await buildApp({
     store,
@@ -87,6 +102,7 @@ export async function apiHarness(
     metrics: await Observability.start({ store, certificates: () => options.certificates ?? NO_CERTIFICATES, routeMetrics: async () => null, sampler: null, listen: null, logger: SILENT }),
     jobs,
     capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
+    colours,
     certificates: options.certificates ?? NO_CERTIFICATES,
     audit: new AuditTrail(store.db, clock, null, (error) => {
       throw error;
@@ -97,6 +113,7 @@ export async function apiHarness(
     store,
     observer,
     jobs,
+    colours,
     kicks: () => kicks,
     close: async () => {
       await app.close();

@@ -4,6 +4,8 @@ import { Type } from '@sinclair/typebox';
 import { ServiceNotFoundError } from '../../domain/errors.js';
 import { serviceKey } from '../../metrics/history.js';
 import { sleep } from '../../process/wait.js';
+import { eventDoc } from '../colour-documents.js';
+import { rowsFor } from '../colour-scope.js';
 import { iso } from '../documents.js';
 import type { ApiDeps } from '../ports.js';
 import { ErrorBody, ServiceParams } from '../schemas.js';
@@ -42,7 +44,7 @@ export function liveRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const key = serviceKey(project, service.name);
         const follow = async (): Promise<void> => {
           let lastStatus = '';
-          let lastEvent = deps.store.events.list(service.id, 1)[0]?.id ?? 0;
+          let lastEvent = deps.store.events.listOfMany([...rowsFor(deps.store, service, undefined).keys()], 1)[0]?.id ?? 0;
           let lastPoint = Date.now() - HOUR_MS;
           let lastBeat = Date.now();
           while (!stop.signal.aborted) {
@@ -53,9 +55,11 @@ export function liveRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
               lastStatus = status;
               out.write(`event: status\ndata: ${status}\n\n`);
             }
-            for (const e of deps.store.events.since(service.id, lastEvent, 200)) {
+            // The service's own events and every colour's, colours made since included.
+            const rows = rowsFor(deps.store, current, undefined);
+            for (const e of deps.store.events.sinceOfMany([...rows.keys()], lastEvent, 200)) {
               lastEvent = e.id;
-              send('event', { id: e.id, created_at: iso(e.createdAt), message: e.message, deployment_id: e.deploymentId });
+              send('event', { id: e.id, ...eventDoc(e, rows), deployment_id: e.deploymentId });
             }
             for (const p of deps.metrics.history(key, lastPoint + 1)) {
               lastPoint = p.at;

@@ -3,6 +3,7 @@ import type { BerthClient, ChartPoint, Deployment, Revision, ServiceEvent, Servi
 import { describeError, followLines, followService } from '../api.js';
 import { ErrorNote, Panel, State, Time } from '../components/bits.js';
 import { Chart, type ChartSpec } from '../components/chart.js';
+import { Colours } from '../components/colours.js';
 
 const CHARTS: readonly ChartSpec[] = [
   { title: 'Requests', unit: '/s', pick: (p) => p.request_rate },
@@ -13,7 +14,7 @@ const CHARTS: readonly ChartSpec[] = [
 const MAX_EVENTS = 200;
 const MAX_LOG_LINES = 500;
 
-/** One service: tasks and their health, live events, logs that follow, history and charts. */
+/** One service: its colours, tasks and their health, live events, logs that follow, history and charts. */
 export function ServicePage({ client, project, name }: { client: BerthClient; project: string | null; name: string }) {
   const [status, setStatus] = useState<ServiceStatusDoc | null>(null);
   const [events, setEvents] = useState<ServiceEvent[]>([]);
@@ -34,12 +35,13 @@ export function ServicePage({ client, project, name }: { client: BerthClient; pr
     });
   }, [client, project, name]);
 
-  const revision = status?.status.current_revision;
-  const step = status?.status.deployment?.step;
+  // The history is read again when a revision or deployment step changes, in any colour.
+  const progress = status ? [status.status, ...(status.status.colours ?? [])].map((s) => `${s.current_revision}:${s.deployment?.id}:${s.deployment?.step}`).join(',') : '';
   useEffect(() => {
     client.revisions(name).then(setRevisions, () => undefined);
     client.deployments(name).then(setDeployments, () => undefined);
-  }, [client, name, revision, step]);
+  }, [client, name, progress]);
+  const colours = status?.status.colours;
 
   return (
     <main>
@@ -51,10 +53,12 @@ export function ServicePage({ client, project, name }: { client: BerthClient; pr
           <a href={status.links.find((l) => l.rel === 'deployment')?.href} rel="noreferrer">
             {status.links.find((l) => l.rel === 'deployment')?.href}
           </a>{' '}
-          · revision {status.status.current_revision ?? '—'} · {status.status.count_running}/{status.status.count_desired} running
+          {status.status.live_colour !== undefined && <> · live colour {status.status.live_colour}</>}
+          {' '}· revision {status.status.current_revision ?? '—'} · {status.status.count_running}/{status.status.count_desired} running
         </p>
       )}
       <ErrorNote message={error} />
+      {colours && colours.length > 0 && <Colours client={client} name={name} colours={colours} />}
       <div class="charts">
         {CHARTS.map((spec) => (
           <Chart key={spec.title} spec={spec} points={points} />
@@ -68,7 +72,7 @@ export function ServicePage({ client, project, name }: { client: BerthClient; pr
           <ol class="timeline" aria-live="polite">
             {events.map((e) => (
               <li key={e.id}>
-                <Time iso={e.created_at} /> {e.message}
+                <Time iso={e.created_at} /> {e.colour !== undefined && <span class="colour">{e.colour}</span>} {e.message}
               </li>
             ))}
           </ol>
@@ -80,26 +84,32 @@ export function ServicePage({ client, project, name }: { client: BerthClient; pr
   );
 }
 
+/** The tasks and their health: the service's, or with colours every colour's. */
 function Tasks({ status }: { status: ServiceStatusDoc | null }) {
   if (!status) return <p>Loading…</p>;
-  const health = new Map(status.status.target_health.targets.map((t) => [t.task_name, t]));
-  if (status.status.tasks.length === 0) return <p>No tasks.</p>;
+  const colours = status.status.colours;
+  const parts = colours && colours.length > 0 ? colours : [{ ...status.status, colour: undefined }];
+  const health = new Map(parts.flatMap((p) => p.target_health.targets.map((t) => [t.task_name, t] as const)));
+  const tasks = parts.flatMap((p) => p.tasks.map((t) => ({ ...t, colour: p.colour })));
+  if (tasks.length === 0) return <p>No tasks.</p>;
   return (
     <table class="list">
       <thead>
         <tr>
           <th scope="col">Task</th>
+          {colours && <th scope="col">Colour</th>}
           <th scope="col">Status</th>
           <th scope="col">Health</th>
           <th scope="col">Revision</th>
         </tr>
       </thead>
       <tbody>
-        {status.status.tasks.map((t) => {
+        {tasks.map((t) => {
           const target = health.get(t.task_name);
           return (
             <tr key={t.task_name}>
               <th scope="row">{t.task_name}</th>
+              {colours && <td>{t.colour}</td>}
               <td>
                 <State value={t.last_status} />
               </td>
@@ -161,16 +171,17 @@ function Logs({ client, name }: { client: BerthClient; name: string }) {
 
 /** Deployments, with what changed from the revision before each (variable names only). */
 function History({ revisions, deployments }: { revisions: Revision[]; deployments: Deployment[] }) {
-  const byNumber = useMemo(() => new Map(revisions.map((r) => [r.number, r])), [revisions]);
+  // Each colour numbers its own revisions.
+  const byNumber = useMemo(() => new Map(revisions.map((r) => [`${r.colour ?? ''}:${r.number}`, r])), [revisions]);
   return (
     <Panel title="Deploy history">
       <ol class="plain">
         {deployments.map((d) => {
-          const now = byNumber.get(d.revision);
-          const before = d.previous_revision === null ? undefined : byNumber.get(d.previous_revision);
+          const now = byNumber.get(`${d.colour ?? ''}:${d.revision}`);
+          const before = d.previous_revision === null ? undefined : byNumber.get(`${d.colour ?? ''}:${d.previous_revision}`);
           return (
             <li key={d.id}>
-              <Time iso={d.created_at} /> revision {d.revision} <State value={d.step} /> {d.reason ?? ''}
+              <Time iso={d.created_at} /> {d.colour !== undefined && <span class="colour">{d.colour}</span>} revision {d.revision} <State value={d.step} /> {d.reason ?? ''}
               {now && <Diff before={before} now={now} />}
             </li>
           );
