@@ -1,7 +1,9 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Certificates } from '../domain/certificates.js';
+import type { ColourSwitch } from '../domain/colours.js';
 import type { Database } from '../domain/database.js';
 import type { DumpFormat } from '../domain/database-engines.js';
+import type { HistoryPoint } from '../metrics/history.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { ExecOptions, ExecSession } from '../runtime/task-exec.js';
 import type { HostPolicy } from '../domain/compose/to-definition.js';
@@ -11,6 +13,7 @@ import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
 import type { AuditTrail } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
+import type { UiSessions } from './ui-sessions.js';
 import type { DockerCredentialsDocT } from './schemas.js';
 
 /** Issues `docker login` credentials scoped to one service's repository. */
@@ -44,6 +47,14 @@ export interface ServiceExec {
   exec(project: string, serviceId: number, task: string | null, options: ExecOptions): Promise<ExecSession | null>;
 }
 
+/** Metrics as the API serves them: Prometheus's text, and each service's charts. */
+export interface ApiMetrics {
+  text(): Promise<{ contentType: string; body: string }>;
+  history(key: string, since: number): readonly HistoryPoint[];
+  readonly intervalSeconds: number;
+  admissionRefused(kind: 'job' | 'stack'): void;
+}
+
 export interface ApiDeps {
   readonly store: Store;
   readonly observer: TaskObserver;
@@ -66,10 +77,17 @@ export interface ApiDeps {
   readonly databases: DatabaseAccess;
   /** Memory reserved now by every task on the runtime: a database that does not fit beside them is refused. */
   readonly reservedMiB: () => Promise<number>;
+  /** Moves a coloured service's live traffic (the reconciler writes the gateway's table). */
+  readonly colours: ColourSwitch;
   /** What stacks may reach on the server's host: host ports and bind-mounted directories. */
   readonly hostPolicy: HostPolicy;
   /** The real path of a host path (symlinks followed), or null when nothing is there. */
   readonly realPath: (path: string) => Promise<string | null>;
   /** null when the runtime cannot run commands in tasks. */
   readonly exec: ServiceExec | null;
+  readonly metrics: ApiMetrics;
+  /** The dashboard's sign-ins. */
+  readonly sessions: UiSessions;
+  /** The built dashboard (dist/ui); null or missing: /ui says it is not built. */
+  readonly uiDir: string | null;
 }

@@ -26,6 +26,7 @@ export interface StackUpDeps {
   readonly capacityMiB: () => Promise<number>;
   /** Where the stack's secrets are kept, sealed; its configs stay in the store as they are. */
   readonly secrets: SecretStore;
+  readonly metrics: { admissionRefused(kind: 'stack'): void };
 }
 
 export interface UpResult {
@@ -191,6 +192,7 @@ async function checkFits(deps: StackUpDeps, spec: StackSpec, plan: UpPlan, membe
   }
   const capacity = await deps.capacityMiB();
   if (total > capacity) {
+    deps.metrics.admissionRefused('stack');
     throw new StackTooLargeError(`The stack's services reserve ${total} MiB together; berth may reserve ${capacity} MiB in all. Lower their mem_reservation or replicas`);
   }
 }

@@ -26,6 +26,7 @@ export function registerServerCommand(program: Command): void {
     .option('--public-domain <domain>', 'also serve each service at <project>-<service>.<domain>, its path unchanged (env BERTH_PUBLIC_DOMAIN)')
     .option('--host-ports <min-max>', 'host ports stacks may publish on, e.g. 12000-12999 (env BERTH_HOST_PORTS; default none: every port is reached through the gateway)')
     .option('--allow-bind-mount <dir>', 'a host directory stacks may bind-mount from; repeat for more (env BERTH_ALLOW_BIND_MOUNT, colon-separated; default none)', (dir: string, dirs: string[] = []) => [...dirs, dir])
+    .option('--metrics-listen <addr>', "also serve GET /metrics without a token here: HOST:PORT, or a port on 127.0.0.1 (env BERTH_METRICS_LISTEN; default off: /metrics on the API with the admin token only)")
     .option('--stop-grace <seconds>', `SIGTERM to SIGKILL grace for stopping tasks (env BERTH_STOP_GRACE, default ${SERVER_DEFAULTS.stopGrace})`)
     .addHelpText(
       'after',

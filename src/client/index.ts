@@ -2,8 +2,10 @@
 export {
   BerthClient,
   type BerthClientOptions,
+  type ChartPoint,
   type Certificate,
   type Certificates,
+  type Colour,
   type Deployment,
   type DeploymentProgress,
   type Events,
@@ -15,10 +17,13 @@ export {
   type LogLine,
   type Logs,
   type RequestOptions,
+  type Revision,
   type ServiceDefinition,
   type ServiceEvent,
+  type ServiceMetrics,
   type ServiceStatusDoc,
   type ServiceSummaryDoc,
+  type SwitchResult,
   type WaitOptions,
 } from './berth-client.js';
 export {

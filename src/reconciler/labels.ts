@@ -11,6 +11,8 @@ export const LABEL = {
   service: 'io.berth.service',
   serviceId: 'io.berth.service-id',
   revision: 'io.berth.revision',
+  /** The colour of its service a task runs (ADR 011); absent on a service without colours. */
+  colour: 'io.berth.colour',
   job: 'io.berth.job',
   stack: 'io.berth.stack',
   /** A project network's or volume's own name. */
@@ -38,6 +40,7 @@ export interface ServiceTaskIdentity extends Owner {
   readonly service: string;
   readonly serviceId: number;
   readonly revision: number;
+  readonly colour?: string | null;
 }
 
 export interface JobTaskIdentity extends Owner {
@@ -62,6 +65,7 @@ export function taskLabels(t: ServiceTaskIdentity): Record<string, string> {
     [LABEL.service]: t.service,
     [LABEL.serviceId]: String(t.serviceId),
     [LABEL.revision]: String(t.revision),
+    ...(t.colour ? { [LABEL.colour]: t.colour } : {}),
   };
 }
 

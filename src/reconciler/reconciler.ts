@@ -1,9 +1,11 @@
+import type { ColourSwitch } from '../domain/colours.js';
 import type { Clock, Service } from '../domain/model.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { isAlive, type EventSubscription, type TaskRuntime } from '../runtime/task-runtime.js';
 import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background-work.js';
 import { ChangeTracker } from './change-tracker.js';
+import { ColourSwitcher } from './colour-switch.js';
 import type { ContainerView } from './container-view.js';
 import type { PassContext } from './controller.js';
 import { FailureLog, type Logger } from './failure-log.js';
@@ -83,6 +85,8 @@ export interface ReconcilerDeps {
   readonly faults?: FaultPoints;
   /** Told how long each pass took. */
   readonly onPass?: (durationMs: number) => void;
+  /** Told when a deployment fails for want of memory. */
+  readonly onAdmissionRefused?: () => void;
   /** Sealed secrets: services' `secrets`, stacks' secret files, databases' passwords. */
   readonly secrets: SecretStore;
   /** What managed databases need; without it the reconciler runs none. */
@@ -114,6 +118,8 @@ interface Observed {
  * on its own, for tests with a manual clock.
  */
 export class Reconciler {
+  /** Moves a coloured service's live traffic between passes (the API's port). */
+  readonly colours: ColourSwitch;
   private readonly tasks: TaskOps;
   private readonly services: ServiceController;
   private readonly jobs: JobController;
@@ -158,6 +164,7 @@ export class Reconciler {
     const environment = new SealedTaskEnvironment(store, deps.secrets);
     this.tasks = new TaskOps(runtime, deps.containers, store, clock, options, faults, tracker, environment);
     this.routes = new RoutePublisher(deps.gateway, deps.health, tracker, clock, deps.logger);
+    this.colours = new ColourSwitcher(this.routes, faults, () => this.kick());
     this.services = new ServiceController(
       {
         store,
@@ -171,6 +178,7 @@ export class Reconciler {
         onServiceRemoved: deps.onServiceRemoved ?? (async () => {}),
         faults,
         routesPushedAt: () => this.routes.routesPushedAt(),
+        admissionRefused: deps.onAdmissionRefused ?? (() => undefined),
       },
       options,
     );

@@ -47,6 +47,7 @@ export interface StepDeps {
   readonly pruneImages: (service: Service) => Promise<void>;
   /** Why a new task stopped before it became healthy, from its last lines. */
   readonly exitReason: (serviceId: number, revision: number) => string;
+  readonly admissionRefused: () => void;
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -87,7 +88,10 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
         reservedMiB: await pass.reservedMiB(),
         capacityMiB: await pass.capacityMiB(),
       });
-      if (!placement.fits) return rollBack(d, 'failed', placement.reason);
+      if (!placement.fits) {
+        deps.admissionRefused();
+        return rollBack(d, 'failed', placement.reason);
+      }
       const image = await deps.preparation.prepare(`image:deployment:${d.id}`, service.project, service.name, definition);
       if (image.status === 'pulling') return NONE;
       if (image.status === 'failed') return rollBack(d, 'failed', image.reason);

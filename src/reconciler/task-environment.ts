@@ -1,3 +1,4 @@
+import { colourRole } from '../domain/colours.js';
 import { ENGINES } from '../domain/database-engines.js';
 import type { ServiceDefinition } from '../domain/definition.js';
 import type { Job } from '../domain/job.js';
@@ -41,7 +42,9 @@ export class SealedTaskEnvironment implements TaskEnvironment {
 
   forJob(job: Job): string[] {
     if (job.spec.service === null) return [];
-    const service = this.store.services.find(job.project, job.spec.service);
+    const named = this.store.services.find(job.project, job.spec.service);
+    // A service with colours runs its jobs with its live colour's revision, as POST /jobs took it.
+    const service = named && colourRole(named) === 'coloured' ? (this.store.services.colourOf(named.id, named.liveColour as string) ?? named) : named;
     if (!service || service.currentRevision === null) return [];
     const definition = this.store.revisions.get(service.id, service.currentRevision)?.definition;
     return definition ? this.forService(job.project, service.id, service.currentRevision, definition) : [];

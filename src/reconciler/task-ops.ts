@@ -1,4 +1,5 @@
 import { exitOutcome } from '../domain/backoff.js';
+import { colourLabel } from '../domain/colours.js';
 import type { StackSettings } from '../domain/compose/stack-settings.js';
 import type { RestartPolicy } from '../domain/compose/stack-spec.js';
 import { BASE_CAPABILITIES, type ServiceDefinition } from '../domain/definition.js';
@@ -98,7 +99,8 @@ export class TaskOps {
   ): Promise<void> {
     const names: string[] = [];
     for (let i = 0; i < count; i++) {
-      const task = newTaskName(service.name);
+      // nmpi-green-1a2b: which colour a task is shows in logs, events and `docker ps`.
+      const task = newTaskName(colourLabel(service));
       await this.launch({
         project: service.project,
         task,
@@ -111,6 +113,7 @@ export class TaskOps {
           revision,
           task,
           reservationMiB: definition.memoryReservationMiB,
+          colour: service.colour,
         }),
         env: [
           ...definition.environment.map((e) => `${e.name}=${e.value}`),

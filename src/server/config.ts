@@ -27,6 +27,8 @@ export interface ServerConfig {
   readonly hostPorts: { readonly min: number; readonly max: number } | null;
   /** Absolute host directories stacks may bind-mount from. */
   readonly allowBindMounts: readonly string[];
+  /** Where /metrics is served without a token; null: only on the API, with the admin token. */
+  readonly metricsListen: ListenAddress | null;
 }
 
 /** HTTPS on the gateway: off, with certificates from an ACME server, or with the user's own. */
@@ -104,6 +106,7 @@ export interface RawServerOptions {
   publicDomain?: string;
   hostPorts?: string;
   allowBindMount?: readonly string[];
+  metricsListen?: string;
 }
 
 /** Flags win over `BERTH_<FLAG>` environment variables, which win over defaults. */
@@ -136,7 +139,14 @@ export function resolveServerConfig(flags: RawServerOptions, env: NodeJS.Process
     publicDomain: domain ?? null,
     hostPorts: hostPortRange(pick('hostPorts', 'BERTH_HOST_PORTS')),
     allowBindMounts: bindMountDirs(flags.allowBindMount ?? env.BERTH_ALLOW_BIND_MOUNT?.split(':').filter(Boolean) ?? []),
+    metricsListen: metricsListen(pick('metricsListen', 'BERTH_METRICS_LISTEN', 'off') as string),
   };
+}
+
+/** A bare port is on the loopback: metrics without a token are for the machine's own Prometheus. */
+function metricsListen(text: string): ListenAddress | null {
+  if (text === 'off') return null;
+  return parseListen(/^\d+$/.test(text) ? `127.0.0.1:${text}` : text, 'metrics-listen');
 }
 
 function hostPortRange(text: string | undefined): ServerConfig['hostPorts'] {

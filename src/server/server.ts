@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
 import { AuthFailureLimiter } from '../api/auth-limiter.js';
 import { Authenticator } from '../api/auth.js';
+import { UiSessions } from '../api/ui-sessions.js';
 import type { Certificates } from '../domain/certificates.js';
 import { ConfigError, FeatureUnavailableError, InternalError } from '../domain/errors.js';
 import { contextRoot } from '../domain/names.js';
@@ -43,6 +44,7 @@ import { RedisDriver } from '../databases/redis-driver.js';
 import { openKeyring } from '../secrets/open-secrets.js';
 import { SecretStore, secretOwner } from '../secrets/secret-store.js';
 import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
+import { Observability } from './observability.js';
 import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
 
 /** What tests may replace (the engine and the clock) or watch. Everything else is real. */
@@ -54,6 +56,8 @@ export interface ServerParts {
   /** Told how long each reconcile pass took (the bench times passes with it). */
   readonly onPass?: (durationMs: number) => void;
   readonly logLevel?: string;
+  /** How often tasks are sampled for the metrics (default 15 s; tests make it short). */
+  readonly sampleIntervalMs?: number;
 }
 
 /**
@@ -74,6 +78,7 @@ export class BerthServer {
     readonly registry: RegistryService,
     private readonly health: ProberHealthMonitor,
     private readonly certificateManager: AcmeCertificates | null,
+    private readonly observability: Observability,
   ) {}
 
   static async start(config: ServerConfig, parts: ServerParts = {}): Promise<BerthServer> {
@@ -115,6 +120,25 @@ export class BerthServer {
       uploads: new DumpFiles(join(dataDir, 'restores')),
     };
 
+    // The gateway exists after the API; until then no route was counted.
+    let gatewayReady: NginxGateway | null = null;
+    // The logger exists once the API does; what is logged before goes to the process's warnings.
+    let log: Logger = { info: () => undefined, warn: (m) => process.emitWarning(m), error: (m) => process.emitWarning(m) };
+    const lateLogger: Logger = { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
+    const observability = await Observability.start({
+      store,
+      certificates: () => certificates,
+      routeMetrics: async () => (gatewayReady ? gatewayReady.routeMetrics() : null),
+      sampler: engine && {
+        tasks: () => containers.matching({ [LABEL.instance]: instance }),
+        stats: engine.stats,
+        labels: { project: LABEL.project, service: LABEL.service },
+      },
+      listen: config.metricsListen,
+      logger: lateLogger,
+      ...(parts.sampleIntervalMs === undefined ? {} : { sampleIntervalMs: parts.sampleIntervalMs }),
+    });
+    const sessions = new UiSessions(clock);
     // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
     // The API lists and renews certificates; they are made once the gateway exists.
@@ -123,7 +147,9 @@ export class BerthServer {
       {
         store,
         observer: new RuntimeTaskObserver(runtime, containers, store, health, (id) => reconciler?.isStopping(id) ?? false),
-        auth: new Authenticator(admin.token, store.projects, new AuthFailureLimiter(clock)),
+        auth: new Authenticator(admin.token, store.projects, new AuthFailureLimiter(clock), sessions),
+        sessions,
+        uiDir: join(import.meta.dirname, '../../dist/ui'),
         publicUrl: config.publicUrl,
         desiredStateChanged: () => reconciler?.kick(),
         audit: new AuditTrail(store.db, clock, join(dataDir, 'audit.log'), (error) => api.log.error(`audit log: ${error.message}`)),
@@ -149,8 +175,15 @@ export class BerthServer {
           if (!reconciler) throw new InternalError('the reconciler is not running yet');
           return reconciler.reservedMiB();
         },
+        colours: {
+          switchLive: async (service, colour, options) => {
+            if (!reconciler) throw new InternalError('the reconciler is not running yet');
+            return reconciler.colours.switchLive(service, colour, options);
+          },
+        },
         hostPolicy: { hostPorts: config.hostPorts, bindMountDirs: await realDirs(config.allowBindMounts) },
         realPath,
+        metrics: observability,
         exec: exec && {
           exec: (project, serviceId, task, options) =>
             exec.exec({ [LABEL.instance]: instance, [LABEL.project]: project, [LABEL.serviceId]: String(serviceId), ...(task === null ? {} : { [LABEL.task]: task }) }, options),
@@ -165,6 +198,7 @@ export class BerthServer {
     for (const fix of secured) logger.warn(`data dir: ${fix}`);
     if (unsealed > 0) logger.info(`sealed ${unsealed} stack secret(s) that an earlier version kept in plain text`);
     warn = (error) => logger.warn(`runtime: ${error.message}`);
+    log = logger;
     const gateway = new NginxGateway({
       dataDir: join(dataDir, 'nginx'),
       listenHost: config.gatewayListen.host,
@@ -183,6 +217,7 @@ export class BerthServer {
             },
           }),
     });
+    gatewayReady = gateway;
     // Served before nginx starts, so its first handshake has the last good certificate.
     await gateway.prepare();
     const tls = await startCertificates(config, dataDir, gateway, clock, logger, (host, message) => {
@@ -206,7 +241,9 @@ export class BerthServer {
         faults: faultPointsFromEnv(process.env),
         secrets,
         databases,
+        onAdmissionRefused: () => observability.admissionRefused('service'),
         onPass: (durationMs) => {
+          observability.passCompleted(durationMs);
           if (durationMs >= SLOW_PASS_MS) logger.warn(`a reconcile pass took ${(durationMs / 1000).toFixed(1)} s; deployments and recovery of every service wait for passes`);
           parts.onPass?.(durationMs);
         },
@@ -227,7 +264,7 @@ export class BerthServer {
     reconciler.start();
     tls.manager?.start();
     logger.info(`berth API on ${address}; gateway ${config.publicUrl}; registry ${registry.address}; instance ${instance}`);
-    return new BerthServer(config, api, reconciler, store, instance, admin, address, gateway, registry, health, tls.manager);
+    return new BerthServer(config, api, reconciler, store, instance, admin, address, gateway, registry, health, tls.manager, observability);
   }
 
   /** Stops the control plane. Containers, nginx and the registry keep running for the next start to adopt. */
@@ -249,6 +286,7 @@ export class BerthServer {
     await this.reconciler.stop();
     this.health.stop();
     await this.certificateManager?.stop();
+    await this.observability.close();
   }
 }
 

@@ -77,6 +77,11 @@ export class DeploymentRepository {
     return (this.db.prepare('SELECT * FROM deployments WHERE finished_at IS NULL ORDER BY id').all() as DeploymentRow[]).map(toDeployment);
   }
 
+  /** How many deployments ended in each terminal step. */
+  finishedCounts(): { step: string; count: number }[] {
+    return this.db.prepare('SELECT step, COUNT(*) AS count FROM deployments WHERE finished_at IS NOT NULL GROUP BY step').all() as { step: string; count: number }[];
+  }
+
   latest(serviceId: number): Deployment | null {
     const row = this.db
       .prepare('SELECT * FROM deployments WHERE service_id = ? ORDER BY id DESC LIMIT 1')
@@ -84,11 +89,12 @@ export class DeploymentRepository {
     return row ? toDeployment(row) : null;
   }
 
-  list(serviceId: number, limit: number): Deployment[] {
+  /** The deployments of several services merged (a service's colours), newest first. */
+  listOfMany(serviceIds: readonly number[], limit: number): Deployment[] {
     return (
       this.db
-        .prepare('SELECT * FROM deployments WHERE service_id = ? ORDER BY id DESC LIMIT ?')
-        .all(serviceId, limit) as DeploymentRow[]
+        .prepare(`SELECT * FROM deployments WHERE service_id IN (${serviceIds.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT ?`)
+        .all(...serviceIds, limit) as DeploymentRow[]
     ).map(toDeployment);
   }
 

@@ -104,6 +104,11 @@ export class JobRepository {
     private readonly clock: Clock,
   ) {}
 
+  /** How many jobs are in each state. */
+  countsByStatus(): { status: string; count: number }[] {
+    return this.db.prepare('SELECT status, COUNT(*) AS count FROM jobs GROUP BY status').all() as { status: string; count: number }[];
+  }
+
   create(input: { project: string; serviceId: number | null; scheduleId: number | null; spec: JobSpec; schedule: string | null; nextRun: number | null }): Job {
     const status: JobStatus = input.schedule === null ? 'queued' : 'scheduled';
     const info = this.db

@@ -252,6 +252,19 @@ ${countChanges('services', ['stacks', 'project_networks', 'project_volumes'])}
   },
   {
     version: 6,
+    // Colours (ADR 011): each colour of a service is a service row of its own (name
+    // '<service>.<colour>', which no service name can be, and no address of its own), so that it
+    // keeps its own revisions, deployments, tasks and events; the service's row says which
+    // colour is live.
+    sql: `
+      ALTER TABLE services ADD COLUMN colour TEXT;
+      ALTER TABLE services ADD COLUMN colour_of INTEGER REFERENCES services(id);
+      ALTER TABLE services ADD COLUMN live_colour TEXT;
+      CREATE UNIQUE INDEX services_colours ON services(colour_of, colour) WHERE colour_of IS NOT NULL;
+    `,
+  },
+  {
+    version: 7,
     // Secrets sealed with the key file's keys (src/secrets), deleted with their owner. Managed
     // databases, their events, backups and restores; a database's rows count as one change counter.
     sql: `

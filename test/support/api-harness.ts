@@ -3,6 +3,8 @@ import { DatabaseBusyError } from '../../src/domain/errors.js';
 import type { SecretStore } from '../../src/secrets/secret-store.js';
 import { testSecretStore } from './test-secrets.js';
 import type { HostPolicy } from '../../src/domain/compose/to-definition.js';
+import { UiSessions } from '../../src/api/ui-sessions.js';
+import { Observability } from '../../src/server/observability.js';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
@@ -14,6 +16,8 @@ import { openDatabase } from '../../src/store/database.js';
 import { AuditTrail } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
 import type { Certificates } from '../../src/domain/certificates.js';
+import type { ColourSwitch } from '../../src/domain/colours.js';
+import type { Service } from '../../src/domain/model.js';
 import { NO_CERTIFICATES } from '../../src/tls/certificates.js';
 
 export const ADMIN = 'admin-secret-token';
@@ -50,11 +54,23 @@ export class StaticJobObserver implements JobLogObserver {
   }
 }
 
+/** Stands for the reconciler's switch: records each one and commits it, or fails as told. */
+export class RecordingSwitch implements ColourSwitch {
+  readonly switches: { service: string; colour: string; force: boolean }[] = [];
+  failWith: Error | null = null;
+  async switchLive(service: Service, colour: string, options: { force: boolean; commit: () => void }): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.switches.push({ service: service.name, colour, force: options.force });
+    options.commit();
+  }
+}
+
 export interface Harness {
   app: FastifyInstance;
   store: Store;
   observer: StaticObserver;
   jobs: StaticJobObserver;
+  colours: RecordingSwitch;
   kicks: () => number;
   /** What the API seals secrets with. */
   secrets: SecretStore;
@@ -70,13 +86,15 @@ export async function apiHarness(
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
   const observer = new StaticObserver();
+  const sessions = new UiSessions(clock);
   const jobs = new StaticJobObserver();
+  const colours = new RecordingSwitch();
   let kicks = 0;
   const databases = noDatabases(store, options.databases);
   const app = await buildApp({
     store,
     observer,
-    auth: new Authenticator(ADMIN, store.projects, new AuthFailureLimiter(clock, options.authFailures ?? 100_000)),
+    auth: new Authenticator(ADMIN, store.projects, new AuthFailureLimiter(clock, options.authFailures ?? 100_000), sessions),
     publicUrl: PUBLIC_URL,
     desiredStateChanged: () => {
       kicks++;
@@ -86,8 +104,12 @@ export async function apiHarness(
     hostPolicy: options.hostPolicy ?? { hostPorts: null, bindMountDirs: [] },
     realPath: async (path) => path,
     exec: null,
+    sessions,
+    uiDir: null,
+    metrics: await Observability.start({ store, certificates: () => options.certificates ?? NO_CERTIFICATES, routeMetrics: async () => null, sampler: null, listen: null, logger: SILENT }),
     jobs,
     capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
+    colours,
     certificates: options.certificates ?? NO_CERTIFICATES,
     ...databases,
     audit: new AuditTrail(store.db, clock, null, (error) => {
@@ -99,6 +121,7 @@ export async function apiHarness(
     store,
     observer,
     jobs,
+    colours,
     kicks: () => kicks,
     secrets: databases.secrets,
     close: async () => {
@@ -122,8 +145,10 @@ export const VALID_DEFINITION = {
   environment: [{ name: 'GREETING', value: 'hello' }],
 };
 
-/** A secret store with a key made for the test, and no engine behind databases (their data endpoints answer 409). */
-/** Databases whose data the test provides through `access` (by default, none can be reached). */
+/**
+ * A secret store with a key made for the test, and databases whose data the test provides through
+ * `access` (by default no engine is behind them: their data endpoints answer 409).
+ */
 export function noDatabases(store: Store, access: Partial<DatabaseAccess> = {}): Pick<ApiDeps, 'secrets' | 'databases' | 'reservedMiB'> {
   const busy = (): never => {
     throw new DatabaseBusyError('no engine in this test');
@@ -134,3 +159,5 @@ export function noDatabases(store: Store, access: Partial<DatabaseAccess> = {}):
     reservedMiB: async () => 0,
   };
 }
+
+const SILENT = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -1,40 +1,41 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
 import { buildProgram, runCli } from '../../src/cli/main.js';
 import type { DeploymentStep } from '../../src/domain/deployment.js';
-import { ADMIN, apiHarness, createProject, type Harness } from '../support/api-harness.js';
-import { fakeTerminal, runIn, type CliRun as Run, type FakeTerminal } from '../support/cli-terminal.js';
+import { ADMIN, type Harness } from '../support/api-harness.js';
+import {
+  berth as runBerth,
+  cliSetup,
+  cliTeardown,
+  terminal as cliTerminal,
+  walkNextDeployment as walkDeployment,
+  SUCCESS,
+  type CliSetup,
+  type FakeTerminal,
+  type Run,
+} from '../support/cli-harness.js';
 
+let setup: CliSetup;
 let h: Harness;
 let url: string;
 let token: string;
 let configHome: string;
 
 beforeEach(async () => {
-  h = await apiHarness({
-    credentials: {
-      credentialsFor: async (service) => ({ repo_uri: `127.0.0.1:5000/exp/${service.name}`, proxy_endpoint: '127.0.0.1:5000', user: 'push-user', password: "pa'ss" }),
-    },
-  });
-  token = await createProject(h.app, 'exp');
-  url = await h.app.listen({ port: 0, host: '127.0.0.1' });
-  configHome = mkdtempSync(join(tmpdir(), 'berth-cli-test-'));
+  setup = await cliSetup();
+  ({ h, url, token, configHome } = setup);
 });
-afterEach(async () => {
-  await h.close();
-  rmSync(configHome, { recursive: true, force: true });
-});
+afterEach(async () => cliTeardown(setup));
 
 function terminal(argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): FakeTerminal {
-  return fakeTerminal(argv, { XDG_CONFIG_HOME: configHome, BERTH_URL: url, BERTH_TOKEN: token, ...options.env }, options.tty ?? false);
+  return cliTerminal(setup, argv, options);
 }
 
 function berth(argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): Promise<Run> {
-  return runIn(terminal(argv, options));
+  return runBerth(setup, argv, options);
 }
 
 function serviceId(name: string): number {
@@ -43,29 +44,10 @@ function serviceId(name: string): number {
   return service.id;
 }
 
-/** Stands in for the reconciler: waits for the service's open deployment and moves it through `steps`. */
-async function walkNextDeployment(name: string, steps: DeploymentStep[], reason = 'tasks never became healthy'): Promise<void> {
-  const id = serviceId(name);
-  let open = h.store.deployments.open(id);
-  for (let i = 0; i < 1000 && open.length === 0; i++) {
-    await sleep(10);
-    open = h.store.deployments.open(id);
-  }
-  let deployment = open[0];
-  if (!deployment) throw new Error('no deployment started');
-  for (const step of steps) {
-    await sleep(30);
-    const current = h.store.deployments.get(deployment.id);
-    if (!current) throw new Error('deployment vanished');
-    deployment = h.store.transaction(() => {
-      const next = step === 'rolling-back' ? h.store.deployments.rollBack(current, 'failed', reason) : h.store.deployments.advance(current, step);
-      h.store.events.add(id, `reached ${step}`, current.id);
-      return next;
-    });
-  }
+function walkNextDeployment(name: string, steps: DeploymentStep[], reason?: string): Promise<void> {
+  return walkDeployment(h, () => serviceId(name), steps, reason);
 }
 
-const SUCCESS: DeploymentStep[] = ['starting', 'health-wait', 'switching', 'draining', 'stopping', 'succeeded'];
 const DEPLOY = ['deploy', 'web', '--image', 'berth-demo/hello:1', '--memory-reservation', '16', '--memory-limit', '32', '--port', '80'];
 
 describe('berth login and project create', () => {

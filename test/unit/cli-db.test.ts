@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseAccess } from '../../src/api/ports.js';
 import { DumpFailedError } from '../../src/domain/errors.js';
 import { apiHarness, createProject, type Harness } from '../support/api-harness.js';
-import { fakeTerminal, runIn, type CliRun } from '../support/cli-terminal.js';
+import { fakeTerminal, runIn, type Run } from '../support/cli-harness.js';
 
 const DUMP = Buffer.concat([Buffer.from('PGDMP'), Buffer.alloc(300_000, 7)]);
 
@@ -56,7 +56,7 @@ function terminal(argv: string[], tty = false) {
   return fakeTerminal(argv, { XDG_CONFIG_HOME: dir, BERTH_URL: url, BERTH_TOKEN: token }, tty);
 }
 
-function berth(...argv: string[]): Promise<CliRun> {
+function berth(...argv: string[]): Promise<Run> {
   return runIn(terminal(argv));
 }
 

@@ -15,9 +15,11 @@ import type {
   VolumeSpec,
 } from '../task-runtime.js';
 import type { TaskExec } from '../task-exec.js';
+import type { TaskStats } from '../task-stats.js';
 import { engineCall } from './engine-errors.js';
 import { subscribeToEngine } from './events.js';
 import { DockerExec } from './exec.js';
+import { DockerStats } from './stats.js';
 import { DockerImages } from './images.js';
 import { NeighbourAnnouncer } from './neighbour-announcer.js';
 import { DockerNetworks } from './networks.js';
@@ -48,6 +50,8 @@ export interface DockerRuntimeOptions {
 export class DockerRuntime implements TaskRuntime {
   /** Commands in running tasks (`compose exec`, dumps and restores), on the same engine. */
   readonly exec: TaskExec;
+  /** What the tasks use, for metrics. */
+  readonly stats: TaskStats;
   private readonly docker: Docker;
   private readonly tasks: DockerTasks;
   private readonly images: DockerImages;
@@ -69,6 +73,7 @@ export class DockerRuntime implements TaskRuntime {
     this.networks = new DockerNetworks(this.docker, parsePool(options.networkPool ?? DEFAULT_NETWORK_POOL, 'network-pool'));
     this.volumes = new DockerVolumes(this.docker);
     this.exec = new DockerExec(this.docker, this.streams);
+    this.stats = new DockerStats(this.docker);
     const announce = options.announceNeighbours ?? process.geteuid?.() === 0;
     this.neighbours = announce ? new NeighbourAnnouncer(this.docker) : null;
     this.onWarning = options.onWarning ?? ((error) => process.emitWarning(error));
