@@ -20,6 +20,7 @@ import type { CertificateDoc, CertificatesDoc } from '../api/cert-schemas.js';
 import type { CreateJobBody, CreateJobResponse, JobDoc, JobSummaryDoc } from '../api/job-schemas.js';
 import { BerthApiError, BerthResponseError, BerthTimeoutError, BerthUnreachableError, type ApiProblem } from './errors.js';
 import { readNdjson } from './ndjson.js';
+import { pause } from './pause.js';
 import { DatabaseApi, type Transfer, type TransferOptions } from './databases.js';
 import { StackApi } from './stacks.js';
 
@@ -493,20 +494,4 @@ function asLogLine(value: unknown): LogLine {
 function clip(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
   return oneLine.length > 160 ? `${oneLine.slice(0, 160)}…` : oneLine;
-}
-
-/** Resolves after ms, or rejects with the signal's reason once it aborts (browser-safe, unlike node:timers). */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

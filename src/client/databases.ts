@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupDoc, CreateDatabaseBody, DatabaseDoc, DatabaseSummaryDoc, RestoreDoc, UpdateDatabaseBody } from '../api/database-schemas.js';
 import { BerthResponseError, BerthTimeoutError, BerthTransferBrokenError } from './errors.js';
+import { pause } from './pause.js';
 
 export type DatabaseInput = Static<typeof CreateDatabaseBody>;
 export type DatabaseChange = Static<typeof UpdateDatabaseBody>;
@@ -161,7 +161,7 @@ export class DatabaseApi {
       }
       if (done(value)) return value;
       if (Date.now() >= deadline) throw new BerthTimeoutError(`${what} is still ${last} after ${Math.round(timeoutMs / 1000)} s`);
-      await sleep(options.pollIntervalMs ?? DEFAULT_POLL_MS, undefined, signalOf(options));
+      await pause(options.pollIntervalMs ?? DEFAULT_POLL_MS, options.signal);
     }
   }
 }
