@@ -122,6 +122,11 @@ describe('the dashboard, in headless Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'colours-blue-live.png'), fullPage: true });
 
     await row('green').getByRole('button', { name: 'Switch to green' }).click();
+    // Nothing moves until confirmed; Cancel leaves blue live.
+    await row('green').getByRole('button', { name: 'Cancel' }).click();
+    expect(await served()).toBe('blue');
+    await row('green').getByRole('button', { name: 'Switch to green' }).click();
+    await row('green').getByRole('button', { name: 'Switch now' }).click();
     // The page sees the switch over its live stream, as every client would.
     await row('green').locator('.live-mark').waitFor({ timeout: 10_000 });
     expect(await row('blue').locator('.live-mark').count()).toBe(0);
@@ -130,16 +135,30 @@ describe('the dashboard, in headless Chromium', () => {
     await page.getByRole('region', { name: 'Events' }).getByText(/switched live traffic from blue to green/).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: join(SHOTS, 'colours-green-live.png'), fullPage: true });
 
+    // A refusal for having no healthy task (answered here by the test: a real one needs a colour
+    // berth has not yet replaced) offers to switch anyway, which sends force as the CLI's --force.
+    const sent: unknown[] = [];
+    await page.route('**/services/shop/switch', async (route) => {
+      sent.push(route.request().postDataJSON());
+      if (sent.length === 1) await route.fulfill({ status: 409, json: { Error: "colour 'blue' of shop has no healthy task: shop-blue-0000: unhealthy", code: 'BERTH_COLOUR_UNHEALTHY' } });
+      else await route.continue();
+    });
     await row('blue').getByRole('button', { name: 'Switch to blue' }).click();
+    await row('blue').getByRole('button', { name: 'Switch now' }).click();
+    await colours.getByRole('alert').getByText(/has no healthy task/).waitFor();
+    expect(await served()).toBe('green');
+    await row('blue').getByRole('button', { name: 'Switch anyway' }).click();
     await row('blue').locator('.live-mark').waitFor({ timeout: 10_000 });
     expect(await served()).toBe('blue');
+    expect(sent).toEqual([{ colour: 'blue' }, { colour: 'blue', force: true }]);
     const audit = (await t.api.call('GET', '/audit?limit=100')).json.entries.filter((e: { action: string }) => e.action === 'service.switch');
     // Newest first, each the project's own doing through its dashboard session.
     expect(audit.map((e: { actor: string; detail: string }) => [e.actor.split(' ')[0], e.detail])).toEqual([
-      ['project:it-ui', 'from green to blue'],
+      ['project:it-ui', 'from green to blue, forced'],
       ['project:it-ui', 'from blue to green'],
     ]);
-    expect(errors).toEqual([]);
+    // The refusal the test answered is the only failed request the browser saw.
+    expect(errors.filter((e) => !/status of 409/.test(e))).toEqual([]);
     await page.close();
   });
 
