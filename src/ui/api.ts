@@ -17,7 +17,25 @@ const UI = { 'x-berth-ui': '1' } as const;
  */
 export function clientFor(project: string | null): BerthClient {
   const headers = project === null ? UI : { ...UI, 'x-berth-project': project };
-  return new BerthClient({ url: window.location.origin, headers, fetch: (input, init) => fetch(input, { ...init, credentials: 'same-origin' }) });
+  return new BerthClient({ url: window.location.origin, headers, fetch: (input, init) => readsRetried(input, { ...init, credentials: 'same-origin' }) });
+}
+
+const READ_RETRIES = 2;
+
+/**
+ * fetch, with a read the browser dropped before any answer sent again (twice at most): Chromium
+ * fails every request in flight when the machine's network interfaces change, as they do
+ * whenever the engine makes a network. A change is never sent twice: it may have been done.
+ */
+async function readsRetried(input: RequestInfo | URL, init: RequestInit): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(input, init);
+    } catch (error) {
+      if ((init.method ?? 'GET') !== 'GET' || init.signal?.aborted || attempt >= READ_RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 }
 
 export type { StackApi };
@@ -49,18 +67,43 @@ export function followService(project: string | null, name: string, on: Record<s
   return () => source.close();
 }
 
+/** How often a log stream the browser dropped is followed again before the page says so. */
+const RESUMES = 5;
+const RESUME_AFTER_MS = 1000;
+
+export interface LineHandlers {
+  readonly line: (stream: string, message: string) => void;
+  /** The stream is followed again from its tail: lines shown so far come again. */
+  readonly resume: () => void;
+  /** It ended (a job's, when the job has), or broke off for good: `error` says why. */
+  readonly end: (error: string | null) => void;
+}
+
 /**
- * Follows an NDJSON log stream until it ends (a job's, when the job has) or is stopped; returns
- * the function that stops it. `onEnd` is told why a stream that broke off did.
+ * Follows an NDJSON log stream until it ends or is stopped; returns the function that stops
+ * it. A connection the browser drops (Chromium drops every request when the machine's network
+ * interfaces change, as they do whenever the engine makes a network) is followed again, a few
+ * times; a refusal by the server is told at once.
  */
-export function followLines(client: BerthClient, path: 'service' | 'job', id: string, onLine: (stream: string, message: string) => void, onEnd: (error: string | null) => void): () => void {
+export function followLines(client: BerthClient, path: 'service' | 'job', id: string, on: LineHandlers): () => void {
   const stop = new AbortController();
-  const options = { tail: path === 'service' ? 50 : 1000, signal: stop.signal, onLine: (l: { stream_name: string; message: string }) => onLine(l.stream_name, l.message) };
-  const follow = path === 'service' ? client.followLogs(id, options) : client.followJobLogs(Number(id), options);
-  follow.then(
-    () => !stop.signal.aborted && onEnd(null),
-    (e: unknown) => !stop.signal.aborted && onEnd(describeError(e)),
-  );
+  const options = { tail: path === 'service' ? 50 : 1000, signal: stop.signal, onLine: (l: { stream_name: string; message: string }) => on.line(l.stream_name, l.message) };
+  const follow = () => (path === 'service' ? client.followLogs(id, options) : client.followJobLogs(Number(id), options));
+  void (async () => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await follow();
+        if (!stop.signal.aborted) on.end(null);
+        return;
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        if (error instanceof BerthApiError || attempt >= RESUMES) return on.end(describeError(error));
+      }
+      await new Promise((resolve) => setTimeout(resolve, RESUME_AFTER_MS));
+      if (stop.signal.aborted) return;
+      on.resume();
+    }
+  })();
   return () => stop.abort();
 }
 

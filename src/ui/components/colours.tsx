@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { BerthClient, ServiceStatusDoc } from '../../client/berth-client.js';
+import { BerthApiError } from '../../client/errors.js';
 import { describeError } from '../api.js';
 import { ErrorNote, Panel, State } from './bits.js';
 
@@ -7,23 +8,29 @@ type ColourStatus = NonNullable<ServiceStatusDoc['status']['colours']>[number];
 
 /**
  * A service's colours (blue/green, ADR 011): each one's state, which one is live, and a button
- * that moves live traffic to another. The page learns the new live colour from its live
- * stream, as any other client would see it; the switch's answer only says how long it took.
+ * that moves live traffic to another once confirmed (a misclick must not move production).
+ * A colour refused for having no healthy task can then be switched to anyway, as
+ * `berth switch --force` does. The page learns the new live colour from its live stream, as
+ * any other client would see it; the switch's answer only says how long it took.
  */
 export function Colours({ client, name, colours }: { client: BerthClient; name: string; colours: readonly ColourStatus[] }) {
   const [switching, setSwitching] = useState<string | null>(null);
+  /** The colour whose switch waits for confirmation, and whether it would be forced. */
+  const [asked, setAsked] = useState<{ colour: string; force: boolean } | null>(null);
   const [note, setNote] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  const switchTo = async (colour: string): Promise<void> => {
+  const switchTo = async (colour: string, force: boolean): Promise<void> => {
+    setAsked(null);
     setSwitching(colour);
     setError(null);
     setNote(null);
     try {
-      const result = await client.switchColour(name, colour);
+      const result = await client.switchColour(name, colour, force ? { force: true } : {});
       setNote(result.switched ? `Live traffic moved from ${result.previous_colour} to ${result.live_colour} in ${result.took_ms.toFixed(1)} ms.` : `${result.live_colour} was live already.`);
     } catch (e) {
       setError(describeError(e));
+      if (e instanceof BerthApiError && e.code === 'BERTH_COLOUR_UNHEALTHY') setAsked({ colour, force: true });
     } finally {
       setSwitching(null);
     }
@@ -63,10 +70,22 @@ export function Colours({ client, name, colours }: { client: BerthClient; name: 
               </td>
               <td>{c.target_health.targets.filter((t) => t.health === 'healthy').length}</td>
               <td>
-                {!c.live && (
-                  <button type="button" disabled={switching !== null} onClick={() => void switchTo(c.colour)}>
-                    {switching === c.colour ? `Switching to ${c.colour}…` : `Switch to ${c.colour}`}
-                  </button>
+                {!c.live && asked?.colour === c.colour ? (
+                  <span class="confirm">
+                    {asked.force ? `No healthy task: switch to ${c.colour} anyway?` : `Move live traffic to ${c.colour}?`}{' '}
+                    <button type="button" autoFocus onClick={() => void switchTo(c.colour, asked.force)}>
+                      {asked.force ? 'Switch anyway' : 'Switch now'}
+                    </button>{' '}
+                    <button type="button" onClick={() => setAsked(null)}>
+                      Cancel
+                    </button>
+                  </span>
+                ) : (
+                  !c.live && (
+                    <button type="button" disabled={switching !== null} onClick={() => setAsked({ colour: c.colour, force: false })}>
+                      {switching === c.colour ? `Switching to ${c.colour}…` : `Switch to ${c.colour}`}
+                    </button>
+                  )
                 )}
               </td>
             </tr>

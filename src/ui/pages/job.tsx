@@ -16,21 +16,19 @@ export function JobPage({ client, id }: { client: BerthClient; id: number }) {
       if (j.progress) setProgress(j.progress);
     }, (e: unknown) => setError(describeError(e)));
     // The job's own output carries its progress; the stream ends when the job does.
-    return followLines(
-      client,
-      'job',
-      String(id),
-      (_stream, message) => {
+    return followLines(client, 'job', String(id), {
+      line: (_stream, message) => {
         const p = parseProgressLine(message);
         if (p) setProgress({ done: p.done, total: p.total, message: p.message });
         else setLines((all) => [...all, message].slice(-500));
       },
+      resume: () => setLines([]),
       // The stream ends when the job has: its final state is read once then.
-      (broken) => {
+      end: (broken) => {
         if (broken !== null) setError(broken);
         else void client.getJob(id).then(setJob, (e: unknown) => setError(describeError(e)));
       },
-    );
+    });
   }, [client, id]);
   return (
     <main>

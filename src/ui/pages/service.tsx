@@ -134,16 +134,14 @@ function Logs({ client, name }: { client: BerthClient; name: string }) {
     if (!following) return;
     setLines([]);
     setBroken(null);
-    return followLines(
-      client,
-      'service',
-      name,
-      (stream, message) => setLines((all) => [...all, { stream, message }].slice(-MAX_LOG_LINES)),
-      (error) => {
+    return followLines(client, 'service', name, {
+      line: (stream, message) => setLines((all) => [...all, { stream, message }].slice(-MAX_LOG_LINES)),
+      resume: () => setLines([]),
+      end: (error) => {
         setBroken(error);
         setFollowing(false);
       },
-    );
+    });
   }, [client, name, following]);
   useEffect(() => {
     if (box.current) box.current.scrollTop = box.current.scrollHeight;
