@@ -7,6 +7,7 @@ import { installErrorHandling } from './error-handler.js';
 import type { ApiDeps } from './ports.js';
 import { certificateRoutes } from './routes/certs.js';
 import { colourRoutes } from './routes/colours.js';
+import { databaseRoutes } from './routes/databases.js';
 import { execRoutes } from './routes/exec.js';
 import { liveRoutes } from './routes/live.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -69,6 +70,7 @@ export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise
   await app.register(colourRoutes(deps));
   await app.register(jobRoutes(deps));
   await app.register(certificateRoutes(deps));
+  await app.register(databaseRoutes(deps));
   await app.register(stackRoutes(deps));
   await app.register(resourceRoutes(deps));
   await app.register(execRoutes(deps));

@@ -1,6 +1,10 @@
+import type { Readable, Writable } from 'node:stream';
 import type { Certificates } from '../domain/certificates.js';
 import type { ColourSwitch } from '../domain/colours.js';
+import type { Database } from '../domain/database.js';
+import type { DumpFormat } from '../domain/database-engines.js';
 import type { HistoryPoint } from '../metrics/history.js';
+import type { SecretStore } from '../secrets/secret-store.js';
 import type { ExecOptions, ExecSession } from '../runtime/task-exec.js';
 import type { HostPolicy } from '../domain/compose/to-definition.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
@@ -15,6 +19,26 @@ import type { DockerCredentialsDocT } from './schemas.js';
 /** Issues `docker login` credentials scoped to one service's repository. */
 export interface DockerCredentialsProvider {
   credentialsFor(service: Service): Promise<DockerCredentialsDocT>;
+}
+
+/** A database's serving task as the engine has it. */
+export interface ObservedDatabase {
+  readonly task: string | null;
+  /** created, running, exited, removing, or none. */
+  readonly state: string;
+  readonly address: string | null;
+  /** Whether it accepts connections now (probed when asked); null while it is not running. */
+  readonly ready: boolean | null;
+}
+
+/** What the API reads of databases' data: dumps streamed out, whether one holds data, uploads kept for a restore. */
+export interface DatabaseAccess {
+  observe(db: Database): Promise<ObservedDatabase>;
+  /** Streams a consistent dump into `out`, ending it when complete. */
+  dump(db: Database, format: DumpFormat, out: Writable, signal: AbortSignal): Promise<void>;
+  hasData(db: Database): Promise<boolean>;
+  /** Keeps an upload (its head already checked) as a file a restore reads. */
+  receive(db: Database, body: Readable, format: DumpFormat): Promise<{ file: string; size: number }>;
 }
 
 /** Commands in a service's running task (`compose exec`). */
@@ -48,6 +72,11 @@ export interface ApiDeps {
   readonly capacityMiB: () => Promise<number>;
   /** The gateway's TLS certificates. */
   readonly certificates: Certificates;
+  /** Secrets sealed at rest: databases' passwords, services' `secrets`. */
+  readonly secrets: SecretStore;
+  readonly databases: DatabaseAccess;
+  /** Memory reserved now by every task on the runtime: a database that does not fit beside them is refused. */
+  readonly reservedMiB: () => Promise<number>;
   /** Moves a coloured service's live traffic (the reconciler writes the gateway's table). */
   readonly colours: ColourSwitch;
   /** What stacks may reach on the server's host: host ports and bind-mounted directories. */

@@ -68,6 +68,8 @@ export const ServiceDefinitionBody = Type.Object(
         description: "capabilities a task gets back beyond berth's minimal set, from Docker's default set",
       }),
     ),
+    secrets: Type.Optional(Type.Array(EnvVar, { maxItems: 256, description: 'variables whose values are stored encrypted and never shown again' })),
+    databases: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 8, description: "the project's databases whose URL and variables the tasks get" })),
   },
   { additionalProperties: false },
 );

@@ -6,6 +6,7 @@ import { registerCerts } from './commands/certs.js';
 import { registerColours } from './commands/colours.js';
 import { registerCompose } from './commands/compose/index.js';
 import { registerCreate } from './commands/create.js';
+import { registerDb } from './commands/db.js';
 import { registerCredentials } from './commands/credentials.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDeploy } from './commands/deploy.js';
@@ -60,6 +61,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerCerts(program, ctx);
   registerCompose(program, ctx);
   registerResources(program, ctx);
+  registerDb(program, ctx);
   registerServerCommand(program);
   return program;
 }

@@ -20,6 +20,8 @@ import type { CertificateDoc, CertificatesDoc } from '../api/cert-schemas.js';
 import type { CreateJobBody, CreateJobResponse, JobDoc, JobSummaryDoc } from '../api/job-schemas.js';
 import { BerthApiError, BerthResponseError, BerthTimeoutError, BerthUnreachableError, type ApiProblem } from './errors.js';
 import { readNdjson } from './ndjson.js';
+import { pause } from './pause.js';
+import { DatabaseApi, type Transfer, type TransferOptions } from './databases.js';
 import { StackApi } from './stacks.js';
 
 export type HealthCheck = Static<typeof HealthCheckInput>;
@@ -96,7 +98,7 @@ const DEFAULT_POLL_MS = 500;
 /** Events fetched to find those of the deployment being waited for. */
 const RECENT_EVENTS = 100;
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type Query = Record<string, string | number | undefined>;
 
 interface CallOptions extends RequestOptions {
@@ -116,6 +118,8 @@ interface CallOptions extends RequestOptions {
 export class BerthClient {
   /** Stacks, and the project networks and volumes they use. */
   readonly stacks: StackApi;
+  /** Managed databases: dumps, restores and verified backups. */
+  readonly databases: DatabaseApi;
   private readonly base: string;
   private readonly token: string | null;
   private readonly headers: Readonly<Record<string, string>>;
@@ -129,6 +133,10 @@ export class BerthClient {
     this.fetchFn = options.fetch ?? fetch;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.stacks = new StackApi((method, path, call) => this.call(method, path, call));
+    this.databases = new DatabaseApi(
+      (method, path, call) => this.call(method, path, call),
+      (method, path, transfer) => this.transfer(method, path, transfer),
+    );
   }
 
   /** Admin token only. */
@@ -328,6 +336,62 @@ export class BerthClient {
     }
   }
 
+  /**
+   * A request whose body or answer is a stream of bytes (a dump): bounded by idleness — no byte
+   * moving either way for `idleMs` — rather than by its length, which has no limit.
+   */
+  private async transfer(method: Method, path: string, options: TransferOptions): Promise<Transfer> {
+    const idle = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const touch = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => idle.abort(new BerthTimeoutError(`No data moved to or from the berth server for ${Math.round(options.idleMs / 1000)} s`)), options.idleMs);
+    };
+    const headers: Record<string, string> = { ...this.headers, ...(this.token === null ? {} : { 'x-auth-token': this.token }) };
+    if (options.body) headers['content-type'] = 'application/octet-stream';
+    const upload = options.body;
+    const sent = upload
+      ? (async function* () {
+          for await (const chunk of upload) {
+            touch();
+            yield chunk;
+          }
+        })()
+      : undefined;
+    const signal = options.signal ? AbortSignal.any([options.signal, idle.signal]) : idle.signal;
+    touch();
+    let response: Response;
+    try {
+      response = await this.fetchFn(`${this.base}${path}${queryString(options.query)}`, { method, headers, signal, ...(sent ? { body: sent as unknown as BodyInit, duplex: 'half' } : {}) } as RequestInit);
+      if (!response.ok) throw apiErrorFromText(response, await response.text());
+    } catch (error) {
+      clearTimeout(timer);
+      throw error instanceof BerthApiError ? error : this.transportError(error, options.signal, idle.signal);
+    }
+    const transportError = (error: unknown): unknown => this.transportError(error, options.signal, idle.signal);
+    const body = response.body;
+    async function* received(): AsyncGenerator<Uint8Array> {
+      const reader = body?.getReader();
+      try {
+        if (!reader) return;
+        for (;;) {
+          const chunk = await reader.read();
+          if (chunk.done) return;
+          touch();
+          yield chunk.value;
+        }
+      } catch (error) {
+        throw transportError(error);
+      } finally {
+        clearTimeout(timer);
+        // A reader that stopped early lets the rest of the body go.
+        if (reader) await reader.cancel().catch(() => undefined);
+      }
+    }
+    if (!body) clearTimeout(timer);
+    return { headers: response.headers, body: received() };
+  }
+
   private async call<T>(method: Method, path: string, options: CallOptions): Promise<T> {
     const { response, text } = await this.sendAndRead(method, path, options);
     if (!response.ok) throw apiErrorFromText(response, text);
@@ -430,20 +494,4 @@ function asLogLine(value: unknown): LogLine {
 function clip(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
   return oneLine.length > 160 ? `${oneLine.slice(0, 160)}…` : oneLine;
-}
-
-/** Resolves after ms, or rejects with the signal's reason once it aborts (browser-safe, unlike node:timers). */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -26,7 +26,18 @@ export {
   type SwitchResult,
   type WaitOptions,
 } from './berth-client.js';
+export {
+  DatabaseApi,
+  type Backup,
+  type DatabaseChange,
+  type DatabaseInput,
+  type DatabaseStatus,
+  type DatabaseSummary,
+  type DumpFormat,
+  type Restore,
+  type WaitForOptions,
+} from './databases.js';
 export { execInService, type ExecConnection, type ExecRequest } from './exec.js';
 export { StackApi, type ProjectResource, type StackServiceAction, type StackServiceStatus, type StackStatus, type StackSummary, type StackUp, type StackUpResult } from './stacks.js';
 export { parseEnvFile, EnvFileError, type EnvEntry } from './env-file.js';
-export { BerthApiError, type ApiProblem, BerthClientError, BerthResponseError, BerthTimeoutError, BerthUnreachableError, codeForStatus } from './errors.js';
+export { BerthApiError, type ApiProblem, BerthClientError, BerthResponseError, BerthTimeoutError, BerthTransferBrokenError, BerthUnreachableError, codeForStatus } from './errors.js';

@@ -16,6 +16,10 @@ export interface DefinitionInput {
   'cpu-limit'?: number;
   'pids-limit'?: number;
   'cap-add'?: readonly string[];
+  /** Variables whose values are stored sealed (src/secrets), never in the revision. */
+  secrets?: readonly { name: string; value: string }[];
+  /** The project's databases whose URL and variables the tasks get. */
+  databases?: readonly string[];
 }
 
 /** What a revision runs. Immutable once stored. */
@@ -37,6 +41,10 @@ export interface ServiceDefinition {
   readonly capAdd: readonly string[];
   /** A stack service's settings from its compose file; null for a service made with POST /services. */
   readonly stack: StackSettings | null;
+  /** Names of the revision's secrets; their values are sealed in the store under the revision. */
+  readonly secretNames?: readonly string[];
+  /** The project's databases its tasks get the URL and variables of (`--db`). */
+  readonly databases?: readonly string[];
 }
 
 /**
@@ -116,7 +124,27 @@ export function parseDefinition(input: DefinitionInput): ServiceDefinition {
     pidsLimit: pidsLimit(input['pids-limit']),
     capAdd: capabilities(input['cap-add']),
     stack: null,
+    ...secretsAndDatabases(input),
   };
+}
+
+/**
+ * Secret names and databases, checked against each other and the environment: a variable comes
+ * from one place only. The values are left out: they go to the secret store, never into the revision.
+ */
+function secretsAndDatabases(input: DefinitionInput): Pick<ServiceDefinition, 'secretNames' | 'databases'> {
+  const taken = new Set(input.environment.map((e) => e.name));
+  const secretNames: string[] = [];
+  for (const { name, value } of input.secrets ?? []) {
+    if (!ENV_NAME.test(name) || RESERVED_ENV.has(name)) throw new InvalidDefinitionError(`Secret name '${name.slice(0, 64)}' is not a valid variable name`);
+    if (taken.has(name)) throw new InvalidDefinitionError(`'${name}' is given twice (as a secret, and in the environment or as another secret)`);
+    if (value.includes('\0')) throw new InvalidDefinitionError(`Secret '${name}' contains a NUL character`);
+    taken.add(name);
+    secretNames.push(name);
+  }
+  const databases = [...new Set(input.databases ?? [])];
+  if (databases.length !== (input.databases ?? []).length) throw new InvalidDefinitionError("'databases' names a database twice");
+  return { ...(secretNames.length > 0 ? { secretNames } : {}), ...(databases.length > 0 ? { databases } : {}) };
 }
 
 export function cpuLimit(value: number | undefined): number {

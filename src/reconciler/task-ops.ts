@@ -7,13 +7,14 @@ import type { Job } from '../domain/job.js';
 import { startedTasks, taskExited } from '../domain/messages.js';
 import type { Clock, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
-import type { LogLine, TaskDetails, TaskRuntime, TaskSpec } from '../runtime/task-runtime.js';
+import type { LogLine, Mount, TaskDetails, TaskRuntime, TaskSpec, VolumeSpec } from '../runtime/task-runtime.js';
 import type { Store } from '../store/store.js';
 import type { ChangeTracker } from './change-tracker.js';
 import type { ContainerView } from './container-view.js';
 import type { FaultPoints } from './fault-points.js';
 import { containerName, LABEL, jobTaskLabels, jobTaskName, newTaskName, projectNetwork, taskLabels, type LabelledContainer, type OwnedTask } from './labels.js';
 import { stackFilesDir, stackTaskParts } from './stack-task.js';
+import type { TaskEnvironment } from './task-environment.js';
 
 const MiB = 1024 * 1024;
 
@@ -49,7 +50,16 @@ interface Launch {
   readonly limits: Pick<ServiceDefinition, 'memoryLimitMiB' | 'memoryReservationMiB' | 'cpuLimit' | 'pidsLimit' | 'capAdd'>;
   /** For a stack service's task: what its compose file adds. */
   readonly stack?: { readonly serviceName: string; readonly settings: StackSettings };
+  /** Names it answers to on its project's network (a database's name). */
+  readonly aliases?: readonly string[];
+  /** Volumes it mounts, made first when missing. */
+  readonly volumes?: readonly { readonly spec: VolumeSpec; readonly target: string }[];
+  /** False: made, not started (something goes into it first). */
+  readonly start?: boolean;
 }
+
+/** A database's task, serving or scratch, as its controller asks for it. */
+export type DatabaseLaunch = Omit<Launch, 'stack'>;
 
 /**
  * What the reconciler does to one task, for every kind of workload. Each operation is safe to
@@ -71,6 +81,7 @@ export class TaskOps {
     private readonly options: TaskOpsOptions,
     private readonly faults: FaultPoints,
     private readonly tracker: ChangeTracker,
+    private readonly environment: TaskEnvironment,
   ) {}
 
   isStopping(taskId: string): boolean {
@@ -104,7 +115,11 @@ export class TaskOps {
           reservationMiB: definition.memoryReservationMiB,
           colour: service.colour,
         }),
-        env: [...definition.environment.map((e) => `${e.name}=${e.value}`), `CONTEXT_ROOT=${contextRoot(service.project, service.name)}`],
+        env: [
+          ...definition.environment.map((e) => `${e.name}=${e.value}`),
+          ...this.environment.forService(service.project, service.id, revision, definition),
+          `CONTEXT_ROOT=${contextRoot(service.project, service.name)}`,
+        ],
         command: definition.command,
         limits: definition,
         ...(definition.stack ? { stack: { serviceName: service.name, settings: definition.stack } } : {}),
@@ -118,7 +133,7 @@ export class TaskOps {
   async startJobTask(job: Job, attempt: number, image: string): Promise<void> {
     const { spec } = job;
     const task = jobTaskName(job.id, attempt);
-    const env = spec.environment.map((e) => `${e.name}=${e.value}`);
+    const env = [...spec.environment.map((e) => `${e.name}=${e.value}`), ...this.environment.forJob(job)];
     // Run from a service, a job sees what the service's tasks see.
     if (spec.service !== null) env.push(`CONTEXT_ROOT=${contextRoot(job.project, spec.service)}`);
     await this.launch({
@@ -131,6 +146,11 @@ export class TaskOps {
       limits: spec,
       ...(spec.stack && spec.service !== null ? { stack: { serviceName: spec.service, settings: spec.stack } } : {}),
     });
+  }
+
+  /** Makes a database's task (and its volume), started unless asked not to; answers its id. */
+  async startDatabaseTask(launch: DatabaseLaunch): Promise<string> {
+    return this.launch(launch);
   }
 
   /** Forgets what it knew to exist, so the next task makes its networks and volumes again (a stack went away). */
@@ -153,7 +173,7 @@ export class TaskOps {
    * Graceful stop: SIGTERM once, SIGKILL after the grace period. The task is removed later,
    * once it has exited. Returns true when it sent SIGTERM now.
    */
-  async stop(task: OwnedTask): Promise<boolean> {
+  async stop(task: OwnedTask, signal: 'SIGTERM' | 'SIGINT' = 'SIGTERM'): Promise<boolean> {
     const id = task.container.id;
     if (task.container.state !== 'running') {
       await this.remove(id);
@@ -163,7 +183,7 @@ export class TaskOps {
     if (since === undefined) {
       this.stopping.set(id, this.clock.now());
       this.tracker.bump('stops');
-      await this.runtime.signalTask(id, 'SIGTERM');
+      await this.runtime.signalTask(id, signal);
       return true;
     }
     if (this.clock.now() - since >= this.options.stopGraceMs) await this.runtime.signalTask(id, 'SIGKILL');
@@ -235,7 +255,7 @@ export class TaskOps {
     this.ensured.add(key);
   }
 
-  private async launch(launch: Launch): Promise<void> {
+  private async launch(launch: Launch): Promise<string> {
     const home = projectNetwork(this.options.instance, launch.project);
     const stack = launch.stack
       ? stackTaskParts(this.options.instance, launch.project, launch.stack.serviceName, launch.stack.settings, stackFilesDir(this.options.stackFilesRoot, launch.project, launch.stack.settings.stack))
@@ -243,6 +263,8 @@ export class TaskOps {
     const networks = stack?.ensureNetworks ?? [home];
     for (const network of networks) await this.ensure(`network ${network.name}`, () => this.runtime.ensureNetwork(network));
     for (const volume of stack?.ensureVolumes ?? []) await this.ensure(`volume ${volume.name}`, () => this.runtime.ensureVolume(volume));
+    for (const { spec } of launch.volumes ?? []) await this.ensure(`volume ${spec.name}`, () => this.runtime.ensureVolume(spec));
+    const volumeMounts: Mount[] = (launch.volumes ?? []).map((v) => ({ kind: 'volume', source: v.spec.name, target: v.target, readOnly: false }));
     const drops = new Set(launch.stack?.settings.capDrop ?? []);
     const spec: TaskSpec = {
       name: containerName(this.options.instance, launch.project, launch.task),
@@ -253,11 +275,11 @@ export class TaskOps {
       memoryLimitBytes: launch.limits.memoryLimitMiB * MiB,
       memoryReservationBytes: launch.limits.memoryReservationMiB * MiB,
       logMaxBytes: launch.stack?.settings.logMaxBytes ?? this.options.logMaxBytes,
-      networks: stack?.networks ?? [{ name: home.name, aliases: [] }],
+      networks: stack?.networks ?? [{ name: home.name, aliases: [...(launch.aliases ?? [])] }],
       capabilities: drops.has('ALL') ? [] : [...BASE_CAPABILITIES, ...launch.limits.capAdd].filter((c) => !drops.has(c)),
       pidsLimit: launch.limits.pidsLimit,
       cpuLimit: launch.limits.cpuLimit,
-      mounts: stack?.mounts ?? [],
+      mounts: stack?.mounts ?? volumeMounts,
       ...(stack ? { extra: stack.extra } : {}),
     };
     let id: string;
@@ -271,6 +293,7 @@ export class TaskOps {
     // In the view before the start: if the start fails, the next pass must see this task, not create another.
     await this.containers.refresh(id);
     this.faults.hit('task:created');
-    await this.start(id);
+    if (launch.start !== false) await this.start(id);
+    return id;
   }
 }

@@ -6,7 +6,7 @@ import { AuthFailureLimiter } from '../api/auth-limiter.js';
 import { Authenticator } from '../api/auth.js';
 import { UiSessions } from '../api/ui-sessions.js';
 import type { Certificates } from '../domain/certificates.js';
-import { ConfigError, InternalError } from '../domain/errors.js';
+import { ConfigError, FeatureUnavailableError, InternalError } from '../domain/errors.js';
 import { contextRoot } from '../domain/names.js';
 import { systemClock, type Clock } from '../domain/model.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -23,6 +23,7 @@ import { RuntimeTaskObserver } from '../reconciler/task-observer.js';
 import { RegistryImageSource } from '../registry/registry-image-source.js';
 import { RegistryService } from '../registry/registry-service.js';
 import { registryTokenRoutes } from '../registry/routes.js';
+import type { TaskExec } from '../runtime/task-exec.js';
 import type { TaskRuntime } from '../runtime/task-runtime.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { openDatabase } from '../store/database.js';
@@ -36,6 +37,12 @@ import { CertificateStore } from '../tls/certificate-store.js';
 import { NO_CERTIFICATES } from '../tls/certificates.js';
 import { CertifyingGateway } from '../tls/certifying-gateway.js';
 import { UserCertificate } from '../tls/user-certificate.js';
+import { RuntimeDatabaseAccess } from '../databases/database-access.js';
+import { DumpFiles } from '../databases/dump-files.js';
+import { PostgresDriver } from '../databases/postgres-driver.js';
+import { RedisDriver } from '../databases/redis-driver.js';
+import { openKeyring } from '../secrets/open-secrets.js';
+import { SecretStore, secretOwner } from '../secrets/secret-store.js';
 import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
 import { Observability } from './observability.js';
 import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
@@ -43,6 +50,8 @@ import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './
 /** What tests may replace (the engine and the clock) or watch. Everything else is real. */
 export interface ServerParts {
   readonly runtime?: TaskRuntime;
+  /** Commands in the runtime's tasks; without it (a replaced runtime) exec and databases' dumps are refused. */
+  readonly exec?: TaskExec;
   readonly clock?: Clock;
   /** Told how long each reconcile pass took (the bench times passes with it). */
   readonly onPass?: (durationMs: number) => void;
@@ -82,11 +91,15 @@ export class BerthServer {
     const clock = parts.clock ?? systemClock;
     const store = new Store(openDatabase(join(dataDir, 'berth.db')), clock);
     const instance = instanceId(store.db);
+    // Before anything reads a secret: a missing or wrong key file stops the start here.
+    const secrets = new SecretStore(store.secrets, await openKeyring(dataDir, store.secrets, new Date(clock.now())));
+    const unsealed = store.stacks.sealPlainSecrets((stackId, name, value) => secrets.put(secretOwner.stack(stackId), name, value));
     const admin = await loadAdminToken(dataDir, config.adminToken);
     // The runtime exists before the logger; its warnings reach the log once that exists.
     let warn = (error: Error): void => process.emitWarning(error);
     const engine = parts.runtime ? null : new DockerRuntime({ onWarning: (error) => warn(error), networkPool: config.networkPool });
     const runtime = parts.runtime ?? (engine as DockerRuntime);
+    const exec = engine?.exec ?? parts.exec ?? null;
     await runtime.ping();
 
     const registry = await RegistryService.create({
@@ -100,6 +113,12 @@ export class BerthServer {
 
     const tracker = new ChangeTracker();
     const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock, RELIST_MS, tracker);
+    const databases = {
+      postgres: new PostgresDriver(exec ?? NO_EXEC),
+      redis: new RedisDriver(runtime, exec ?? NO_EXEC),
+      backups: new DumpFiles(join(dataDir, 'backups')),
+      uploads: new DumpFiles(join(dataDir, 'restores')),
+    };
 
     // The gateway exists after the API; until then no route was counted.
     let gatewayReady: NginxGateway | null = null;
@@ -150,6 +169,12 @@ export class BerthServer {
         dockerCredentials: {
           credentialsFor: async (service) => registry.credentialsFor(service.project, service.name, service.id),
         },
+        secrets,
+        databases: new RuntimeDatabaseAccess(containers, { postgres: databases.postgres, redis: databases.redis }, secrets, databases.uploads, instance),
+        reservedMiB: async () => {
+          if (!reconciler) throw new InternalError('the reconciler is not running yet');
+          return reconciler.reservedMiB();
+        },
         colours: {
           switchLive: async (service, colour, options) => {
             if (!reconciler) throw new InternalError('the reconciler is not running yet');
@@ -159,9 +184,9 @@ export class BerthServer {
         hostPolicy: { hostPorts: config.hostPorts, bindMountDirs: await realDirs(config.allowBindMounts) },
         realPath,
         metrics: observability,
-        exec: engine && {
+        exec: exec && {
           exec: (project, serviceId, task, options) =>
-            engine.exec.exec({ [LABEL.instance]: instance, [LABEL.project]: project, [LABEL.serviceId]: String(serviceId), ...(task === null ? {} : { [LABEL.task]: task }) }, options),
+            exec.exec({ [LABEL.instance]: instance, [LABEL.project]: project, [LABEL.serviceId]: String(serviceId), ...(task === null ? {} : { [LABEL.task]: task }) }, options),
         },
       },
       {
@@ -171,6 +196,7 @@ export class BerthServer {
     );
     const logger = pinoLogger(api);
     for (const fix of secured) logger.warn(`data dir: ${fix}`);
+    if (unsealed > 0) logger.info(`sealed ${unsealed} stack secret(s) that an earlier version kept in plain text`);
     warn = (error) => logger.warn(`runtime: ${error.message}`);
     log = logger;
     const gateway = new NginxGateway({
@@ -213,6 +239,8 @@ export class BerthServer {
         logger,
         onServiceRemoved: (service) => registry.deleteRepository(service.project, service.name, service.id),
         faults: faultPointsFromEnv(process.env),
+        secrets,
+        databases,
         onAdmissionRefused: () => observability.admissionRefused('service'),
         onPass: (durationMs) => {
           observability.passCompleted(durationMs);
@@ -309,6 +337,16 @@ async function startCertificates(
   }
   return { certificates: manager, gateway: new CertifyingGateway(gateway, manager, config.publicDomain, logger), manager };
 }
+
+/** A runtime that cannot run commands in tasks: what needs one says so. */
+const NO_EXEC: TaskExec = {
+  exec: async () => {
+    throw new FeatureUnavailableError('This server cannot run commands in tasks');
+  },
+  run: async () => {
+    throw new FeatureUnavailableError('This server cannot run commands in tasks');
+  },
+};
 
 /** A pass this long holds every service back (a slow engine, or hundreds of tasks started at once); only the log shows it. */
 const SLOW_PASS_MS = 10_000;

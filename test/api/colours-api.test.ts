@@ -1,5 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ServiceDefinition } from '../../src/domain/definition.js';
+import type { Job } from '../../src/domain/job.js';
+import type { Service } from '../../src/domain/model.js';
 import type { ObservedTask } from '../../src/domain/observed.js';
+import { SealedTaskEnvironment } from '../../src/reconciler/task-environment.js';
 import { ADMIN, apiHarness, createProject, VALID_DEFINITION, type Harness } from '../support/api-harness.js';
 
 let h: Harness;
@@ -247,5 +251,26 @@ describe('terminating and redeploying a colour', () => {
     expect([none.statusCode, none.json().Error]).toEqual([409, expect.stringMatching(/no revision to redeploy/)]);
     expect((await call('PUT', '/services/nmpi', VALID_DEFINITION)).statusCode).toBe(200);
     expect((await call('POST', '/services/nmpi/redeploy')).json()).toEqual({ name: 'nmpi', revision: 2, deployment: 2 });
+  });
+});
+
+describe("a colour's secrets", () => {
+  it('belong to its own revision; a job run from the service gets the live colour’s', async () => {
+    for (const colour of ['blue', 'green']) {
+      const res = await call('PUT', `/services/nmpi?colour=${colour}`, { ...VALID_DEFINITION, secrets: [{ name: 'API_KEY', value: `${colour}-key` }] });
+      expect(res.statusCode, res.body).toBe(200);
+      served(colour);
+    }
+    const env = new SealedTaskEnvironment(h.store, h.secrets);
+    const parent = h.store.services.find('exp', 'nmpi') as Service;
+    for (const colour of ['blue', 'green']) {
+      const row = h.store.services.colourOf(parent.id, colour) as Service;
+      const definition = h.store.revisions.get(row.id, 1)?.definition as ServiceDefinition;
+      expect(env.forService('exp', row.id, 1, definition)).toEqual([`API_KEY=${colour}-key`]);
+    }
+    const job = { project: 'exp', spec: { service: 'nmpi' } } as Job;
+    expect(env.forJob(job)).toEqual(['API_KEY=blue-key']);
+    h.store.services.setLiveColour(parent.id, 'green');
+    expect(env.forJob(job)).toEqual(['API_KEY=green-key']);
   });
 });

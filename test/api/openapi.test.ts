@@ -14,7 +14,7 @@ import { TokenService } from '../../src/registry/token-service.js';
 import { AuditTrail } from '../../src/store/audit.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
-import { ADMIN, RecordingSwitch, StaticJobObserver, StaticObserver } from '../support/api-harness.js';
+import { ADMIN, noDatabases, RecordingSwitch, StaticJobObserver, StaticObserver } from '../support/api-harness.js';
 import { NO_CERTIFICATES } from '../../src/tls/certificates.js';
 
 interface RegisteredRoute {
@@ -78,6 +78,7 @@ beforeAll(async () => {
       metrics: await Observability.start({ store, certificates: () => NO_CERTIFICATES, routeMetrics: async () => null, sampler: null, listen: null, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } }),
       desiredStateChanged: () => undefined,
       certificates: NO_CERTIFICATES,
+      ...noDatabases(store),
       dockerCredentials: null,
       ownRegistry: null,
       jobs: new StaticJobObserver(),

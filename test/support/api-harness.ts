@@ -1,3 +1,7 @@
+import type { ApiDeps, DatabaseAccess } from '../../src/api/ports.js';
+import { DatabaseBusyError } from '../../src/domain/errors.js';
+import type { SecretStore } from '../../src/secrets/secret-store.js';
+import { testSecretStore } from './test-secrets.js';
 import type { HostPolicy } from '../../src/domain/compose/to-definition.js';
 import { UiSessions } from '../../src/api/ui-sessions.js';
 import { Observability } from '../../src/server/observability.js';
@@ -68,6 +72,8 @@ export interface Harness {
   jobs: StaticJobObserver;
   colours: RecordingSwitch;
   kicks: () => number;
+  /** What the API seals secrets with. */
+  secrets: SecretStore;
   close(): Promise<void>;
 }
 
@@ -75,7 +81,7 @@ export interface Harness {
 export const TEST_REGISTRY: OwnRegistry = { names: (domain) => domain === 'registry.example:5000' || domain === 'localhost:5000' };
 
 export async function apiHarness(
-  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; hostPolicy?: HostPolicy; capacityMiB?: number } = {},
+  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; hostPolicy?: HostPolicy; capacityMiB?: number; databases?: Partial<DatabaseAccess> } = {},
 ): Promise<Harness> {
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
@@ -84,6 +90,7 @@ export async function apiHarness(
   const jobs = new StaticJobObserver();
   const colours = new RecordingSwitch();
   let kicks = 0;
+  const databases = noDatabases(store, options.databases);
   const app = await buildApp({
     store,
     observer,
@@ -104,6 +111,7 @@ export async function apiHarness(
     capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
     colours,
     certificates: options.certificates ?? NO_CERTIFICATES,
+    ...databases,
     audit: new AuditTrail(store.db, clock, null, (error) => {
       throw error;
     }),
@@ -115,6 +123,7 @@ export async function apiHarness(
     jobs,
     colours,
     kicks: () => kicks,
+    secrets: databases.secrets,
     close: async () => {
       await app.close();
       store.db.close();
@@ -135,5 +144,20 @@ export const VALID_DEFINITION = {
   'container-port': 80,
   environment: [{ name: 'GREETING', value: 'hello' }],
 };
+
+/**
+ * A secret store with a key made for the test, and databases whose data the test provides through
+ * `access` (by default no engine is behind them: their data endpoints answer 409).
+ */
+export function noDatabases(store: Store, access: Partial<DatabaseAccess> = {}): Pick<ApiDeps, 'secrets' | 'databases' | 'reservedMiB'> {
+  const busy = (): never => {
+    throw new DatabaseBusyError('no engine in this test');
+  };
+  return {
+    secrets: testSecretStore(store),
+    databases: { observe: async () => ({ task: null, state: 'none', address: null, ready: null }), dump: busy, hasData: busy, receive: busy, ...access },
+    reservedMiB: async () => 0,
+  };
+}
 
 const SILENT = { info: () => undefined, warn: () => undefined, error: () => undefined };

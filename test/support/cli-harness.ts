@@ -8,13 +8,13 @@ import { runCli } from '../../src/cli/main.js';
 import type { DeploymentStep } from '../../src/domain/deployment.js';
 import { apiHarness, createProject, type Harness } from './api-harness.js';
 
-/** An output stream that keeps what is written. */
+/** An output stream that keeps what was written, as text (a dump's bytes too). */
 export class Capture {
   text = '';
   columns = 120;
   constructor(readonly isTTY = false) {}
-  write(chunk: string): boolean {
-    this.text += chunk;
+  write(chunk: string | Uint8Array): boolean {
+    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
     return true;
   }
 }
@@ -57,8 +57,8 @@ export async function cliTeardown(setup: CliSetup): Promise<void> {
   rmSync(setup.configHome, { recursive: true, force: true });
 }
 
-export function terminal(setup: CliSetup, argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): FakeTerminal {
-  const tty = options.tty ?? false;
+/** A CLI context on captured streams; a terminal on both ends when `tty`. */
+export function fakeTerminal(argv: readonly string[], env: Record<string, string>, tty = false): FakeTerminal {
   const stdin = Object.assign(new PassThrough(), { isTTY: tty });
   const stdout = new Capture(tty);
   const stderr = new Capture(tty);
@@ -73,7 +73,7 @@ export function terminal(setup: CliSetup, argv: string[], options: { env?: Recor
       stdin,
       stdout,
       stderr,
-      env: { XDG_CONFIG_HOME: setup.configHome, BERTH_URL: setup.url, BERTH_TOKEN: setup.token, ...options.env },
+      env,
       onInterrupt(listener) {
         listeners.add(listener);
         return () => listeners.delete(listener);
@@ -82,10 +82,17 @@ export function terminal(setup: CliSetup, argv: string[], options: { env?: Recor
   };
 }
 
-export async function berth(setup: CliSetup, argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): Promise<Run> {
-  const t = terminal(setup, argv, options);
+export async function runIn(t: FakeTerminal): Promise<Run> {
   const code = await runCli(t.ctx);
   return { code, out: t.stdout.text, err: t.stderr.text };
+}
+
+export function terminal(setup: CliSetup, argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): FakeTerminal {
+  return fakeTerminal(argv, { XDG_CONFIG_HOME: setup.configHome, BERTH_URL: setup.url, BERTH_TOKEN: setup.token, ...options.env }, options.tty ?? false);
+}
+
+export function berth(setup: CliSetup, argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): Promise<Run> {
+  return runIn(terminal(setup, argv, options));
 }
 
 /** Stands in for the reconciler: waits for the row's open deployment and moves it through `steps`. */

@@ -7,12 +7,15 @@ import {
   ConflictError,
   DeploymentNotFoundError,
   FeatureUnavailableError,
+  InvalidDefinitionError,
   InvalidServiceNameError,
   ServiceDeletingError,
   ServiceInStackError,
   ServiceNotFoundError,
 } from '../../domain/errors.js';
+import { ENGINES } from '../../domain/database-engines.js';
 import { parseHealthCheck } from '../../domain/health-check.js';
+import { secretOwner } from '../../secrets/secret-store.js';
 import { ownedRepository, parseImageReference } from '../../domain/image-reference.js';
 import { ColourLiveError } from '../../domain/colours.js';
 import type { Deployment, Service } from '../../domain/model.js';
@@ -95,6 +98,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         }
         const { name, health_check } = request.body;
         assertServiceName(project, name);
+        if (store.databases.find(project, name)) throw new InvalidServiceNameError(`'${name}' is a database of this project; a service's name is its host name on the project's network`);
         const service = store.transaction(() => {
           deps.audit.record({ actor: actor(project, request.ip), action: 'service.create', target: `${project}/${name}`, detail: null });
           const created = store.services.create(project, name, parseHealthCheck(health_check));
@@ -163,9 +167,11 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const colour = requestedColour(request.query.colour);
         const definition = parseDefinition(request.body);
         if (definition.image !== null) ownedRepository(project, parseImageReference(definition.image), deps.ownRegistry);
+        checkDatabases(store, project, definition.databases ?? [], definition.environment.map((e) => e.name));
         const { revision, deployment } = store.transaction(() => {
           const target = deploymentTarget(store, service, colour);
           const stored = store.revisions.add(target.id, definition);
+          for (const secret of request.body.secrets ?? []) deps.secrets.put(secretOwner.revision(target.id, stored.number), secret.name, secret.value);
           const started = store.deployments.create(target.id, stored.number, target.currentRevision);
           const image = definition.image ?? `tag ${definition.containerTag}`;
           store.events.add(target.id, `revision ${stored.number} created (${image}, ${definition.replicas} × ${definition.memoryLimitMiB} MiB)`, started.id);
@@ -174,7 +180,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
             action: 'service.deploy',
             target: `${project}/${service.name}`,
             // Variable names only: values may be secrets.
-            detail: `${colour === undefined ? '' : `colour ${colour}, `}revision ${stored.number}: ${image}, ${definition.replicas} replica(s), ${definition.memoryReservationMiB}/${definition.memoryLimitMiB} MiB, port ${definition.containerPort}, env [${definition.environment.map((e) => e.name).join(', ')}]`,
+            detail: `${colour === undefined ? '' : `colour ${colour}, `}revision ${stored.number}: ${image}, ${definition.replicas} replica(s), ${definition.memoryReservationMiB}/${definition.memoryLimitMiB} MiB, port ${definition.containerPort}, env [${definition.environment.map((e) => e.name).join(', ')}]${definition.secretNames ? `, secrets [${definition.secretNames.join(', ')}]` : ''}${definition.databases ? `, databases [${definition.databases.join(', ')}]` : ''}`,
           });
           return { revision: stored, deployment: started };
         });
@@ -339,6 +345,20 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
     app.post('/services/:name/deployments/:id/cancel', cancelSchema, cancel);
     app.delete('/services/:name/deployments/:id', cancelSchema, cancel);
   };
+}
+
+/** Each `--db` names a database of the project, and no two give the same variable (nor one the environment has). */
+function checkDatabases(store: ApiDeps['store'], project: string, names: readonly string[], envNames: readonly string[]): void {
+  const taken = new Map(envNames.map((n) => [n, 'the environment']));
+  for (const name of names) {
+    const db = store.databases.find(project, name);
+    if (!db || db.status !== 'ACTIVE') throw new InvalidDefinitionError(`'databases' names '${name.slice(0, 64)}', which is not a database of this project`);
+    for (const variable of ENGINES[db.engine].serviceEnv(name, name, '')) {
+      const other = taken.get(variable.name);
+      if (other) throw new InvalidDefinitionError(`Database '${name}' would set ${variable.name}, which ${other} sets too`);
+      taken.set(variable.name, `database '${name}'`);
+    }
+  }
 }
 
 /** A stack's service changes with its stack: a lone change would be undone by the next `up`. */

@@ -16,6 +16,8 @@ interface DeployOptions {
   port: number;
   env?: string[];
   envFile?: string;
+  secret?: string[];
+  db?: string[];
   replicas?: number;
   detach?: boolean;
   timeout: number;
@@ -46,6 +48,8 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
     .requiredOption('--port <port>', 'HTTP port the container listens on', integerIn(1, LIMITS.port))
     .option('--env <NAME=VALUE>', 'an environment variable; repeat for more; wins over --env-file', collect)
     .option('--env-file <file>', 'NAME=VALUE lines; blank lines and # comments are skipped')
+    .option('--secret <NAME=VALUE>', 'a variable stored encrypted and never shown again; repeat for more', collect)
+    .option('--db <name>', "a database of the project: the tasks get DATABASE_URL (or REDIS_URL) and the engine's variables (PGHOST…); repeat for more", collect)
     .option('--replicas <n>', 'number of tasks (server default 1)', integerIn(1, LIMITS.replicas))
     .option('-d, --detach', 'print the revision and deployment id and return without waiting')
     .option('--timeout <seconds>', 'give up waiting after this long', positiveNumber, DEFAULT_WAIT_SECONDS)
@@ -114,6 +118,8 @@ export function buildDefinition(options: DeployOptions, command: readonly string
     environment: mergeEnv(fileEnv, (options.env ?? []).map(parseEnvFlag)),
     ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
     ...(command.length === 0 ? {} : { command: [...command] }),
+    ...(options.secret ? { secrets: options.secret.map(parseEnvFlag) } : {}),
+    ...(options.db ? { databases: [...options.db] } : {}),
   };
 }
 
