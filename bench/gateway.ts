@@ -1,4 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NginxGateway } from '../src/gateway/nginx-gateway.js';
 import { definition } from './lib/api.js';
 import { BenchServer, waitServing } from './lib/bench-server.js';
 import type { BenchContext } from './lib/context.js';
@@ -9,10 +12,12 @@ import { cpuMsOfTree, pinTree, readPid } from './lib/proc.js';
 import { median, paired } from './lib/stats.js';
 import { runWrk, wrkFailures, type WrkResult } from './lib/wrk.js';
 
-// Ports 17620-17623 (berth), 17625 and 17626 (the hand-written nginx and its twin).
+// Ports 17620-17623 (berth), 17625 and 17626 (the hand-written nginx and its twin), 17627-17628
+// (berth's gateway with route metrics off, and its admin port).
 const BASE_PORT = 17620;
 const NGINX_PORT = 17625;
 const TWIN_PORT = 17626;
+const UNCOUNTED_PORT = 17627;
 const THREADS = 2;
 const CONNECTIONS = 32;
 const DIRECT_RUNS = 3;
@@ -27,7 +32,7 @@ export interface GatewayOptions {
   readonly seconds: number;
 }
 
-type Path = 'berth' | 'nginx' | 'twin' | 'direct';
+type Path = 'berth' | 'nginx' | 'twin' | 'direct' | 'uncounted';
 
 interface Measured {
   readonly wrk: WrkResult;
@@ -70,18 +75,29 @@ export async function runGateway(ctx: BenchContext, options: GatewayOptions): Pr
     scope.defer('baseline nginx', () => nginx.stop());
     const twin = await NginxProxy.start({ listenPort: TWIN_PORT, upstream });
     scope.defer('twin nginx', () => twin.stop());
+    // berth's own gateway, the same in every way but counting nothing: what route metrics cost.
+    const uncountedDir = await mkdtemp(join(tmpdir(), 'berth-bench-uncounted-'));
+    const uncounted = new NginxGateway({ dataDir: uncountedDir, listenHost: '127.0.0.1', listenPort: UNCOUNTED_PORT, adminPort: UNCOUNTED_PORT + 1, routeMetrics: false });
+    await uncounted.start();
+    scope.defer('uncounted gateway', async () => {
+      await uncounted.stop();
+      await rm(uncountedDir, { recursive: true, force: true });
+    });
+    await uncounted.setRoutes([{ prefix: '/bench-gw', targets: [{ host: target.target, port: target.port }] }]);
 
     const urls: Record<Path, string> = {
       berth: `${server.gatewayUrl}/bench-gw/`,
       nginx: `${nginx.url}/bench-gw/`,
       twin: `${twin.url}/bench-gw/`,
       direct: `http://${upstream}/bench-gw/`,
+      uncounted: `http://127.0.0.1:${UNCOUNTED_PORT}/bench-gw/`,
     };
     const masters: Record<Path, number | null> = {
       berth: readPid(join(server.dataDir, 'nginx', 'nginx.pid')),
       nginx: nginx.pid,
       twin: twin.pid,
       direct: null,
+      uncounted: uncounted.pid(),
     };
     const measure = async (path: Path, seconds: number): Promise<Measured> => {
       const master = masters[path];
@@ -94,7 +110,7 @@ export async function runGateway(ctx: BenchContext, options: GatewayOptions): Pr
     ctx.log(`gateway: upstream ${upstream}; warming up`);
     for (const path of ['berth', 'nginx', 'twin', 'direct'] as const) await measure(path, 2);
 
-    const results: Record<Path, Measured[]> = { berth: [], nginx: [], twin: [], direct: [] };
+    const results: Record<Path, Measured[]> = { berth: [], nginx: [], twin: [], direct: [], uncounted: [] };
     const pairs = options.runs * 2;
     const directEvery = Math.max(1, Math.floor(pairs / DIRECT_RUNS));
     for (let pair = 0; pair < pairs; pair++) {
@@ -125,19 +141,21 @@ export async function runGateway(ctx: BenchContext, options: GatewayOptions): Pr
 
     // The proxies on one CPU, the load and the upstream on the other: the proxies are then
     // what runs out of CPU, and the scheduler splits that CPU between them evenly.
-    for (const path of ['berth', 'nginx', 'twin'] as const) pinTree(masters[path] as number, PROXY_CPUS);
+    for (const path of ['berth', 'nginx', 'twin', 'uncounted'] as const) pinTree(masters[path] as number, PROXY_CPUS);
     await docker(['update', '--cpuset-cpus', LOAD_CPUS, ...(await containersWithLabel(`io.berth.instance=${server.instance}`, true))]);
     ctx.log(`gateway: proxies pinned to CPU ${PROXY_CPUS}, wrk and the upstream to CPU ${LOAD_CPUS}; loading them together`);
     const togetherRatios: number[] = [];
     const controlRatios: number[] = [];
+    const countingRatios: number[] = [];
     for (let round = 0; round < options.runs * 2; round++) {
       togetherRatios.push(await together('berth', 'nginx'));
+      countingRatios.push(await together('berth', 'uncounted'));
       if (round % 2 === 1 && controlRatios.length < CONTROL_ROUNDS) controlRatios.push(await together('twin', 'nginx'));
     }
     ctx.raw.gateway = {
       upstream: `${UPSTREAM_IMAGE} at ${upstream}`,
       wrk: `-t${THREADS} -c${CONNECTIONS} -d${options.seconds}s; together: -t1 -c${CONNECTIONS / 2} each`,
-      together: { berthOverNginx: togetherRatios, twinOverNginx: controlRatios },
+      together: { berthOverNginx: togetherRatios, twinOverNginx: controlRatios, countingOverNot: countingRatios },
       results: Object.fromEntries(
         Object.entries(results).map(([path, ms]) => [
           path,
@@ -156,6 +174,15 @@ export async function runGateway(ctx: BenchContext, options: GatewayOptions): Pr
       comparisons: togetherRatios,
       goal: { kind: 'ratio-min', limit: 0.95 },
       note: 'both proxies under load at the same moment; each value is berth req/s over nginx req/s in one round',
+    });
+    ctx.record({
+      bench: 'gateway',
+      name: 'throughput with route metrics on vs off, loaded together',
+      unit: 'ratio',
+      values: countingRatios,
+      comparisons: countingRatios,
+      goal: { kind: 'ratio-min', limit: 0.97 },
+      note: "berth's gateway counting requests per route against the same gateway counting nothing",
     });
     ctx.record({
       bench: 'gateway',

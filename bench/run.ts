@@ -2,12 +2,15 @@
  * `npm run bench [-- NAME …]`: runs the selected benches (all by default) against a real
  * engine, nginx and registry, prints one table of figures, each compared with a baseline
  * measured in the same run, and writes the figures and raw data to bench/results/.
- * NAMES: deploy, update, gateway, scale, recovery, jobs, tls, stacks, swarm. BENCH_RUNS overrides the runs per figure.
+ * NAMES: deploy, update, gateway, scale, recovery, jobs, tls, stacks, colours, dashboard, databases, swarm. BENCH_RUNS overrides the runs per figure.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { runColours } from './colours.js';
+import { runDashboard } from './dashboard.js';
+import { runDatabases } from './databases.js';
 import { runDeployLatency } from './deploy-latency.js';
 import { runGateway } from './gateway.js';
 import { runJobs } from './jobs.js';
@@ -37,6 +40,10 @@ const BENCHES: Record<string, (ctx: BenchContext) => Promise<void>> = {
   jobs: (ctx) => runJobs(ctx, { runs: runs * 2 }),
   tls: (ctx) => runTls(ctx, { runs, seconds: Number(process.env.BENCH_WRK_SECONDS ?? 5) }),
   stacks: (ctx) => runStacks(ctx, { runs }),
+  colours: (ctx) => runColours(ctx, { runs }),
+  dashboard: (ctx) => runDashboard(ctx, { runs }),
+  // Fewer rounds: each dumps and restores 200 MB twice over.
+  databases: (ctx) => runDatabases(ctx, { runs: Math.min(runs, 3), backups: 2 }),
   // A Swarm of three engines in network namespaces; a node failure takes Swarm's 5 s heartbeats.
   swarm: (ctx) => runSwarm(ctx, { runs: Math.max(3, Math.min(runs, 5)), seconds: Number(process.env.BENCH_WRK_SECONDS ?? 5) }),
 };

@@ -303,7 +303,7 @@ function serviceName(i: number): string {
 }
 
 /** Creates and deploys the services, API_CONCURRENCY calls at a time, and waits for every deployment. */
-async function deployAll(api: Api, names: readonly string[]): Promise<void> {
+export async function deployAll(api: Api, names: readonly string[]): Promise<void> {
   const deployments = new Map<string, number>();
   await forEachLimited(names, API_CONCURRENCY, async (name) => {
     await api.createService(name, { interval: PROBE_INTERVAL_SECONDS });

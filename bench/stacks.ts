@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,7 +7,7 @@ import type { BenchContext } from './lib/context.js';
 import { docker } from './lib/docker.js';
 import { HELLO_IMAGE, UPSTREAM_IMAGE } from './lib/images.js';
 import { startLoad, summarizeLoad } from './lib/load.js';
-import { nowMs } from './lib/process.js';
+import { nowMs, timed } from './lib/process.js';
 import { paired } from './lib/stats.js';
 import { sleep } from '../src/process/wait.js';
 
@@ -66,8 +65,8 @@ export async function runStacks(ctx: BenchContext, options: StacksOptions): Prom
     writeFileSync(file, STACK);
     // The environment as the user's shell has it at each call: the update sets GREETING.
     const berth = (stack: string, ...args: string[]) =>
-      timed(process.execPath, [join(REPO, 'bin/berth.js'), 'compose', '-f', file, '-p', stack, ...args], { ...process.env, BERTH_URL: server.admin.base, BERTH_TOKEN: api.token, NO_COLOR: '1' });
-    const compose = (stack: string, ...args: string[]) => timed('docker-compose', ['-f', file, '-p', `${stack}-${ctx.session}`, ...args], process.env);
+      timed(process.execPath, [join(REPO, 'bin/berth.js'), 'compose', '-f', file, '-p', stack, ...args], { ...process.env, BERTH_URL: server.admin.base, BERTH_TOKEN: api.token, NO_COLOR: '1' }, STEP_TIMEOUT_MS);
+    const compose = (stack: string, ...args: string[]) => timed('docker-compose', ['-f', file, '-p', `${stack}-${ctx.session}`, ...args], process.env, STEP_TIMEOUT_MS);
 
     const berthTimes: number[] = [];
     const composeTimes: number[] = [];
@@ -160,19 +159,9 @@ function answers(host: string): Promise<boolean> {
 }
 
 /** Runs a command to its end; resolves with its wall time in ms. */
-function timed(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = nowMs();
-    const child = spawn(command, [...args], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: STEP_TIMEOUT_MS });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(nowMs() - t0) : reject(new Error(`${command} ${args.slice(-3).join(' ')} exited ${code}: ${err.trim().slice(-800)}`))));
-  });
-}
 
 async function composeVersion(): Promise<void> {
-  await timed('docker-compose', ['version'], process.env).catch(() => {
+  await timed('docker-compose', ['version'], process.env, STEP_TIMEOUT_MS).catch(() => {
     throw new Error("the stacks bench measures against Debian's docker-compose: apt-get install -y docker-compose");
   });
 }

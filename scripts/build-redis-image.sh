@@ -3,14 +3,15 @@
 # keeping the official image's contract: `redis-server` as the command, port 6379, data
 # in /data, options as arguments (`redis-server --requirepass …`), redis-cli on PATH,
 # and protected mode off as the official image patches it. A static busybox stands in
-# for alpine's, so compose files' `sh -c` commands and healthchecks work.
+# for alpine's, so compose files' `sh -c` commands and healthchecks work, and so do the
+# ln, cat and rm that berth's Redis dumps run in the task.
 set -euo pipefail
 tag=${1:-redis:alpine}
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/data" "$root/tmp" "$root/etc"
 cp /usr/bin/busybox "$root/bin/busybox"
-for applet in sh ls cat echo sleep env wget nc grep sed head tail tr date hostname mkdir rm true false test seq timeout kill; do
+for applet in sh ls cat echo sleep env wget nc grep sed head tail tr date hostname mkdir rm ln true false test seq timeout kill; do
   ln -s busybox "$root/bin/$applet"
 done
 for binary in /usr/bin/redis-server /usr/bin/redis-cli; do

@@ -48,3 +48,15 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, fn: 
 export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/** Runs a command as a user would, output ignored; resolves with its wall time in ms, rejects on a non-zero exit. */
+export function timed(command: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = nowMs();
+    const child = spawn(command, [...args], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(nowMs() - t0) : reject(new Error(`${command} ${args.slice(-3).join(' ')} exited ${code}: ${err.trim().slice(-800)}`))));
+  });
+}

@@ -4,7 +4,7 @@
 # nginx-dev, gcc, make and libc6-dev build berth's nginx module against the nginx installed;
 # iproute2's ip sets the host's ARP entry of each task started (ADR 006).
 # pebble (the ACME test server) is what the TLS tests and the tls bench get certificates from.
-BERTH_DEBIAN_PACKAGES=(docker.io nginx-light nginx-dev gcc make libc6-dev iproute2 docker-registry busybox-static openssl pebble redis-server)
+BERTH_DEBIAN_PACKAGES=(docker.io nginx-light nginx-dev gcc make libc6-dev iproute2 docker-registry busybox-static openssl pebble redis-server postgresql-15 postgresql-client-15 prometheus chromium)
 
 berth_install_packages() {
   local missing=()

@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -5,8 +6,12 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import { installErrorHandling } from './error-handler.js';
 import type { ApiDeps } from './ports.js';
 import { certificateRoutes } from './routes/certs.js';
+import { colourRoutes } from './routes/colours.js';
+import { databaseRoutes } from './routes/databases.js';
 import { execRoutes } from './routes/exec.js';
+import { liveRoutes } from './routes/live.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { uiRoutes } from './routes/ui.js';
 import { jobRoutes } from './routes/jobs.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { projectRoutes } from './routes/projects.js';
@@ -54,6 +59,8 @@ export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise
       security: [{ token: [] }, { bearer: [] }],
     },
   });
+  // The dashboard's session cookie (api/ui-sessions.ts); nothing else reads cookies.
+  await app.register(cookie);
   // `compose exec` (routes/exec.ts); a frame holds at most 1 MiB of a process's stdin.
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   installErrorHandling(app);
@@ -61,13 +68,17 @@ export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   await app.register(projectRoutes(deps));
   await app.register(serviceRoutes(deps));
+  await app.register(colourRoutes(deps));
   await app.register(jobRoutes(deps));
   await app.register(certificateRoutes(deps));
+  await app.register(databaseRoutes(deps));
   await app.register(nodeRoutes(deps));
   await app.register(stackRoutes(deps));
   await app.register(resourceRoutes(deps));
   await app.register(execRoutes(deps));
   await app.register(metricsRoutes(deps));
+  await app.register(uiRoutes(deps));
+  await app.register(liveRoutes(deps));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -17,8 +17,10 @@ export function serviceSummary(service: Pick<Service, 'project' | 'name'>, publi
   };
 }
 
-export function deploymentDoc(d: Deployment): DeploymentDocT {
+/** `colour`: the colour the deployment is of, in a service with colours. */
+export function deploymentDoc(d: Deployment, colour: string | null = null): DeploymentDocT {
   return {
+    ...(colour === null ? {} : { colour }),
     id: d.id,
     revision: d.revision,
     previous_revision: d.previousRevision,

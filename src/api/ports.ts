@@ -1,5 +1,10 @@
+import type { Readable, Writable } from 'node:stream';
 import type { Certificates } from '../domain/certificates.js';
+import type { ColourSwitch } from '../domain/colours.js';
+import type { Database } from '../domain/database.js';
+import type { DumpFormat } from '../domain/database-engines.js';
 import type { HistoryPoint } from '../metrics/history.js';
+import type { SecretStore } from '../secrets/secret-store.js';
 import type { ExecOptions, ExecSession } from '../runtime/task-exec.js';
 import type { HostPolicy } from '../domain/compose/to-definition.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
@@ -9,11 +14,32 @@ import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
 import type { AuditTrail } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import type { Authenticator } from './auth.js';
+import type { UiSessions } from './ui-sessions.js';
 import type { DockerCredentialsDocT } from './schemas.js';
 
 /** Issues `docker login` credentials scoped to one service's repository. */
 export interface DockerCredentialsProvider {
   credentialsFor(service: Service): Promise<DockerCredentialsDocT>;
+}
+
+/** A database's serving task as the engine has it. */
+export interface ObservedDatabase {
+  readonly task: string | null;
+  /** created, running, exited, removing, or none. */
+  readonly state: string;
+  readonly address: string | null;
+  /** Whether it accepts connections now (probed when asked); null while it is not running. */
+  readonly ready: boolean | null;
+}
+
+/** What the API reads of databases' data: dumps streamed out, whether one holds data, uploads kept for a restore. */
+export interface DatabaseAccess {
+  observe(db: Database): Promise<ObservedDatabase>;
+  /** Streams a consistent dump into `out`, ending it when complete. */
+  dump(db: Database, format: DumpFormat, out: Writable, signal: AbortSignal): Promise<void>;
+  hasData(db: Database): Promise<boolean>;
+  /** Keeps an upload (its head already checked) as a file a restore reads. */
+  receive(db: Database, body: Readable, format: DumpFormat): Promise<{ file: string; size: number }>;
 }
 
 /** Commands in a service's running task (`compose exec`). */
@@ -47,6 +73,13 @@ export interface ApiDeps {
   readonly capacityMiB: () => Promise<number>;
   /** The gateway's TLS certificates. */
   readonly certificates: Certificates;
+  /** Secrets sealed at rest: databases' passwords, services' `secrets`. */
+  readonly secrets: SecretStore;
+  readonly databases: DatabaseAccess;
+  /** Memory reserved now by every task on the runtime: a database that does not fit beside them is refused. */
+  readonly reservedMiB: () => Promise<number>;
+  /** Moves a coloured service's live traffic (the reconciler writes the gateway's table). */
+  readonly colours: ColourSwitch;
   /** What stacks may reach on the server's host: host ports and bind-mounted directories. */
   readonly hostPolicy: HostPolicy;
   /** The real path of a host path (symlinks followed), or null when nothing is there. */
@@ -54,6 +87,10 @@ export interface ApiDeps {
   /** null when the runtime cannot run commands in tasks. */
   readonly exec: ServiceExec | null;
   readonly metrics: ApiMetrics;
+  /** The dashboard's sign-ins. */
+  readonly sessions: UiSessions;
+  /** The built dashboard (dist/ui); null or missing: /ui says it is not built. */
+  readonly uiDir: string | null;
   /** The cluster's nodes; absent, node routes answer that they need a Swarm. */
   readonly nodes?: NodesPort;
 }

@@ -72,6 +72,8 @@ export const ServiceDefinitionBody = Type.Object(
     constraints: Type.Optional(
       Type.Array(Type.String({ maxLength: 300 }), { maxItems: 16, description: "Swarm placement constraints such as 'node.labels.gpu==yes'" }),
     ),
+    secrets: Type.Optional(Type.Array(EnvVar, { maxItems: 256, description: 'variables whose values are stored encrypted and never shown again' })),
+    databases: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 8, description: "the project's databases whose URL and variables the tasks get" })),
   },
   { additionalProperties: false },
 );
@@ -80,9 +82,11 @@ export const UpdateServiceResponse = Type.Object({
   name: Type.String(),
   revision: Type.Integer(),
   deployment: Type.Integer(),
+  /** The colour deployed into; absent for a service without colours. */
+  colour: Type.Optional(Type.String()),
 });
 
-export const DeleteServiceResponse = Type.Object({ name: Type.String(), status: Type.String() });
+export const DeleteServiceResponse = Type.Object({ name: Type.String(), status: Type.String(), colour: Type.Optional(Type.String()) });
 
 export const TaskDefinitionDoc = Type.Object({
   name: Type.String(),
@@ -106,7 +110,8 @@ export const TaskDoc = Type.Object({
   waiting: Type.Optional(Type.String()),
 });
 
-export const EventDoc = Type.Object({ created_at: Type.String(), message: Type.String() });
+/** `colour`: the colour an event is of, in a service with colours; absent for the service's own events. */
+export const EventDoc = Type.Object({ created_at: Type.String(), message: Type.String(), colour: Type.Optional(Type.String()) });
 
 export const TargetDoc = Type.Object({
   target: Type.String(),
@@ -133,9 +138,10 @@ export const DeploymentDoc = Type.Object({
   created_at: Type.String(),
   step_started_at: Type.String(),
   finished_at: Type.Union([Type.String(), Type.Null()]),
+  colour: Type.Optional(Type.String()),
 });
 
-export const StatusDoc = Type.Object({
+const STATUS_FIELDS = {
   service_status: Type.String(),
   count_desired: Type.Integer(),
   count_running: Type.Integer(),
@@ -154,6 +160,20 @@ export const StatusDoc = Type.Object({
     status_codes: Type.String(),
     targets: Type.Array(TargetDoc),
   }),
+};
+
+/** One colour of a service with colours, in the same shape as a service's status. */
+export const ColourStatusDoc = Type.Object({ colour: Type.String(), live: Type.Boolean(), ...STATUS_FIELDS });
+
+/**
+ * A service's status. With colours, the top-level fields are the live colour's (its tasks,
+ * counts, deployment, target health), `events` are the service's and every colour's, and
+ * `live_colour` and `colours` are added; without colours neither is there.
+ */
+export const StatusDoc = Type.Object({
+  ...STATUS_FIELDS,
+  live_colour: Type.Optional(Type.String()),
+  colours: Type.Optional(Type.Array(ColourStatusDoc)),
 });
 
 export const ServiceDoc = Type.Object({ name: Type.String(), links: Type.Array(Link), status: StatusDoc });
@@ -180,14 +200,37 @@ export const ServiceQuery = Type.Object(
     view: Type.Optional(Type.Union([Type.Literal('logs'), Type.Literal('docker'), Type.Literal('status')])),
     tail: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })),
     streams: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
+    colour: Type.Optional(Type.String({ maxLength: 64, description: 'logs: of this colour (default: the live colour)' })),
   },
   { additionalProperties: false },
 );
 
+const COLOUR_PARAM = Type.Optional(Type.String({ maxLength: 64, description: 'a colour of the service (blue/green releases)' }));
+
 export const LogStreamQuery = Type.Object(
-  { tail: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })) },
+  { tail: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })), colour: COLOUR_PARAM },
   { additionalProperties: false },
 );
+
+export const ColourQuery = Type.Object({ colour: COLOUR_PARAM }, { additionalProperties: false });
+
+export const SwitchBody = Type.Object(
+  {
+    colour: Type.String({ maxLength: 64 }),
+    force: Type.Optional(Type.Boolean({ description: 'switch even when the colour has no healthy task' })),
+  },
+  { additionalProperties: false },
+);
+
+export const SwitchResponse = Type.Object({
+  name: Type.String(),
+  live_colour: Type.String(),
+  previous_colour: Type.String(),
+  /** False when the colour was live already. */
+  switched: Type.Boolean(),
+  /** From the request to the gateway serving the colour (and the store recording it). */
+  took_ms: Type.Number(),
+});
 
 export const ServiceParams = Type.Object({ name: Type.String({ maxLength: 256 }) });
 export const DeploymentParams = Type.Object({
@@ -199,6 +242,7 @@ export const EventsQuery = Type.Object(
   {
     after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
     limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
+    colour: COLOUR_PARAM,
   },
   { additionalProperties: false },
 );
@@ -209,6 +253,7 @@ export const EventsDoc = Type.Object({
       created_at: Type.String(),
       message: Type.String(),
       deployment_id: Type.Union([Type.Integer(), Type.Null()]),
+      colour: Type.Optional(Type.String()),
     }),
   ),
 });
@@ -238,6 +283,8 @@ export type ServiceDefinitionBodyT = Static<typeof ServiceDefinitionBody>;
 export type ServiceSummaryT = Static<typeof ServiceSummary>;
 export type ServiceDocT = Static<typeof ServiceDoc>;
 export type StatusDocT = Static<typeof StatusDoc>;
+export type ColourStatusDocT = Static<typeof ColourStatusDoc>;
+export type SwitchResponseT = Static<typeof SwitchResponse>;
 export type DeploymentDocT = Static<typeof DeploymentDoc>;
 export type LogsDocT = Static<typeof LogsDoc>;
 export type DockerCredentialsDocT = Static<typeof DockerCredentialsDoc>;
@@ -245,3 +292,17 @@ export type UpdateServiceResponseT = Static<typeof UpdateServiceResponse>;
 export type DeleteServiceResponseT = Static<typeof DeleteServiceResponse>;
 export type CreateProjectResponseT = Static<typeof CreateProjectResponse>;
 export type EventsDocT = Static<typeof EventsDoc>;
+
+export const RevisionDoc = Type.Object({
+  number: Type.Integer(),
+  status: Type.String(),
+  created_at: Type.String(),
+  image: Type.String(),
+  replicas: Type.Integer(),
+  memory_reservation: Type.Integer(),
+  memory_limit: Type.Integer(),
+  container_port: Type.Integer(),
+  command: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  environment_names: Type.Array(Type.String(), { description: 'names only: values may be secrets' }),
+  colour: Type.Optional(Type.String()),
+});

@@ -9,6 +9,7 @@ import { DEFAULT_HEALTH_CHECK } from '../domain/health-check.js';
 import { ownedRepository, parseImageReference, type OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
+import { secretOwner, type SecretStore } from '../secrets/secret-store.js';
 import type { AuditTrail } from '../store/audit.js';
 import type { Stack } from '../store/stacks.js';
 import type { Store } from '../store/store.js';
@@ -23,6 +24,8 @@ export interface StackUpDeps {
   /** The real path of a host path (symlinks followed), or null when nothing is there. */
   readonly realPath: (path: string) => Promise<string | null>;
   readonly capacityMiB: () => Promise<number>;
+  /** Where the stack's secrets are kept, sealed; its configs stay in the store as they are. */
+  readonly secrets: SecretStore;
   readonly metrics: { admissionRefused(kind: 'stack'): void };
 }
 
@@ -51,12 +54,7 @@ export async function stackUp(deps: StackUpDeps, project: string, name: string, 
   const existingStack = store.stacks.find(project, name);
   if (existingStack?.status === 'DRAINING') throw new ConflictError(`Stack '${name}' is being taken down; wait for it to go`);
   const members = existingStack ? store.services.ofStack(existingStack.id) : [];
-  for (const s of spec.services) {
-    const other = store.services.find(project, s.name);
-    if (other && (existingStack === null || other.stackId !== existingStack.id)) {
-      throw new StackNameTakenError(`Service '${s.composeName}' of stack '${name}' would be berth's service '${s.name}', which exists outside this stack`);
-    }
-  }
+  for (const s of spec.services) assertNameFree(store, project, name, existingStack?.id ?? null, s.composeName, s.name);
   const directory = body.directory ?? '/';
   const plan = planUp({
     project,
@@ -77,7 +75,9 @@ export async function stackUp(deps: StackUpDeps, project: string, name: string, 
   const removeOrphans = body.remove_orphans === true;
   const result = store.transaction(() => {
     const stack = store.stacks.save(project, name, { files, variables: Object.keys(environment).sort(), directory, profiles: body.profiles ?? [] }, spec);
-    store.stacks.setFiles(stack.id, Object.fromEntries(spec.files.map((f) => [stackFileKey(f.kind, f.name), attachments[f.source] ?? ''])));
+    const contents = (kind: 'secret' | 'config') => spec.files.filter((f) => f.kind === kind).map((f) => [f.name, attachments[f.source] ?? ''] as const);
+    store.stacks.setFiles(stack.id, Object.fromEntries(contents('config').map(([n, content]) => [stackFileKey('config', n), content])));
+    deps.secrets.replaceOwner(secretOwner.stack(stack.id), new Map(contents('secret')));
     const deployments: Record<string, number> = {};
     for (const planned of plan.services) {
       const id = applyService(store, project, stack, planned);
@@ -96,6 +96,17 @@ export async function stackUp(deps: StackUpDeps, project: string, name: string, 
     return { stack, deployments, removed };
   });
   return { ...result, plan, config: null };
+}
+
+/** A stack's service takes no name of a service outside the stack, nor of a database (a host name on the project's network). */
+export function assertNameFree(store: Store, project: string, stack: string, stackId: number | null, composeName: string, berthName: string): void {
+  const other = store.services.find(project, berthName);
+  if (other && (stackId === null || other.stackId !== stackId)) {
+    throw new StackNameTakenError(`Service '${composeName}' of stack '${stack}' would be berth's service '${berthName}', which exists outside this stack`);
+  }
+  if (store.databases.find(project, berthName)) {
+    throw new StackNameTakenError(`Service '${composeName}' of stack '${stack}' would be berth's service '${berthName}', the name of a database of this project`);
+  }
 }
 
 /** Creates, deploys or starts one service of the stack; answers the deployment it got, if any. */

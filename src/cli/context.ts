@@ -1,6 +1,6 @@
 /** A stream the CLI writes to; `isTTY` and `columns` are what Node's tty.WriteStream adds. */
 export interface OutputStream {
-  write(text: string): unknown;
+  write(text: string | Uint8Array): unknown;
   readonly isTTY?: boolean;
   readonly columns?: number;
 }

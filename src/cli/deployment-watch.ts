@@ -7,6 +7,8 @@ import { confirm } from './prompt.js';
 
 export interface WatchTarget {
   readonly name: string;
+  /** The colour deployed into; its events only are shown. */
+  readonly colour?: string;
   readonly revision: number;
   readonly deployment: number;
 }
@@ -69,6 +71,7 @@ export async function watchDeployment(ctx: CliContext, client: BerthClient, targ
     return await client.waitForDeployment(target.name, target.deployment, {
       signal: stop.signal,
       timeoutMs,
+      ...(target.colour === undefined ? {} : { colour: target.colour }),
       onProgress: (p) => show(progress, style, target, p),
     });
   } catch (error) {
@@ -95,5 +98,5 @@ function show(progress: Progress, style: Style, target: WatchTarget, p: Deployme
   }
   const d = p.deployment;
   const description = d.step_description === d.step ? '' : ` (${d.step_description})`;
-  progress.status(`${target.name} revision ${d.revision}: ${style.cyan(d.step)}${description}`);
+  progress.status(`${target.name}${target.colour === undefined ? '' : `-${target.colour}`} revision ${d.revision}: ${style.cyan(d.step)}${description}`);
 }

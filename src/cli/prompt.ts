@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
-import type { CliContext } from './context.js';
+import { canPrompt, type CliContext } from './context.js';
+import { CliError, UsageError } from './errors.js';
 
 /** Unattended terminals answer "no" after this long rather than blocking for ever. */
 const ANSWER_TIMEOUT_MS = 5 * 60_000;
@@ -33,4 +34,11 @@ export function confirm(ctx: CliContext, question: string, signal?: AbortSignal)
     rl.once('line', (answer) => finish(/^\s*y(es)?\s*$/i.test(answer), false));
     rl.once('close', () => finish(false, true));
   });
+}
+
+/** Asks on a terminal; without one, only --yes goes ahead. */
+export async function confirmOrRefuse(ctx: CliContext, yes: boolean | undefined, question: string, noTerminal: string, declined: string): Promise<void> {
+  if (yes) return;
+  if (!canPrompt(ctx)) throw new UsageError(noTerminal);
+  if (!(await confirm(ctx, question))) throw new CliError('BERTH_ABORTED', declined);
 }

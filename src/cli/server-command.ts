@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { resolveServerConfig, SERVER_DEFAULTS, type RawServerOptions } from '../server/config.js';
 
 export function registerServerCommand(program: Command): void {
-  program
+  const server = program
     .command('server')
     .description('Run the control plane; it supervises nginx (the gateway) and the registry')
     .option('--data-dir <dir>', `state, logs and generated keys (env BERTH_DATA_DIR, default ${SERVER_DEFAULTS.dataDir})`)
@@ -58,5 +58,17 @@ export function registerServerCommand(program: Command): void {
       };
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));
+    });
+  server
+    .command('rotate-key')
+    .description('Re-encrypt every secret under a new key; run it while the server is stopped. Safe to run again after an interruption: it finishes the rotation begun')
+    .option('--data-dir <dir>', `the server's data dir (env BERTH_DATA_DIR, default ${SERVER_DEFAULTS.dataDir})`)
+    .addHelpText('after', '\nExample:\n  berth server rotate-key --data-dir /var/lib/berth\n')
+    .action(async (options: { dataDir?: string }, command: Command) => {
+      const { runRotateKey } = await import('../server/rotate-key-command.js');
+      // `server` has a --data-dir of its own, which takes the flag wherever it stands.
+      const dataDir = options.dataDir ?? (command.parent?.opts() as { dataDir?: string } | undefined)?.dataDir;
+      const rotation = await runRotateKey(dataDir ?? process.env.BERTH_DATA_DIR ?? SERVER_DEFAULTS.dataDir);
+      process.stdout.write(`${rotation.resumed ? 'finished the rotation begun earlier' : 'rotated'}: ${rotation.resealed} secret(s) re-encrypted; every secret is now under key ${rotation.keyId}, the only key in the key file\n`);
     });
 }

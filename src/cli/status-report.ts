@@ -15,6 +15,7 @@ export function renderStatus(doc: ServiceStatusDoc, style: Style): string {
 
   field('Service', `${doc.name}  ${paintState(style, status.service_status)}`);
   field('URL', url);
+  if (status.live_colour !== undefined) field('Live', `colour ${status.live_colour} (the rest below is its status)`);
   field('Revision', status.current_revision === null ? '- (nothing deployed yet)' : String(status.current_revision));
   field('Tasks', `${status.count_running} running / ${status.count_desired} desired${status.count_pending > 0 ? `, ${status.count_pending} pending` : ''}`);
   const d = status.deployment;
@@ -27,6 +28,12 @@ export function renderStatus(doc: ServiceStatusDoc, style: Style): string {
     for (const line of status.last_exit_logs) lines.push(`  ${style.dim('│')} ${line}`);
   } else if (status.last_exit) {
     field('Last exit', status.last_exit);
+  }
+
+  if (status.colours !== undefined) {
+    lines.push('', `${style.bold('COLOURS')}  any colour at ${url} with the header 'X-Berth-Colour: NAME' or the cookie berth_colour=NAME`);
+    const rows = status.colours.map((c) => [c.colour, c.live ? 'live' : '-', c.current_revision === null ? '-' : String(c.current_revision), `${c.count_running}/${c.count_desired}`, c.deployment ? c.deployment.step : '-']);
+    lines.push(indent(table(['COLOUR', 'LIVE', 'REVISION', 'RUNNING/DESIRED', 'DEPLOYMENT'], rows, style, (column, text) => (column === 4 ? paintState(style, text) : text))));
   }
 
   lines.push('', style.bold('TASKS'));
@@ -62,7 +69,7 @@ export function renderStatus(doc: ServiceStatusDoc, style: Style): string {
   // The document lists events newest first; a report reads better oldest first, ending with the latest.
   const events = status.events.slice(0, EVENTS_SHOWN).reverse();
   if (events.length === 0) lines.push('  none');
-  for (const e of events) lines.push(`  ${style.dim(shortTime(e.created_at))}  ${e.message}`);
+  for (const e of events) lines.push(`  ${style.dim(shortTime(e.created_at))}  ${e.colour === undefined ? '' : `[${e.colour}] `}${e.message}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,5 +1,4 @@
 import type { Static } from '@sinclair/typebox';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   AuditDoc,
   CreateProjectResponse,
@@ -10,9 +9,11 @@ import type {
   EventsDoc,
   HealthCheckInput,
   LogsDoc,
+  RevisionDoc,
   ServiceDefinitionBody,
   ServiceDoc,
   ServiceSummary,
+  SwitchResponse,
   UpdateServiceResponse,
 } from '../api/schemas.js';
 import type { CertificateDoc, CertificatesDoc } from '../api/cert-schemas.js';
@@ -20,6 +21,8 @@ import type { CreateJobBody, CreateJobResponse, JobDoc, JobSummaryDoc } from '..
 import type { NodeDoc, NodesDoc } from '../api/node-schemas.js';
 import { BerthApiError, BerthResponseError, BerthTimeoutError, BerthUnreachableError, type ApiProblem } from './errors.js';
 import { readNdjson } from './ndjson.js';
+import { pause } from './pause.js';
+import { DatabaseApi, type Transfer, type TransferOptions } from './databases.js';
 import { StackApi } from './stacks.js';
 
 export type HealthCheck = Static<typeof HealthCheckInput>;
@@ -27,6 +30,18 @@ export type ServiceDefinition = Static<typeof ServiceDefinitionBody>;
 export type ServiceSummaryDoc = Static<typeof ServiceSummary>;
 export type ServiceStatusDoc = Static<typeof ServiceDoc>;
 export type Deployment = Static<typeof DeploymentDoc>;
+export type Revision = Static<typeof RevisionDoc>;
+export interface ServiceMetrics {
+  readonly interval_seconds: number;
+  readonly points: readonly ChartPoint[];
+}
+export interface ChartPoint {
+  readonly at: string;
+  readonly memory_bytes: number | null;
+  readonly request_rate: number | null;
+  readonly error_rate: number | null;
+  readonly p95_seconds: number | null;
+}
 export type Events = Static<typeof EventsDoc>;
 export type ServiceEvent = Events['events'][number];
 export type Logs = Static<typeof LogsDoc>;
@@ -42,12 +57,17 @@ export type NodeDocument = Static<typeof NodeDoc>;
 const RENEW_TIMEOUT_MS = 180_000;
 export type JobSummary = Static<typeof JobSummaryDoc>;
 export type Job = Static<typeof JobDoc>;
+export type SwitchResult = Static<typeof SwitchResponse>;
+/** A colour of a service (blue/green releases); absent: the service itself, or for reads its live colour. */
+export type Colour = { readonly colour?: string };
 
 export interface BerthClientOptions {
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
   readonly url: string;
-  /** A project token, or the admin token for `createProject`. */
-  readonly token: string;
+  /** A project token, or the admin token for `createProject`; none for a browser signed in to the dashboard (its cookie). */
+  readonly token?: string;
+  /** Sent with every request (the dashboard's X-Berth-UI; the admin's X-Berth-Project). */
+  readonly headers?: Readonly<Record<string, string>>;
   readonly fetch?: typeof fetch;
   /** Bound on one request, answer included (default 30 s); for `followLogs`, on the answer's headers. */
   readonly timeoutMs?: number;
@@ -60,14 +80,14 @@ export interface RequestOptions {
 /** What `waitForDeployment` reports while it waits, in the order it happened. */
 export type DeploymentProgress = { readonly kind: 'step'; readonly deployment: Deployment } | { readonly kind: 'event'; readonly event: ServiceEvent };
 
-export interface WaitOptions extends RequestOptions {
+export interface WaitOptions extends RequestOptions, Colour {
   readonly onProgress?: (progress: DeploymentProgress) => void;
   /** Default 15 minutes: longer than the server's health timeout and drain together. */
   readonly timeoutMs?: number;
   readonly pollIntervalMs?: number;
 }
 
-export interface FollowLogsOptions {
+export interface FollowLogsOptions extends Colour {
   /** Lines of each running task to show before following (the server's default is 20). */
   readonly tail?: number;
   /** Following ends only when this aborts, or when the server ends the stream. */
@@ -81,7 +101,7 @@ const DEFAULT_POLL_MS = 500;
 /** Events fetched to find those of the deployment being waited for. */
 const RECENT_EVENTS = 100;
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type Query = Record<string, string | number | undefined>;
 
 interface CallOptions extends RequestOptions {
@@ -101,17 +121,25 @@ interface CallOptions extends RequestOptions {
 export class BerthClient {
   /** Stacks, and the project networks and volumes they use. */
   readonly stacks: StackApi;
+  /** Managed databases: dumps, restores and verified backups. */
+  readonly databases: DatabaseApi;
   private readonly base: string;
-  private readonly token: string;
+  private readonly token: string | null;
+  private readonly headers: Readonly<Record<string, string>>;
   private readonly fetchFn: typeof fetch;
   private readonly timeoutMs: number;
 
   constructor(options: BerthClientOptions) {
     this.base = options.url.replace(/\/+$/, '');
-    this.token = options.token;
+    this.token = options.token ?? null;
+    this.headers = options.headers ?? {};
     this.fetchFn = options.fetch ?? fetch;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.stacks = new StackApi((method, path, call) => this.call(method, path, call));
+    this.databases = new DatabaseApi(
+      (method, path, call) => this.call(method, path, call),
+      (method, path, transfer) => this.transfer(method, path, transfer),
+    );
   }
 
   /** Admin token only. */
@@ -179,35 +207,57 @@ export class BerthClient {
   }
 
   /** The status document: tasks, events, target health, the latest deployment. */
-  getService(name: string, options?: RequestOptions): Promise<ServiceStatusDoc> {
-    return this.call('GET', servicePath(name), { ...options });
+  getService(name: string, options?: RequestOptions & Colour): Promise<ServiceStatusDoc> {
+    return this.call('GET', servicePath(name), { ...options, query: { colour: options?.colour } });
   }
 
-  logs(name: string, query: { tail?: number; streams?: number } = {}, options?: RequestOptions): Promise<Logs> {
-    return this.call('GET', servicePath(name), { ...options, query: { view: 'logs', tail: query.tail, streams: query.streams } });
+  logs(name: string, query: { tail?: number; streams?: number } & Colour = {}, options?: RequestOptions): Promise<Logs> {
+    return this.call('GET', servicePath(name), { ...options, query: { view: 'logs', tail: query.tail, streams: query.streams, colour: query.colour } });
   }
 
   dockerCredentials(name: string, options?: RequestOptions): Promise<Static<typeof DockerCredentialsDoc>> {
     return this.call('GET', servicePath(name), { ...options, query: { view: 'docker' } });
   }
 
-  /** Stores a new revision; the deployment runs in the background (see `waitForDeployment`). */
-  updateService(name: string, definition: ServiceDefinition, options?: RequestOptions): Promise<Static<typeof UpdateServiceResponse>> {
-    return this.call('PUT', servicePath(name), { ...options, body: definition });
+  /** Stores a new revision (in `colour`, made when new); the deployment runs in the background (see `waitForDeployment`). */
+  updateService(name: string, definition: ServiceDefinition, options?: RequestOptions & Colour): Promise<Static<typeof UpdateServiceResponse>> {
+    return this.call('PUT', servicePath(name), { ...options, body: definition, query: { colour: options?.colour } });
   }
 
-  deleteService(name: string, options?: RequestOptions): Promise<Static<typeof DeleteServiceResponse>> {
-    return this.call('DELETE', servicePath(name), { ...options });
+  /** Deletes the service, or with `colour` terminates that colour (never the live one). */
+  deleteService(name: string, options?: RequestOptions & Colour): Promise<Static<typeof DeleteServiceResponse>> {
+    return this.call('DELETE', servicePath(name), { ...options, query: { colour: options?.colour } });
+  }
+
+  /** Moves live traffic to `colour`; `force` even when it has no healthy task. */
+  switchColour(name: string, colour: string, options?: RequestOptions & { force?: boolean }): Promise<SwitchResult> {
+    const body = options?.force === undefined ? { colour } : { colour, force: options.force };
+    return this.call('POST', `${servicePath(name)}/switch`, { ...options, body });
+  }
+
+  /** Deploys what the service (or `colour`) runs again as a new revision, pulling its tag again. */
+  redeploy(name: string, options?: RequestOptions & Colour): Promise<Static<typeof UpdateServiceResponse>> {
+    return this.call('POST', `${servicePath(name)}/redeploy`, { ...options, query: { colour: options?.colour } });
   }
 
   /** Without `after`: the latest `limit` events; with it: the events after that id. Oldest first either way. */
-  events(name: string, query: { after?: number; limit?: number } = {}, options?: RequestOptions): Promise<Events> {
-    return this.call('GET', `${servicePath(name)}/events`, { ...options, query: { after: query.after, limit: query.limit } });
+  events(name: string, query: { after?: number; limit?: number } & Colour = {}, options?: RequestOptions): Promise<Events> {
+    return this.call('GET', `${servicePath(name)}/events`, { ...options, query: { after: query.after, limit: query.limit, colour: query.colour } });
   }
 
   /** Newest first. */
-  deployments(name: string, options?: RequestOptions): Promise<Deployment[]> {
-    return this.call('GET', `${servicePath(name)}/deployments`, { ...options });
+  deployments(name: string, options?: RequestOptions & Colour): Promise<Deployment[]> {
+    return this.call('GET', `${servicePath(name)}/deployments`, { ...options, query: { colour: options?.colour } });
+  }
+
+  /** Revisions, newest first: image, limits, port, command and variable names (never values). */
+  revisions(name: string, options?: RequestOptions): Promise<Revision[]> {
+    return this.call('GET', `${servicePath(name)}/revisions`, { ...options });
+  }
+
+  /** The service's last hour for charts: memory, request rate, error share, p95. */
+  serviceMetrics(name: string, options?: RequestOptions): Promise<ServiceMetrics> {
+    return this.call('GET', `${servicePath(name)}/metrics`, { ...options });
   }
 
   deployment(name: string, id: number, options?: RequestOptions): Promise<Deployment> {
@@ -232,13 +282,14 @@ export class BerthClient {
     let deployment = await this.deployment(name, id, { signal });
     let step = deployment.step;
     // The deployment's own events so far led to the step it is at now, so they are reported before it.
-    const recent = (await this.events(name, { limit: RECENT_EVENTS }, { signal })).events;
+    const { colour } = options;
+    const recent = (await this.events(name, { limit: RECENT_EVENTS, colour }, { signal })).events;
     let cursor = recent.at(-1)?.id ?? 0;
     for (const event of recent) if (event.deployment_id === id) onProgress?.({ kind: 'event', event });
     onProgress?.({ kind: 'step', deployment });
 
     const reportEventsAfterCursor = async (): Promise<void> => {
-      const fresh = (await this.events(name, cursor > 0 ? { after: cursor } : {}, { signal })).events.filter((e) => e.id > cursor);
+      const fresh = (await this.events(name, cursor > 0 ? { after: cursor, colour } : { colour }, { signal })).events.filter((e) => e.id > cursor);
       for (const event of fresh) onProgress?.({ kind: 'event', event });
       cursor = fresh.at(-1)?.id ?? cursor;
     };
@@ -247,7 +298,7 @@ export class BerthClient {
       if (Date.now() >= deadline) {
         throw new BerthTimeoutError(`Deployment ${id} of '${name}' is still at step '${step}' after ${Math.round(timeoutMs / 1000)} s`);
       }
-      await sleep(options.pollIntervalMs ?? DEFAULT_POLL_MS, undefined, { signal });
+      await pause(options.pollIntervalMs ?? DEFAULT_POLL_MS, signal);
       deployment = await this.deployment(name, id, { signal });
       await reportEventsAfterCursor();
       if (deployment.step !== step) {
@@ -304,7 +355,7 @@ export class BerthClient {
     const timer = setTimeout(() => headersDeadline.abort(timeoutReason(this.timeoutMs)), this.timeoutMs);
     let response: Response;
     try {
-      response = await this.send('GET', path, { signal, query: { tail: options.tail } }, headersDeadline.signal);
+      response = await this.send('GET', path, { signal, query: { tail: options.tail, colour: options.colour } }, headersDeadline.signal);
       if (!response.ok) throw await apiError(response);
     } finally {
       clearTimeout(timer);
@@ -321,6 +372,62 @@ export class BerthClient {
       if (signal.aborted) return;
       throw error;
     }
+  }
+
+  /**
+   * A request whose body or answer is a stream of bytes (a dump): bounded by idleness — no byte
+   * moving either way for `idleMs` — rather than by its length, which has no limit.
+   */
+  private async transfer(method: Method, path: string, options: TransferOptions): Promise<Transfer> {
+    const idle = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const touch = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => idle.abort(new BerthTimeoutError(`No data moved to or from the berth server for ${Math.round(options.idleMs / 1000)} s`)), options.idleMs);
+    };
+    const headers: Record<string, string> = { ...this.headers, ...(this.token === null ? {} : { 'x-auth-token': this.token }) };
+    if (options.body) headers['content-type'] = 'application/octet-stream';
+    const upload = options.body;
+    const sent = upload
+      ? (async function* () {
+          for await (const chunk of upload) {
+            touch();
+            yield chunk;
+          }
+        })()
+      : undefined;
+    const signal = options.signal ? AbortSignal.any([options.signal, idle.signal]) : idle.signal;
+    touch();
+    let response: Response;
+    try {
+      response = await this.fetchFn(`${this.base}${path}${queryString(options.query)}`, { method, headers, signal, ...(sent ? { body: sent as unknown as BodyInit, duplex: 'half' } : {}) } as RequestInit);
+      if (!response.ok) throw apiErrorFromText(response, await response.text());
+    } catch (error) {
+      clearTimeout(timer);
+      throw error instanceof BerthApiError ? error : this.transportError(error, options.signal, idle.signal);
+    }
+    const transportError = (error: unknown): unknown => this.transportError(error, options.signal, idle.signal);
+    const body = response.body;
+    async function* received(): AsyncGenerator<Uint8Array> {
+      const reader = body?.getReader();
+      try {
+        if (!reader) return;
+        for (;;) {
+          const chunk = await reader.read();
+          if (chunk.done) return;
+          touch();
+          yield chunk.value;
+        }
+      } catch (error) {
+        throw transportError(error);
+      } finally {
+        clearTimeout(timer);
+        // A reader that stopped early lets the rest of the body go.
+        if (reader) await reader.cancel().catch(() => undefined);
+      }
+    }
+    if (!body) clearTimeout(timer);
+    return { headers: response.headers, body: received() };
   }
 
   private async call<T>(method: Method, path: string, options: CallOptions): Promise<T> {
@@ -350,7 +457,7 @@ export class BerthClient {
 
   /** One fetch, ended by the caller's signal or by `deadline`, whichever comes first. */
   private async send(method: Method, path: string, options: CallOptions, deadline: AbortSignal): Promise<Response> {
-    const headers: Record<string, string> = { 'x-auth-token': this.token, accept: 'application/json' };
+    const headers: Record<string, string> = { ...this.headers, ...(this.token === null ? {} : { 'x-auth-token': this.token }), accept: 'application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     try {
       return await this.fetchFn(`${this.base}${path}${queryString(options.query)}`, {

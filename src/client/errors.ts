@@ -49,6 +49,11 @@ export class BerthTimeoutError extends BerthClientError {
   readonly code = 'BERTH_TIMEOUT';
 }
 
+/** A stream of bytes (a dump) ended before its end: what came is not whole. */
+export class BerthTransferBrokenError extends BerthClientError {
+  readonly code = 'BERTH_TRANSFER_BROKEN';
+}
+
 /** A success status with a body that is not what the API sends (a proxy page, a different server). */
 export class BerthResponseError extends BerthClientError {
   readonly code = 'BERTH_BAD_RESPONSE';

@@ -1,4 +1,3 @@
-import WebSocket from 'ws';
 import { BerthApiError, BerthUnreachableError } from './errors.js';
 
 export interface ExecRequest {
@@ -23,8 +22,9 @@ export interface ExecConnection {
 /**
  * `GET /services/<name>/exec` as a WebSocket (docs/api.md): output arrives through `onOutput`
  * (1 stdout, 2 stderr). A refusal before the upgrade (404, 409…) rejects with BerthApiError.
+ * `ws` is loaded here, not with the client: every CLI command would pay for it at start.
  */
-export function execInService(
+export async function execInService(
   base: string,
   token: string,
   service: string,
@@ -37,6 +37,7 @@ export function execInService(
   if (request.columns) url.searchParams.set('cols', String(request.columns));
   if (request.rows) url.searchParams.set('rows', String(request.rows));
   if (request.task) url.searchParams.set('task', request.task);
+  const { default: WebSocket } = await import('ws');
   const socket = new WebSocket(url, { headers: { 'x-auth-token': token } });
   return new Promise((resolve, reject) => {
     let exitCode: number | null = null;

@@ -19,6 +19,10 @@ export interface DefinitionInput {
   'cap-add'?: readonly string[];
   node?: string;
   constraints?: readonly string[];
+  /** Variables whose values are stored sealed (src/secrets), never in the revision. */
+  secrets?: readonly { name: string; value: string }[];
+  /** The project's databases whose URL and variables the tasks get. */
+  databases?: readonly string[];
 }
 
 /** What a revision runs. Immutable once stored. */
@@ -42,6 +46,10 @@ export interface ServiceDefinition {
   readonly stack: StackSettings | null;
   /** Where its tasks may run (`node`, `constraints`); absent or null: on any node. */
   readonly placement?: Placement | null;
+  /** Names of the revision's secrets; their values are sealed in the store under the revision. */
+  readonly secretNames?: readonly string[];
+  /** The project's databases its tasks get the URL and variables of (`--db`). */
+  readonly databases?: readonly string[];
 }
 
 /**
@@ -122,6 +130,7 @@ export function parseDefinition(input: DefinitionInput): ServiceDefinition {
     capAdd: capabilities(input['cap-add']),
     stack: null,
     ...placementOf(input),
+    ...secretsAndDatabases(input),
   };
 }
 
@@ -129,6 +138,25 @@ export function parseDefinition(input: DefinitionInput): ServiceDefinition {
 function placementOf(input: DefinitionInput): { placement?: Placement } {
   const placement = parsePlacement(input.node, input.constraints);
   return placement === null ? {} : { placement };
+}
+
+/**
+ * Secret names and databases, checked against each other and the environment: a variable comes
+ * from one place only. The values are left out: they go to the secret store, never into the revision.
+ */
+function secretsAndDatabases(input: DefinitionInput): Pick<ServiceDefinition, 'secretNames' | 'databases'> {
+  const taken = new Set(input.environment.map((e) => e.name));
+  const secretNames: string[] = [];
+  for (const { name, value } of input.secrets ?? []) {
+    if (!ENV_NAME.test(name) || RESERVED_ENV.has(name)) throw new InvalidDefinitionError(`Secret name '${name.slice(0, 64)}' is not a valid variable name`);
+    if (taken.has(name)) throw new InvalidDefinitionError(`'${name}' is given twice (as a secret, and in the environment or as another secret)`);
+    if (value.includes('\0')) throw new InvalidDefinitionError(`Secret '${name}' contains a NUL character`);
+    taken.add(name);
+    secretNames.push(name);
+  }
+  const databases = [...new Set(input.databases ?? [])];
+  if (databases.length !== (input.databases ?? []).length) throw new InvalidDefinitionError("'databases' names a database twice");
+  return { ...(secretNames.length > 0 ? { secretNames } : {}), ...(databases.length > 0 ? { databases } : {}) };
 }
 
 export function cpuLimit(value: number | undefined): number {

@@ -242,6 +242,89 @@ export class AcmeRefusedError extends BerthError {
   readonly status = 502;
 }
 
+/** A database's name, engine, image or sizes are not acceptable. */
+export class InvalidDatabaseError extends BerthError {
+  readonly code = 'BERTH_INVALID_DATABASE';
+  readonly status = 400;
+}
+
+export class DatabaseNotFoundError extends BerthError {
+  readonly code = 'BERTH_DATABASE_NOT_FOUND';
+  readonly status = 404;
+  constructor(name: string) {
+    super(`Database '${name}' not found`);
+  }
+}
+
+export class DatabaseExistsError extends BerthError {
+  readonly code = 'BERTH_DATABASE_EXISTS';
+  readonly status = 409;
+}
+
+/** A service of the project has the name a database would take (its host name on the project's network). */
+export class DatabaseNameTakenError extends BerthError {
+  readonly code = 'BERTH_DATABASE_NAME_TAKEN';
+  readonly status = 409;
+}
+
+/** The database cannot do that now: it is not ready yet, is being deleted, or another restore runs. */
+export class DatabaseBusyError extends BerthError {
+  readonly code = 'BERTH_DATABASE_BUSY';
+  readonly status = 409;
+}
+
+/** The memory a database reserves does not fit beside what runs. */
+export class DatabaseDoesNotFitError extends BerthError {
+  readonly code = 'BERTH_DATABASE_DOES_NOT_FIT';
+  readonly status = 409;
+}
+
+/** A file given to restore is not a dump, or is a dump of another engine; nothing was touched. */
+export class DumpRefusedError extends BerthError {
+  readonly code = 'BERTH_DUMP_REFUSED';
+  readonly status = 400;
+}
+
+/** A dump or a restore broke off inside the database's task (the engine's own message is in it). */
+export class DumpFailedError extends BerthError {
+  readonly code = 'BERTH_DUMP_FAILED';
+  readonly status = 502;
+}
+
+export class BackupNotFoundError extends BerthError {
+  readonly code = 'BERTH_BACKUP_NOT_FOUND';
+  readonly status = 404;
+  constructor(id: string) {
+    super(`Backup ${id} not found`);
+  }
+}
+
+export class RestoreNotFoundError extends BerthError {
+  readonly code = 'BERTH_RESTORE_NOT_FOUND';
+  readonly status = 404;
+  constructor(id: string) {
+    super(`Restore ${id} not found`);
+  }
+}
+
+/** A secret's name or value is not acceptable (never echoes the value). */
+export class InvalidSecretError extends BerthError {
+  readonly code = 'BERTH_INVALID_SECRET';
+  readonly status = 400;
+}
+
+/** The secrets key file is missing while the store holds secrets encrypted with it. */
+export class SecretsKeyMissingError extends BerthError {
+  readonly code = 'BERTH_SECRETS_KEY_MISSING';
+  readonly status = 500;
+}
+
+/** The secrets key file is unreadable, or does not decrypt the secrets the store holds. */
+export class SecretsKeyInvalidError extends BerthError {
+  readonly code = 'BERTH_SECRETS_KEY_INVALID';
+  readonly status = 500;
+}
+
 /** No stack of that name in the caller's project. */
 export class StackNotFoundError extends BerthError {
   readonly code = 'BERTH_STACK_NOT_FOUND';
@@ -269,7 +352,7 @@ export class ServiceInStackError extends BerthError {
   }
 }
 
-/** A stack's service would take the name of a service outside it. */
+/** A stack's service would take the name of a service outside it, or of a database. */
 export class StackNameTakenError extends BerthError {
   readonly code = 'BERTH_STACK_NAME_TAKEN';
   readonly status = 409;

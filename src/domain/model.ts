@@ -32,6 +32,14 @@ export interface Service {
   readonly restartAt: number | null;
   /** `compose kill -s SIGNAL`: a signal still to send to the tasks made before killAt. */
   readonly kill: { readonly signal: string; readonly at: number } | null;
+  /**
+   * Colours (domain/colours.ts). A colour is a row of its own, of the service `colourOf`, with
+   * that service's name; null on every other row.
+   */
+  readonly colour: string | null;
+  readonly colourOf: number | null;
+  /** On a service deployed with colours: the colour the gateway serves. Null without colours. */
+  readonly liveColour: string | null;
 }
 
 export interface Revision {

@@ -14,6 +14,17 @@ export interface Route {
   readonly targets: readonly Target[];
   /** The target receives the path without the prefix (an app that cannot live under one). */
   readonly stripPrefix?: boolean;
+  /**
+   * A service with colours: each colour's healthy targets, served to a request that names the
+   * colour (header X-Berth-Colour, cookie berth_colour); `targets` are the live colour's, served
+   * to every other request.
+   */
+  readonly colours?: readonly ColourTargets[];
+}
+
+export interface ColourTargets {
+  readonly colour: string;
+  readonly targets: readonly Target[];
 }
 
 /** A route the gateway left out of its table, and why. */
@@ -46,16 +57,23 @@ export interface CertificateServing {
   removeChallenge(token: string): Promise<void>;
 }
 
-/** Whether two tables route every prefix, in the same order, to the same targets. */
+/** Whether two tables route every prefix (and colour), in the same order, to the same targets. */
 export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
   if (a.length !== b.length) return false;
   return a.every((route, i) => {
     const other = b[i] as Route;
+    const colours = route.colours ?? [];
+    const otherColours = other.colours ?? [];
     return (
       route.prefix === other.prefix &&
       (route.stripPrefix ?? false) === (other.stripPrefix ?? false) &&
-      route.targets.length === other.targets.length &&
-      route.targets.every((t, j) => t.host === other.targets[j]?.host && t.port === other.targets[j]?.port)
+      sameTargets(route.targets, other.targets) &&
+      colours.length === otherColours.length &&
+      colours.every((c, j) => c.colour === otherColours[j]?.colour && sameTargets(c.targets, otherColours[j]?.targets ?? []))
     );
   });
+}
+
+function sameTargets(a: readonly Target[], b: readonly Target[]): boolean {
+  return a.length === b.length && a.every((t, j) => t.host === b[j]?.host && t.port === b[j]?.port);
 }

@@ -17,6 +17,13 @@ export class NginxAdminClient {
     return reply.body;
   }
 
+  /** The route metrics berth's module counted (ngx_http_berth_metrics_module.c). */
+  async routeMetrics(timeoutMs: number): Promise<string> {
+    const reply = await this.get('/route-metrics', timeoutMs);
+    if (reply.status !== 200) throw this.unexpected('GET /route-metrics', reply);
+    return reply.body;
+  }
+
   private unexpected(what: string, reply: Reply): GatewayUnavailableError {
     return new GatewayUnavailableError(
       `gateway admin endpoint answered ${what} with ${reply.status}: ${reply.body.slice(0, 200)}`,

@@ -60,6 +60,8 @@ export interface NginxConfigInput {
   /** Host routing: a request for `<name>.<publicDomain>` goes to the route `/<name>`, its path unchanged. */
   readonly publicDomain?: string;
   readonly tls?: NginxTlsInput;
+  /** Count requests and latency per route (issue 22); off only to measure what counting costs. */
+  readonly routeMetrics: boolean;
 }
 
 /** HTTPS beside plain HTTP, which then only redirects to it (and answers ACME challenges). */
@@ -133,7 +135,10 @@ http {
 ${input.tls === undefined ? '' : `  # $berth_certificate: the certificate file for a handshake's server name (ADR 010).
   berth_certificates ${q(paths.certificateDir)};
 
-`}  upstream berth_targets {
+`}  # Requests and latency per route, shared by the workers (ngx_http_berth_metrics_module).
+  berth_metrics_zone 2m;
+
+  upstream berth_targets {
     # A placeholder nginx requires: berth_routes picks every peer.
     server 0.0.0.1;
     berth_routes ${q(paths.routesLink)}
@@ -170,6 +175,9 @@ ${servers(input)}
   server {
     listen 127.0.0.1:${input.adminPort};
 
+    location = /route-metrics {
+      berth_metrics;
+    }
     location = /config-id {
       default_type text/plain;
       return 200 "${ID_PLACEHOLDER}";
@@ -193,7 +201,7 @@ function servers(input: NginxConfigInput): string {
     listen ${http};
     server_name _;
     client_max_body_size 0;
-${proxyLocation()}
+${proxyLocation(input.routeMetrics)}
   }
 `;
   }
@@ -223,15 +231,16 @@ ${challenges}
     ssl_certificate_key $berth_certificate;
     ${TLS_SETTINGS}
     client_max_body_size 0;
-${proxyLocation()}
+${proxyLocation(input.routeMetrics)}
   }
 `;
 }
 
-function proxyLocation(): string {
+function proxyLocation(routeMetrics: boolean): string {
   return `    location / {
       # No URI part: the path goes to the target unchanged, unless its route strips the prefix.
       berth_strip_prefix on;
+      berth_route_metrics ${routeMetrics ? 'on' : 'off'};
       proxy_pass http://berth_targets;
       proxy_http_version 1.1;
       proxy_set_header Host $berth_host;

@@ -7,6 +7,7 @@ import { pollUntil, sleep } from '../process/wait.js';
 import { GatewayReloadError, GatewayTableWriteError, GatewayUnavailableError } from './errors.js';
 import type { CertificateServing, Gateway, Route, RouteRejection } from './gateway.js';
 import { NginxAdminClient } from './nginx-admin-client.js';
+import { parseRouteMetrics, type RouteMetricsReport } from './route-metrics.js';
 import { NginxConfigFile } from './nginx-config-file.js';
 import { nginxPaths, renderNginxConfig, type NginxConfig, type NginxPaths, type NginxTlsInput } from './nginx-config.js';
 import { renderRouteTable, RouteTableFile } from './route-table-file.js';
@@ -49,6 +50,8 @@ export interface NginxGatewayOptions {
   readonly publicDomain?: string;
   /** HTTPS, with the certificates berth serves through serveCertificate(); plain HTTP then redirects to it. */
   readonly tls?: NginxTlsInput;
+  /** Count requests and latency per route (default on). */
+  readonly routeMetrics?: boolean;
 }
 
 const ADMIN_TIMEOUT_MS = 2_000;
@@ -183,6 +186,11 @@ export class NginxGateway implements Gateway, CertificateServing {
     if (this.paths.workerDir !== this.options.dataDir) await rm(this.paths.workerDir, { recursive: true, force: true });
   }
 
+  /** What nginx counted of each route since it started. */
+  async routeMetrics(): Promise<RouteMetricsReport> {
+    return parseRouteMetrics(await this.admin.routeMetrics(ADMIN_TIMEOUT_MS));
+  }
+
   /** nginx's master pid, or null while it is not running. */
   pid(): number | null {
     return this.supervisor.pid();
@@ -195,6 +203,7 @@ export class NginxGateway implements Gateway, CertificateServing {
       adminPort: this.options.adminPort,
       paths: this.paths,
       moduleFile: this.options.moduleFile ?? GATEWAY_MODULE_FILE,
+      routeMetrics: this.options.routeMetrics ?? true,
       ...(this.worker ? { worker: { user: this.worker.name, group: this.worker.group } } : {}),
       ...(this.options.publicDomain === undefined ? {} : { publicDomain: this.options.publicDomain }),
       ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),

@@ -1,6 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
+import { isColourName } from '../domain/colours.js';
 import { GatewayRoutesRejectedError } from './errors.js';
 import type { Route, RouteRejection, Target } from './gateway.js';
 import { readLinkIfExists, type WorkerFiles } from './worker-files.js';
@@ -15,39 +16,62 @@ export interface RenderedTable {
   readonly rejected: readonly RouteRejection[];
 }
 
+/** The first line of a table that uses format 2 (colours); a table without it is format 1. */
+export const FORMAT_2 = '#berth-routes 2\n';
+
 /**
  * The table as berth's nginx module reads it (src/gateway/nginx-module): a line per route,
  * its prefix and then its targets, "/exp-2-web 172.17.0.5:8080 [fd00::5]:8080" ("/exp-2-ui strip
  * 172.17.0.6:3000" for one whose targets get the path without the prefix). A route the
  * module would refuse (a bad prefix or target, a prefix taken by an earlier route) is left out
  * and reported, so one bad route never keeps the table from every other service.
+ *
+ * A route with colours adds a line per colour after its own, "/exp-2-web/green 172.17.0.6:8080"
+ * (a key no request path can produce: the module keys a path by its first segment only), and
+ * the table then begins with FORMAT_2, so that a module that knows only format 1 refuses it
+ * whole instead of misreading it. A table without colours is format 1, byte for byte as before.
  */
 export function renderRouteTable(routes: readonly Route[]): RenderedTable {
   const seen = new Set<string>();
   const lines: string[] = [];
   const rejected: RouteRejection[] = [];
+  let coloured = false;
   routes.forEach((route, index) => {
     try {
-      lines.push(routeLine(route, seen));
+      lines.push(routeLines(route, seen));
+      coloured ||= (route.colours ?? []).length > 0;
     } catch (error) {
       if (!(error instanceof GatewayRoutesRejectedError)) throw error;
       rejected.push({ index, prefix: route.prefix, reason: error.message });
     }
   });
-  return { text: lines.join(''), rejected };
+  return { text: (coloured ? FORMAT_2 : '') + lines.join(''), rejected };
 }
 
-/** The route's line; the reason a route is refused names the part of it at fault. */
-function routeLine(route: Route, seen: Set<string>): string {
+/** The route's lines; the reason a route is refused names the part of it at fault. */
+function routeLines(route: Route, seen: Set<string>): string {
   if (!PREFIX.test(route.prefix)) {
     throw new GatewayRoutesRejectedError(
       `prefix must be '/' and one path segment of at most 127 letters, digits and ._~-, not '${route.prefix.slice(0, 140)}'`,
     );
   }
   if (seen.has(route.prefix)) throw new GatewayRoutesRejectedError(`prefix ${route.prefix} is already the route of another service`);
-  const peers = route.targets.map((target, at) => peer(target, `targets[${at}]`));
+  const lines = [line(route.prefix, route.stripPrefix, route.targets, 'targets')];
+  const colours = new Set<string>();
+  (route.colours ?? []).forEach(({ colour, targets }, at) => {
+    if (!isColourName(colour) || colours.has(colour)) {
+      throw new GatewayRoutesRejectedError(`colours[${at}].colour must be a lower-case word of 1 to 16 letters, once per route, not '${colour.slice(0, 20)}'`);
+    }
+    colours.add(colour);
+    lines.push(line(`${route.prefix}/${colour}`, route.stripPrefix, targets, `colours[${at}].targets`));
+  });
   seen.add(route.prefix);
-  return `${[route.prefix, ...(route.stripPrefix ? ['strip'] : []), ...peers].join(' ')}\n`;
+  return lines.join('');
+}
+
+/** A line of the table: its key, `strip` for a route whose targets get the path without the prefix, its targets. */
+function line(key: string, strip: boolean | undefined, targets: readonly Target[], where: string): string {
+  return `${[key, ...(strip ? ['strip'] : []), ...targets.map((target, at) => peer(target, `${where}[${at}]`))].join(' ')}\n`;
 }
 
 function peer(target: Target, where: string): string {

@@ -44,8 +44,11 @@ export class ServedCertificates {
   async withdraw(name: string): Promise<void> {
     checkName(name);
     await rm(join(this.dir, name), { force: true });
-    // No dir: nothing was ever served.
-    const entries = await readdir(this.dir).catch(() => [] as string[]);
+    const entries = await readdir(this.dir).catch((error: NodeJS.ErrnoException) => {
+      // No dir: nothing was ever served.
+      if (error.code === 'ENOENT') return [] as string[];
+      throw error;
+    });
     await Promise.all(entries.filter((entry) => versionOf(name, entry) !== null).map((entry) => rm(join(this.dir, entry), { force: true })));
   }
 }

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Certificates } from '../domain/certificates.js';
 import type { Store } from '../store/store.js';
+import { routeMetricsText, type RouteMetricsReport } from '../gateway/route-metrics.js';
 import type { ServiceUsage } from './resource-sampler.js';
 
 /** Why something was refused for lack of memory: a deployment's placement, a job that can never fit, a stack too large. */
@@ -17,6 +18,8 @@ export interface MetricsSources {
   readonly certificates: () => Certificates;
   /** The last sample of every service's tasks' memory and CPU. */
   readonly usage: () => ReadonlyMap<string, ServiceUsage>;
+  /** What the gateway counted per route; null when it cannot say now. */
+  readonly routes: () => Promise<RouteMetricsReport | null>;
 }
 
 /** Pass durations: a pass at rest takes a fraction of a millisecond, one that starts tasks seconds. */
@@ -32,7 +35,7 @@ export class BerthMetrics implements MetricsSink {
   private readonly pass: Histogram;
   private readonly refusals: Counter<'kind'>;
 
-  constructor(sources: MetricsSources) {
+  constructor(private readonly sources: MetricsSources) {
     const registry = this.registry;
     this.pass = new Histogram({ name: 'berth_reconcile_pass_duration_seconds', help: 'Time one reconcile pass took', buckets: PASS_BUCKETS, registers: [registry] });
     this.refusals = new Counter({ name: 'berth_admission_refusals_total', help: 'Work refused because it would not fit the memory berth may reserve', labelNames: ['kind'], registers: [registry] });
@@ -96,8 +99,9 @@ export class BerthMetrics implements MetricsSink {
     this.refusals.inc({ kind });
   }
 
-  /** The text Prometheus scrapes. */
+  /** The text Prometheus scrapes: berth's own metrics, then the gateway's per route (histograms prom-client cannot be set from). */
   async text(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const [own, routes] = await Promise.all([this.registry.metrics(), this.sources.routes()]);
+    return { contentType: this.registry.contentType, body: routes === null ? own : `${own}${routeMetricsText(routes)}` };
   }
 }

@@ -1,6 +1,6 @@
 import type { HealthCheck } from '../domain/health-check.js';
 import type { NodeRoom } from '../domain/placement.js';
-import type { Route } from '../gateway/gateway.js';
+import type { ColourTargets, Route } from '../gateway/gateway.js';
 import type { MonitoredTask } from './health-monitor.js';
 import type { OwnedTask, WorkloadKind } from './labels.js';
 
@@ -37,6 +37,11 @@ export interface WorkloadController<T extends OwnedTask = OwnedTask> {
 export interface OwnedRoute extends Route {
   readonly owner: { readonly kind: WorkloadKind; readonly id: number; readonly label: string };
   /** The task behind each target, in the same order. */
+  readonly taskIds: readonly string[];
+  readonly colours?: readonly OwnedColour[];
+}
+
+export interface OwnedColour extends ColourTargets {
   readonly taskIds: readonly string[];
 }
 

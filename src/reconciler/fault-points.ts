@@ -11,8 +11,11 @@ export const NO_FAULTS: FaultPoints = { hit: () => {} };
 /**
  * Armed by `BERTH_FAULT_POINT=<point>`: the process SIGKILLs itself the first
  * time it reaches that point. Points: `deployment:<step>` before a step's work,
- * `task:created` between creating a container and starting it, `certificate:issued` and
- * `certificate:stored` (src/tls/acme-certificates.ts).
+ * `task:created` between creating a container and starting it, `switch:routed` between a colour
+ * switch's route table write and its store update, `certificate:issued` and
+ * `certificate:stored` (src/tls/acme-certificates.ts); for databases `backup:taken`,
+ * `backup:restored`, `restore:loaded`, and `rotate:key-added`, `rotate:resealed` of
+ * `berth server rotate-key`.
  */
 export function faultPointsFromEnv(env: NodeJS.ProcessEnv): FaultPoints {
   const armed = env.BERTH_FAULT_POINT;

@@ -11,6 +11,8 @@ export const LABEL = {
   service: 'io.berth.service',
   serviceId: 'io.berth.service-id',
   revision: 'io.berth.revision',
+  /** The colour of its service a task runs (ADR 011); absent on a service without colours. */
+  colour: 'io.berth.colour',
   job: 'io.berth.job',
   stack: 'io.berth.stack',
   /** A project network's or volume's own name. */
@@ -18,9 +20,14 @@ export const LABEL = {
   attempt: 'io.berth.attempt',
   task: 'io.berth.task',
   reservation: 'io.berth.memory-reservation',
+  database: 'io.berth.database',
+  /** A database's task: `serve` (the one services reach) or `scratch` (a backup's check, a restore's source). */
+  role: 'io.berth.role',
+  /** What a scratch task is for: `backup:<id>` or `restore:<id>`. */
+  purpose: 'io.berth.purpose',
 } as const;
 
-export type WorkloadKind = 'service' | 'job';
+export type WorkloadKind = 'service' | 'job' | 'database';
 
 interface Owner {
   readonly instance: string;
@@ -33,6 +40,7 @@ export interface ServiceTaskIdentity extends Owner {
   readonly service: string;
   readonly serviceId: number;
   readonly revision: number;
+  readonly colour?: string | null;
 }
 
 export interface JobTaskIdentity extends Owner {
@@ -57,11 +65,28 @@ export function taskLabels(t: ServiceTaskIdentity): Record<string, string> {
     [LABEL.service]: t.service,
     [LABEL.serviceId]: String(t.serviceId),
     [LABEL.revision]: String(t.revision),
+    ...(t.colour ? { [LABEL.colour]: t.colour } : {}),
   };
 }
 
 export function jobTaskLabels(t: JobTaskIdentity): Record<string, string> {
   return { ...ownerLabels(t, 'job'), [LABEL.job]: String(t.jobId), [LABEL.attempt]: String(t.attempt) };
+}
+
+export interface DatabaseTaskIdentity extends Owner {
+  readonly databaseId: number;
+  readonly revision: number;
+  readonly purpose: string | null;
+}
+
+export function databaseTaskLabels(t: DatabaseTaskIdentity): Record<string, string> {
+  return {
+    ...ownerLabels(t, 'database'),
+    [LABEL.database]: String(t.databaseId),
+    [LABEL.revision]: String(t.revision),
+    [LABEL.role]: t.purpose === null ? 'serve' : 'scratch',
+    ...(t.purpose === null ? {} : { [LABEL.purpose]: t.purpose }),
+  };
 }
 
 export function newTaskName(service: string): string {
@@ -97,6 +122,7 @@ export const resourceNames = {
   projectNetwork: (instance: string, project: string, name: string) => `berth-${instance}-${project}.network.${name}`,
   stackVolume: (instance: string, project: string, stack: string, key: string) => `berth-${instance}-${project}.stack.${stack}.${key}`,
   projectVolume: (instance: string, project: string, name: string) => `berth-${instance}-${project}.volume.${name}`,
+  databaseVolume: (instance: string, project: string, name: string) => `berth-${instance}-${project}.database.${name}`,
 };
 
 /** The labels of a network or volume: whose it is, so that teardown and tests find it. */
@@ -127,7 +153,18 @@ export interface JobContainer {
   readonly task: string;
 }
 
-export type OwnedTask = LabelledContainer | JobContainer;
+/** A database's task as berth labelled it: the one that serves, or a scratch one for a backup or a restore. */
+export interface DatabaseTask {
+  readonly kind: 'database';
+  readonly container: TaskSummary;
+  readonly databaseId: number;
+  readonly revision: number;
+  /** null for the serving task. */
+  readonly purpose: string | null;
+  readonly task: string;
+}
+
+export type OwnedTask = LabelledContainer | JobContainer | DatabaseTask;
 
 /** The workload a task belongs to; null for one missing berth's labels. */
 export function readLabels(container: TaskSummary): OwnedTask | null {
@@ -139,6 +176,12 @@ export function readLabels(container: TaskSummary): OwnedTask | null {
     const attempt = Number(container.labels[LABEL.attempt]);
     if (!Number.isInteger(jobId) || !Number.isInteger(attempt)) return null;
     return { kind, container, jobId, attempt, task };
+  }
+  if (kind === 'database') {
+    const databaseId = Number(container.labels[LABEL.database]);
+    const revision = Number(container.labels[LABEL.revision]);
+    if (!Number.isInteger(databaseId) || !Number.isInteger(revision)) return null;
+    return { kind, container, databaseId, revision, purpose: container.labels[LABEL.purpose] ?? null, task };
   }
   if (kind !== 'service') return null;
   const serviceId = Number(container.labels[LABEL.serviceId]);

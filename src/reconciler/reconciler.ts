@@ -1,3 +1,4 @@
+import type { ColourSwitch } from '../domain/colours.js';
 import type { Clock, Service } from '../domain/model.js';
 import type { NodeRoom } from '../domain/placement.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -5,6 +6,7 @@ import { isAlive, type EventSubscription, type TaskRuntime } from '../runtime/ta
 import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background-work.js';
 import { ChangeTracker } from './change-tracker.js';
+import { ColourSwitcher } from './colour-switch.js';
 import type { ContainerView } from './container-view.js';
 import type { PassContext } from './controller.js';
 import { FailureLog, type Logger } from './failure-log.js';
@@ -12,16 +14,24 @@ import { NO_FAULTS, type FaultPoints } from './fault-points.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { ImagePreparation } from './image-preparation.js';
 import type { ImageSource } from './image-source.js';
+import { BackupController } from './backup-controller.js';
+import { DatabaseController } from './database-controller.js';
+import type { DatabaseDriver, FreshDatabaseRestore, ReplicaRestore } from './database-driver.js';
+import { DatabaseTasks } from './database-tasks.js';
+import type { DumpStorage } from './dump-storage.js';
 import { JobController } from './job-controller.js';
 import { JobProgressWatcher } from './job-progress.js';
-import { LABEL, readLabels, type JobContainer, type LabelledContainer } from './labels.js';
+import { LABEL, readLabels, type DatabaseTask, type JobContainer, type LabelledContainer } from './labels.js';
 import { NodeMoves } from './node-moves.js';
 import type { NodeDrainer } from './node-drainer.js';
 import type { NodeNames } from './node-names.js';
+import { RestoreController } from './restore-controller.js';
 import { RoutePublisher } from './route-publisher.js';
 import { ServiceController } from './service-controller.js';
 import { StackController } from './stack-controller.js';
 import { TaskOps } from './task-ops.js';
+import { SealedTaskEnvironment } from './task-environment.js';
+import type { SecretStore } from '../secrets/secret-store.js';
 
 export type { Logger } from './failure-log.js';
 
@@ -85,6 +95,17 @@ export interface ReconcilerDeps {
   readonly drainer?: NodeDrainer;
   /** Told when a deployment fails for want of memory. */
   readonly onAdmissionRefused?: () => void;
+  /** Sealed secrets: services' `secrets`, stacks' secret files, databases' passwords. */
+  readonly secrets: SecretStore;
+  /** What managed databases need; without it the reconciler runs none. */
+  readonly databases?: DatabaseParts;
+}
+
+export interface DatabaseParts {
+  readonly postgres: DatabaseDriver & FreshDatabaseRestore;
+  readonly redis: DatabaseDriver & ReplicaRestore;
+  readonly backups: DumpStorage;
+  readonly uploads: DumpStorage;
 }
 
 /** The longest a starting server routes to the tasks it adopted before their first probe. */
@@ -93,6 +114,7 @@ const ADOPTED_UNPROBED_MS = 5_000;
 interface Observed {
   readonly services: ReadonlyMap<number, readonly LabelledContainer[]>;
   readonly jobs: ReadonlyMap<number, readonly JobContainer[]>;
+  readonly databases: ReadonlyMap<number, readonly DatabaseTask[]>;
   readonly taskNames: ReadonlySet<string>;
 }
 
@@ -104,10 +126,13 @@ interface Observed {
  * on its own, for tests with a manual clock.
  */
 export class Reconciler {
+  /** Moves a coloured service's live traffic between passes (the API's port). */
+  readonly colours: ColourSwitch;
   private readonly tasks: TaskOps;
   private readonly services: ServiceController;
   private readonly jobs: JobController;
   private readonly stacks: StackController;
+  private readonly databases: { readonly tasks: DatabaseController; readonly backups: BackupController; readonly restores: RestoreController } | null;
   private readonly routes: RoutePublisher;
   private readonly progress: JobProgressWatcher;
   private readonly failures: FailureLog;
@@ -142,10 +167,12 @@ export class Reconciler {
     const faults = deps.faults ?? NO_FAULTS;
     tracker.follow('store', () => {
       const counters = store.counters();
-      return `${counters.services}/${counters.jobs}`;
+      return `${counters.services}/${counters.jobs}/${counters.databases}`;
     });
-    this.tasks = new TaskOps(runtime, deps.containers, store, clock, options, faults, tracker);
+    const environment = new SealedTaskEnvironment(store, deps.secrets);
+    this.tasks = new TaskOps(runtime, deps.containers, store, clock, options, faults, tracker, environment);
     this.routes = new RoutePublisher(deps.gateway, deps.health, tracker, clock, deps.logger);
+    this.colours = new ColourSwitcher(this.routes, faults, () => this.kick());
     this.services = new ServiceController(
       {
         store,
@@ -169,11 +196,28 @@ export class Reconciler {
       { store, tasks: this.tasks, preparation, progress: this.progress, clock, failures: this.failures, ...(deps.nodeNames ? { nodeNames: deps.nodeNames } : {}) },
       options,
     );
-    this.stacks = new StackController(store, runtime, this.tasks, this.failures, options);
+    this.stacks = new StackController(store, deps.secrets, runtime, this.tasks, this.failures, options);
+    this.databases = deps.databases ? this.databaseControllers(deps.databases, preparation, faults) : null;
     deps.health.onChange(() => {
       tracker.bump('health');
       this.kick();
     });
+  }
+
+  private databaseControllers(parts: DatabaseParts, preparation: ImagePreparation, faults: FaultPoints): Reconciler['databases'] {
+    const { store, runtime, clock } = this.deps;
+    const kick = (): void => this.kick();
+    const tasks = new DatabaseTasks(this.tasks, this.deps.secrets, { postgres: parts.postgres, redis: parts.redis }, clock, this.options.instance, () => {
+      this.deps.tracker.bump('health');
+      kick();
+    });
+    // A database's first start (initdb) takes longer than a service's health check.
+    const readyTimeoutMs = Math.max(this.options.healthTimeoutMs, 120_000);
+    return {
+      tasks: new DatabaseController({ store, runtime, tasks, preparation, backups: parts.backups, clock, failures: this.failures }, { readyTimeoutMs }),
+      backups: new BackupController({ store, tasks, storage: parts.backups, clock, failures: this.failures, faults, kick }, { readyTimeoutMs }),
+      restores: new RestoreController({ store, tasks, uploads: parts.uploads, backups: parts.backups, postgres: parts.postgres, redis: parts.redis, clock, failures: this.failures, faults, kick }),
+    };
   }
 
   start(): void {
@@ -255,13 +299,22 @@ export class Reconciler {
     const servicesBusy = await this.services.reconcile(observed.services, pass);
     const jobsBusy = await this.jobs.reconcile(observed.jobs, pass);
     const draining = (await this.deps.drainer?.pass()) ?? false;
+    const databasesBusy = await this.reconcileDatabases(observed.databases, pass);
     // Look again only when the pass changed tasks, so the monitor learns of new tasks at once.
     const changed = this.deps.tracker.version('tasks') !== tasksBefore;
     const now = changed ? await this.observe() : observed;
     const adopting = this.deps.clock.now() < this.adoptedUntil ? this.adopted : null;
     await this.routes.publish([{ source: this.services, tasks: now.services }], adopting);
     this.services.retainTasks(now.taskNames);
-    return changed || stacksBusy || servicesBusy || jobsBusy || draining;
+    return changed || stacksBusy || servicesBusy || jobsBusy || databasesBusy || draining;
+  }
+
+  private async reconcileDatabases(tasks: ReadonlyMap<number, readonly DatabaseTask[]>, pass: PassContext): Promise<boolean> {
+    if (this.databases === null) return false;
+    const serving = await this.databases.tasks.reconcile(tasks, pass);
+    const restoring = await this.databases.restores.reconcile(tasks, pass);
+    const backingUp = await this.databases.backups.reconcile(tasks, pass);
+    return serving || restoring || backingUp;
   }
 
   private passContext(): PassContext {
@@ -291,15 +344,17 @@ export class Reconciler {
     if (this.observed?.at === at) return this.observed.groups;
     const services = new Map<number, LabelledContainer[]>();
     const jobs = new Map<number, JobContainer[]>();
+    const databases = new Map<number, DatabaseTask[]>();
     const taskNames = new Set<string>();
     for (const container of containers) {
       const owned = readLabels(container);
       if (!owned) continue;
       taskNames.add(owned.task);
       if (owned.kind === 'service') push(services, owned.serviceId, owned);
-      else push(jobs, owned.jobId, owned);
+      else if (owned.kind === 'job') push(jobs, owned.jobId, owned);
+      else push(databases, owned.databaseId, owned);
     }
-    const groups = { services, jobs, taskNames };
+    const groups = { services, jobs, databases, taskNames };
     this.observed = { at, groups };
     return groups;
   }
@@ -322,8 +377,8 @@ export class Reconciler {
     }
   }
 
-  /** Every instance's reservations count: several servers (and tests) may share one runtime. */
-  private async reservedMiB(): Promise<number> {
+  /** MiB reserved by every task on the runtime: several servers (and tests) may share one, and every instance's reservations count. */
+  async reservedMiB(): Promise<number> {
     const tasks = await this.deps.runtime.listTasks({ [LABEL.managed]: 'true' });
     return tasks.filter(isAlive).reduce((sum, c) => sum + (Number(c.labels[LABEL.reservation]) || 0), 0);
   }

@@ -1,4 +1,5 @@
 import type { Clock } from '../domain/model.js';
+import { GatewayUnavailableError } from '../gateway/errors.js';
 import { sameRoutes, type Gateway, type Route, type RouteRejection, type Target } from '../gateway/gateway.js';
 import type { ChangeTracker } from './change-tracker.js';
 import type { OwnedRoute, ProbedTask, RouteSource } from './controller.js';
@@ -30,6 +31,8 @@ export class RoutePublisher {
   private pushedAt = 0;
   /** Each rejected route's owner, by owner key, with the reason last told. */
   private rejected = new Map<string, { source: RouteSource; id: number }>();
+  /** Tables are made and sent one at a time: a change's table is never overtaken by an older one. */
+  private turn: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly gateway: Gateway,
@@ -49,13 +52,44 @@ export class RoutePublisher {
    * probe; while it is given, a failed first probe counts without changing a task's state, so
    * the table is made on every pass.
    */
-  async publish(sources: readonly SourcedTasks[], adopted: ReadonlySet<string> | null): Promise<void> {
-    // While adopting the table is made on every pass; the pass after the grace ends, once more.
-    const stamp = `${this.tracker.stamp()}${adopted === null ? '' : ' adopting'}`;
-    if (this.delivered && adopted === null && stamp === this.madeAt) {
+  publish(sources: readonly SourcedTasks[], adopted: ReadonlySet<string> | null): Promise<void> {
+    return this.inTurn(async () => {
+      // While adopting the table is made on every pass; the pass after the grace ends, once more.
+      const stamp = `${this.tracker.stamp()}${adopted === null ? '' : ' adopting'}`;
+      if (this.delivered && adopted === null && stamp === this.madeAt) {
+        this.pushedAt = this.clock.now();
+        return;
+      }
+      const { routes, owners, monitored } = this.make(sources, adopted);
+      this.health.watch(monitored);
+      const rejections = await this.push(routes);
+      if (rejections !== null) this.tell(routes, owners, rejections);
+      this.madeAt = stamp;
       this.pushedAt = this.clock.now();
-      return;
-    }
+    });
+  }
+
+  /**
+   * Sends the gateway the table it serves changed by `edit`, then runs `commit`, which makes
+   * the same change in the store; no other table is sent in between. Until `commit` the store
+   * does not know of the change: a kill before it leaves the store as it was, and the next
+   * table, made from the store, undoes the edit (a colour switch, ADR 011). The table edited is
+   * the last one sent, so a target taken out since (withdraw) stays out.
+   */
+  change(edit: (routes: readonly Route[]) => Route[], commit: () => void): Promise<void> {
+    return this.inTurn(async () => {
+      if (!this.delivered) throw new GatewayUnavailableError('the gateway has not taken the current route table yet; try again in a moment');
+      try {
+        await this.send(edit(this.published));
+        commit();
+      } finally {
+        // Made again from the store next pass: the same table once committed, the one before if not.
+        this.madeAt = null;
+      }
+    });
+  }
+
+  private make(sources: readonly SourcedTasks[], adopted: ReadonlySet<string> | null): { routes: OwnedRoute[]; owners: RouteSource[]; monitored: ProbedTask[] } {
     const routes: OwnedRoute[] = [];
     const monitored: ProbedTask[] = [];
     const owners: RouteSource[] = [];
@@ -67,14 +101,17 @@ export class RoutePublisher {
       }
       monitored.push(...made.monitored);
     }
-    this.health.watch(monitored);
-    const targets = new Map<string, Target>();
-    for (const route of routes) route.targets.forEach((target, i) => targets.set(route.taskIds[i] as string, target));
-    this.publishedTargets = targets;
-    const rejections = await this.push(routes.map((r) => ({ prefix: r.prefix, targets: r.targets, ...(r.stripPrefix ? { stripPrefix: true } : {}) })));
-    if (rejections !== null) this.tell(routes, owners, rejections);
-    this.madeAt = stamp;
-    this.pushedAt = this.clock.now();
+    return { routes, owners, monitored };
+  }
+
+  private inTurn(work: () => Promise<void>): Promise<void> {
+    const run = this.turn.then(work);
+    // The chain only orders the work; each failure goes to the caller that asked for it.
+    this.turn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /**
@@ -87,17 +124,38 @@ export class RoutePublisher {
     if (!gone) return;
     this.publishedTargets.delete(taskId);
     this.madeAt = null;
+    const alive = (t: Target): boolean => t.host !== gone.host || t.port !== gone.port;
     const routes = this.published.map((route) => ({
       ...route,
-      targets: route.targets.filter((t) => t.host !== gone.host || t.port !== gone.port),
+      targets: route.targets.filter(alive),
+      ...(route.colours ? { colours: route.colours.map((c) => ({ colour: c.colour, targets: c.targets.filter(alive) })) } : {}),
     }));
-    this.push(routes).catch((error: unknown) => {
+    this.send(routes).catch((error: unknown) => {
       this.logger.warn(`taking task ${taskId.slice(0, 12)} out of the gateway failed: ${(error as Error).message}`);
     });
   }
 
+  /** Sends the routes (and learns which task each target is); see send. */
+  private push(routes: readonly OwnedRoute[]): Promise<readonly RouteRejection[] | null> {
+    const targets = new Map<string, Target>();
+    const learn = (list: readonly Target[], taskIds: readonly string[]): void => list.forEach((target, i) => targets.set(taskIds[i] as string, target));
+    for (const route of routes) {
+      learn(route.targets, route.taskIds);
+      for (const colour of route.colours ?? []) learn(colour.targets, colour.taskIds);
+    }
+    this.publishedTargets = targets;
+    return this.send(
+      routes.map((r) => ({
+        prefix: r.prefix,
+        targets: r.targets,
+        ...(r.stripPrefix ? { stripPrefix: true } : {}),
+        ...(r.colours ? { colours: r.colours.map((c) => ({ colour: c.colour, targets: c.targets })) } : {}),
+      })),
+    );
+  }
+
   /** Sends the table unless the gateway has it already; answers the routes it left out, null when not sent. */
-  private async push(routes: readonly Route[]): Promise<readonly RouteRejection[] | null> {
+  private async send(routes: readonly Route[]): Promise<readonly RouteRejection[] | null> {
     if (this.delivered && sameRoutes(routes, this.published)) return null;
     this.published = routes;
     this.delivered = true;

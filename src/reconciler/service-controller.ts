@@ -1,5 +1,6 @@
 import { restartDelayMs, STABLE_RUN_MS } from '../domain/backoff.js';
 import type { ServiceDefinition } from '../domain/definition.js';
+import { colourRole } from '../domain/colours.js';
 import { canRollBack, mayFollowInSamePass, strategyNamed, type DeploymentStep } from '../domain/deployment.js';
 import { probeFailed, stoppedTasks } from '../domain/messages.js';
 import type { Clock, Deployment, Service } from '../domain/model.js';
@@ -196,6 +197,8 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
    * most of what a pass at rest allocated (ADR 008).
    */
   private atRest(service: Service, containers: readonly LabelledContainer[]): boolean {
+    // A service with colours runs nothing of its own: its colours are rows of their own.
+    if (colourRole(service) === 'coloured' && service.status !== 'DRAINING') return true;
     const current = service.currentRevision;
     if (current === null || service.status === 'DRAINING' || !service.steady || service.crashCount > 0) return false;
     if (service.desiredState !== 'running' || service.kill !== null || this.openDeployments(service.id).length > 0) return false;
@@ -312,7 +315,11 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
   private async removeService(service: Service, alive: readonly LabelledContainer[]): Promise<void> {
     await this.stopAll(service, alive, null);
     if (alive.length > 0) return;
-    await this.deps.onServiceRemoved(service);
+    const role = colourRole(service);
+    // A service's colours refer to its row, which goes after theirs.
+    if (role === 'coloured' && this.read().services.some((s) => s.colourOf === service.id)) return;
+    // What a service owns besides its rows (its repository) is its own, not one colour's.
+    if (role !== 'colour') await this.deps.onServiceRemoved(service);
     this.deps.store.services.delete(service.id);
   }
 
@@ -448,6 +455,10 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
     const revisions = this.deps.store.revisions.list(service.id);
     const owned = (d: ServiceDefinition): string | null => this.deps.images.owned(service.project, service.name, d);
     const keep = new Set(revisions.slice(0, this.options.imagesKept).map((r) => owned(r.definition)));
+    // Colours share their service's repository: another colour's newest images stay too.
+    for (const sibling of service.colourOf === null ? [] : this.deps.store.services.coloursOf(service.colourOf)) {
+      for (const r of this.deps.store.revisions.list(sibling.id).slice(0, this.options.imagesKept)) keep.add(owned(r.definition));
+    }
     const old = new Set(revisions.slice(this.options.imagesKept).map((r) => owned(r.definition)));
     for (const reference of old) {
       if (reference !== null && !keep.has(reference)) await this.deps.runtime.removeImage(reference);

@@ -35,47 +35,75 @@ export class ServiceRoutes {
   routes(read: ServicesRead, tasks: ReadonlyMap<number, readonly LabelledContainer[]>, adopted: ReadonlySet<string> | null): { routes: OwnedRoute[]; monitored: ProbedTask[] } {
     const routes: OwnedRoute[] = [];
     const monitored: ProbedTask[] = [];
+    const colours = coloursByService(read.services());
     for (const service of read.services()) {
-      if (service.status === 'DRAINING') continue;
-      const root = contextRoot(service.project, service.name);
-      const deployment = read.openDeployments(service.id)[0];
-      const targets: Target[] = [];
-      const taskIds: string[] = [];
-      let served = service.currentRevision === null ? null : read.definition(service.id, service.currentRevision);
-      for (const c of tasks.get(service.id) ?? NO_TASKS) {
-        if (c.container.state !== 'running' || !c.container.address || read.isStopping(c.container.id)) continue;
-        const definition = read.definition(service.id, c.revision);
-        if (!definition || definition.stack?.routed === false) continue;
-        served ??= definition;
-        // Where the task serves it: its own address and port, or a port published on its node.
-        const port = reachPort(c.container, definition.containerPort);
-        const isCurrent = c.revision === service.currentRevision;
-        if ((isCurrent || c.revision === deployment?.revision) && this.health.probed(definition, c)) {
-          const check = definition.stack ? stackProbe(definition.stack) : service.healthCheck;
-          // An app served with its prefix stripped lives at its root, and is asked there.
-          const path = definition.stack?.stripPrefix ? check.relPath : joinPath(root, check.relPath);
-          monitored.push({ task: c.task, host: c.container.address, port, path, check });
-        }
-        const health = this.health.of(definition, c);
-        // Right after a start the prober knows nothing yet: a task that served before the
-        // start keeps serving until its first probe, so a restart never empties a route.
-        const unprobed = health.state === 'initial' && health.description === undefined;
-        if (isCurrent && (health.state === 'healthy' || (unprobed && adopted?.has(c.container.id)))) {
-          targets.push({ host: c.container.address, port });
-          taskIds.push(c.container.id);
-        }
+      // A colour is served on its service's route.
+      if (service.status === 'DRAINING' || service.colourOf !== null) continue;
+      const prefix = contextRoot(service.project, service.name);
+      const owner = { kind: 'service' as const, id: service.id, label: `${service.project}/${service.name}` };
+      if (service.liveColour !== null) {
+        const served = (colours.get(service.id) ?? []).map((colour) => ({
+          colour: colour.colour as string,
+          ...this.serve(read, colour, tasks.get(colour.id) ?? NO_TASKS, adopted, monitored),
+        }));
+        const live = served.find((c) => c.colour === service.liveColour);
+        routes.push({
+          prefix,
+          targets: live?.targets ?? [],
+          taskIds: live?.taskIds ?? [],
+          colours: served.map(({ colour, targets, taskIds }) => ({ colour, targets, taskIds })),
+          owner,
+        });
+        continue;
       }
+      const { targets, taskIds, served } = this.serve(read, service, tasks.get(service.id) ?? NO_TASKS, adopted, monitored);
       // A stack service without ports is reached only inside its stack.
       if (served?.stack?.routed === false || (served === null && service.stackId !== null)) continue;
-      routes.push({
-        prefix: root,
-        targets,
-        taskIds,
-        ...(served?.stack?.stripPrefix ? { stripPrefix: true } : {}),
-        owner: { kind: 'service', id: service.id, label: `${service.project}/${service.name}` },
-      });
+      routes.push({ prefix, targets, taskIds, ...(served?.stack?.stripPrefix ? { stripPrefix: true } : {}), owner });
     }
     return { routes, monitored };
+  }
+
+  /**
+   * A service's (or a colour's) healthy tasks of the revision it serves, and the tasks to probe,
+   * added to `monitored`; `served` is the definition it serves (a deployment's before its first).
+   */
+  private serve(
+    read: ServicesRead,
+    service: Service,
+    tasks: readonly LabelledContainer[],
+    adopted: ReadonlySet<string> | null,
+    monitored: ProbedTask[],
+  ): { targets: Target[]; taskIds: string[]; served: ServiceDefinition | null } {
+    const root = contextRoot(service.project, service.name);
+    const deployment = read.openDeployments(service.id)[0];
+    const targets: Target[] = [];
+    const taskIds: string[] = [];
+    let served = service.currentRevision === null ? null : read.definition(service.id, service.currentRevision);
+    for (const c of tasks) {
+      if (c.container.state !== 'running' || !c.container.address || read.isStopping(c.container.id)) continue;
+      const definition = read.definition(service.id, c.revision);
+      if (!definition || definition.stack?.routed === false) continue;
+      served ??= definition;
+      // Where the task serves it: its own address and port, or a port published on its node.
+      const port = reachPort(c.container, definition.containerPort);
+      const isCurrent = c.revision === service.currentRevision;
+      if ((isCurrent || c.revision === deployment?.revision) && this.health.probed(definition, c)) {
+        const check = definition.stack ? stackProbe(definition.stack) : service.healthCheck;
+        // An app served with its prefix stripped lives at its root, and is asked there.
+        const path = definition.stack?.stripPrefix ? check.relPath : joinPath(root, check.relPath);
+        monitored.push({ task: c.task, host: c.container.address, port, path, check });
+      }
+      const health = this.health.of(definition, c);
+      // Right after a start the prober knows nothing yet: a task that served before the
+      // start keeps serving until its first probe, so a restart never empties a route.
+      const unprobed = health.state === 'initial' && health.description === undefined;
+      if (isCurrent && (health.state === 'healthy' || (unprobed && adopted?.has(c.container.id)))) {
+        targets.push({ host: c.container.address, port });
+        taskIds.push(c.container.id);
+      }
+    }
+    return { targets, taskIds, served };
   }
 
   /**
@@ -92,6 +120,18 @@ export class ServiceRoutes {
     const service = this.store.services.byId(serviceId);
     if (service) this.store.events.add(serviceId, `the gateway does not serve ${contextRoot(service.project, service.name)}: ${reason}`);
   }
+}
+
+/** Each service's colours that are not being terminated, by the service's id, oldest first. */
+function coloursByService(services: readonly Service[]): Map<number, Service[]> {
+  const colours = new Map<number, Service[]>();
+  for (const service of services) {
+    if (service.colourOf === null || service.status === 'DRAINING') continue;
+    const list = colours.get(service.colourOf);
+    if (list) list.push(service);
+    else colours.set(service.colourOf, [service]);
+  }
+  return colours;
 }
 
 export function joinPath(root: string, relPath: string): string {

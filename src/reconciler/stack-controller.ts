@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomicIfChanged } from '../fs/atomic-file.js';
+import { stackFileKey } from '../domain/compose/stack-spec.js';
 import type { TaskRuntime } from '../runtime/task-runtime.js';
+import { secretOwner, type SecretStore } from '../secrets/secret-store.js';
 import type { Store } from '../store/store.js';
 import type { Stack } from '../store/stacks.js';
 import type { FailureLog } from './failure-log.js';
@@ -27,6 +29,7 @@ export class StackController {
 
   constructor(
     private readonly store: Store,
+    private readonly secrets: SecretStore,
     private readonly runtime: TaskRuntime,
     private readonly tasks: TaskOps,
     private readonly failures: FailureLog,
@@ -49,9 +52,13 @@ export class StackController {
     return busy;
   }
 
-  /** Writes the stack's secrets and configs when they changed (atomically), for its tasks to mount. */
+  /**
+   * Writes the stack's secrets and configs when they changed (atomically), for its tasks to
+   * mount. Secrets are opened from the secret store only here, on their way to the file.
+   */
   private async writeFiles(stack: Stack): Promise<void> {
     const files = this.store.stacks.files(stack.id);
+    for (const [name, value] of this.secrets.all(secretOwner.stack(stack.id))) files[stackFileKey('secret', name)] = value;
     const digest = createHash('sha256').update(JSON.stringify(files)).digest('hex');
     if (this.written.get(stack.id) === digest) return;
     const dir = stackFilesDir(this.options.stackFilesRoot, stack.project, stack.name);

@@ -1,4 +1,5 @@
 import { exitOutcome } from '../domain/backoff.js';
+import { colourLabel } from '../domain/colours.js';
 import type { StackSettings } from '../domain/compose/stack-settings.js';
 import type { RestartPolicy } from '../domain/compose/stack-spec.js';
 import { BASE_CAPABILITIES, type ServiceDefinition } from '../domain/definition.js';
@@ -7,7 +8,7 @@ import { startedTasks, taskExited } from '../domain/messages.js';
 import type { Clock, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
 import { placementConstraints } from '../domain/placement-constraints.js';
-import type { LogLine, TaskDetails, TaskRuntime, TaskSpec } from '../runtime/task-runtime.js';
+import type { LogLine, Mount, TaskDetails, TaskRuntime, TaskSpec, VolumeSpec } from '../runtime/task-runtime.js';
 import type { Store } from '../store/store.js';
 import type { ChangeTracker } from './change-tracker.js';
 import type { ContainerView } from './container-view.js';
@@ -15,6 +16,7 @@ import type { FaultPoints } from './fault-points.js';
 import type { ImageToRun } from './image-source.js';
 import { containerName, LABEL, jobTaskLabels, jobTaskName, newTaskName, projectNetwork, taskLabels, type LabelledContainer, type OwnedTask } from './labels.js';
 import { stackFilesDir, stackTaskParts } from './stack-task.js';
+import type { TaskEnvironment } from './task-environment.js';
 
 const MiB = 1024 * 1024;
 
@@ -58,7 +60,16 @@ interface Launch {
   /** The ports the gateway and the prober reach. */
   readonly servedPorts: readonly number[];
   readonly constraints: readonly string[];
+  /** Names it answers to on its project's network (a database's name). */
+  readonly aliases?: readonly string[];
+  /** Volumes it mounts, made first when missing. */
+  readonly volumes?: readonly { readonly spec: VolumeSpec; readonly target: string }[];
+  /** False: made, not started (something goes into it first). */
+  readonly start?: boolean;
 }
+
+/** A database's task, serving or scratch, as its controller asks for it. */
+export type DatabaseLaunch = Omit<Launch, 'stack'>;
 
 /**
  * What the reconciler does to one task, for every kind of workload. Each operation is safe to
@@ -80,6 +91,7 @@ export class TaskOps {
     private readonly options: TaskOpsOptions,
     private readonly faults: FaultPoints,
     private readonly tracker: ChangeTracker,
+    private readonly environment: TaskEnvironment,
   ) {}
 
   isStopping(taskId: string): boolean {
@@ -97,7 +109,8 @@ export class TaskOps {
   ): Promise<void> {
     const names: string[] = [];
     for (let i = 0; i < count; i++) {
-      const task = newTaskName(service.name);
+      // nmpi-green-1a2b: which colour a task is shows in logs, events and `docker ps`.
+      const task = newTaskName(colourLabel(service));
       await this.launch({
         project: service.project,
         task,
@@ -110,8 +123,13 @@ export class TaskOps {
           revision,
           task,
           reservationMiB: definition.memoryReservationMiB,
+          colour: service.colour,
         }),
-        env: [...definition.environment.map((e) => `${e.name}=${e.value}`), `CONTEXT_ROOT=${contextRoot(service.project, service.name)}`],
+        env: [
+          ...definition.environment.map((e) => `${e.name}=${e.value}`),
+          ...this.environment.forService(service.project, service.id, revision, definition),
+          `CONTEXT_ROOT=${contextRoot(service.project, service.name)}`,
+        ],
         command: definition.command,
         limits: definition,
         ...(definition.stack ? { stack: { serviceName: service.name, settings: definition.stack } } : {}),
@@ -127,7 +145,7 @@ export class TaskOps {
   async startJobTask(job: Job, attempt: number, image: ImageToRun): Promise<void> {
     const { spec } = job;
     const task = jobTaskName(job.id, attempt);
-    const env = spec.environment.map((e) => `${e.name}=${e.value}`);
+    const env = [...spec.environment.map((e) => `${e.name}=${e.value}`), ...this.environment.forJob(job)];
     // Run from a service, a job sees what the service's tasks see.
     if (spec.service !== null) env.push(`CONTEXT_ROOT=${contextRoot(job.project, spec.service)}`);
     await this.launch({
@@ -142,6 +160,11 @@ export class TaskOps {
       servedPorts: [],
       constraints: [],
     });
+  }
+
+  /** Makes a database's task (and its volume), started unless asked not to; answers its id. */
+  async startDatabaseTask(launch: DatabaseLaunch): Promise<string> {
+    return this.launch(launch);
   }
 
   /** Forgets what it knew to exist, so the next task makes its networks and volumes again (a stack went away). */
@@ -169,7 +192,7 @@ export class TaskOps {
    * Graceful stop: SIGTERM once, SIGKILL after the grace period. The task is removed later,
    * once it has exited. Returns true when it sent SIGTERM now.
    */
-  async stop(task: OwnedTask): Promise<boolean> {
+  async stop(task: OwnedTask, signal: 'SIGTERM' | 'SIGINT' = 'SIGTERM'): Promise<boolean> {
     const id = task.container.id;
     if (task.container.state !== 'running') {
       await this.remove(id);
@@ -179,7 +202,7 @@ export class TaskOps {
     if (since === undefined) {
       this.stopping.set(id, this.clock.now());
       this.tracker.bump('stops');
-      await this.runtime.signalTask(id, 'SIGTERM');
+      await this.runtime.signalTask(id, signal);
       return true;
     }
     if (this.clock.now() - since >= this.options.stopGraceMs) await this.runtime.signalTask(id, 'SIGKILL');
@@ -253,7 +276,7 @@ export class TaskOps {
     this.ensured.add(key);
   }
 
-  private async launch(launch: Launch): Promise<void> {
+  private async launch(launch: Launch): Promise<string> {
     const home = projectNetwork(this.options.instance, launch.project);
     const stack = launch.stack
       ? stackTaskParts(this.options.instance, launch.project, launch.stack.serviceName, launch.stack.settings, stackFilesDir(this.options.stackFilesRoot, launch.project, launch.stack.settings.stack))
@@ -261,6 +284,8 @@ export class TaskOps {
     const networks = stack?.ensureNetworks ?? [home];
     for (const network of networks) await this.ensure(`network ${network.name}`, () => this.runtime.ensureNetwork(network));
     for (const volume of stack?.ensureVolumes ?? []) await this.ensure(`volume ${volume.name}`, () => this.runtime.ensureVolume(volume));
+    for (const { spec } of launch.volumes ?? []) await this.ensure(`volume ${spec.name}`, () => this.runtime.ensureVolume(spec));
+    const volumeMounts: Mount[] = (launch.volumes ?? []).map((v) => ({ kind: 'volume', source: v.spec.name, target: v.target, readOnly: false }));
     const drops = new Set(launch.stack?.settings.capDrop ?? []);
     const spec: TaskSpec = {
       name: containerName(this.options.instance, launch.project, launch.task),
@@ -271,11 +296,11 @@ export class TaskOps {
       memoryLimitBytes: launch.limits.memoryLimitMiB * MiB,
       memoryReservationBytes: launch.limits.memoryReservationMiB * MiB,
       logMaxBytes: launch.stack?.settings.logMaxBytes ?? this.options.logMaxBytes,
-      networks: stack?.networks ?? [{ name: home.name, aliases: [] }],
+      networks: stack?.networks ?? [{ name: home.name, aliases: [...(launch.aliases ?? [])] }],
       capabilities: drops.has('ALL') ? [] : [...BASE_CAPABILITIES, ...launch.limits.capAdd].filter((c) => !drops.has(c)),
       pidsLimit: launch.limits.pidsLimit,
       cpuLimit: launch.limits.cpuLimit,
-      mounts: stack?.mounts ?? [],
+      mounts: stack?.mounts ?? volumeMounts,
       ...(stack ? { extra: stack.extra } : {}),
       servedPorts: launch.servedPorts,
       constraints: launch.constraints,
@@ -292,6 +317,7 @@ export class TaskOps {
     // In the view before the start: if the start fails, the next pass must see this task, not create another.
     await this.containers.refresh(id);
     this.faults.hit('task:created');
-    await this.start(id);
+    if (launch.start !== false) await this.start(id);
+    return id;
   }
 }

@@ -6,6 +6,7 @@
  * name or error crosses it: adapters answer berth's states and throw berth's errors.
  */
 
+import type { Readable } from 'node:stream';
 import type { LogLine } from '../domain/observed.js';
 
 export type { LogLine } from '../domain/observed.js';
@@ -186,6 +187,8 @@ export interface TaskRuntime {
   taskLogs(id: string, options: { tail: number; since?: Date }): Promise<LogLine[]>;
   /** Streams log lines as they are written until the signal aborts or the task is removed. */
   followTaskLogs(id: string, options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void }): Promise<void>;
+  /** Writes one file into a task, made or running (onto its volume, say), owned by root with mode 0644. */
+  copyFileInto(id: string, path: string, source: { readonly stream: Readable; readonly size: number }): Promise<void>;
   /** Events of tasks carrying `labels`. */
   subscribe(labels: Readonly<Record<string, string>>, onEvent: (event: TaskEvent) => void): EventSubscription;
 

@@ -4,8 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
 import { AuthFailureLimiter } from '../api/auth-limiter.js';
 import { Authenticator } from '../api/auth.js';
+import { UiSessions } from '../api/ui-sessions.js';
 import type { Certificates } from '../domain/certificates.js';
-import { ConfigError, InternalError } from '../domain/errors.js';
+import { ConfigError, FeatureUnavailableError, InternalError } from '../domain/errors.js';
 import { contextRoot } from '../domain/names.js';
 import { systemClock, type Clock } from '../domain/model.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -25,6 +26,7 @@ import { NodeDrainer } from '../reconciler/node-drainer.js';
 import { RegistryImageSource } from '../registry/registry-image-source.js';
 import { RegistryService } from '../registry/registry-service.js';
 import { registryTokenRoutes } from '../registry/routes.js';
+import type { TaskExec } from '../runtime/task-exec.js';
 import type { TaskRuntime } from '../runtime/task-runtime.js';
 import Docker from 'dockerode';
 import type { Cluster } from '../runtime/cluster.js';
@@ -40,6 +42,12 @@ import { CertificateStore } from '../tls/certificate-store.js';
 import { NO_CERTIFICATES } from '../tls/certificates.js';
 import { CertifyingGateway } from '../tls/certifying-gateway.js';
 import { UserCertificate } from '../tls/user-certificate.js';
+import { RuntimeDatabaseAccess } from '../databases/database-access.js';
+import { DumpFiles } from '../databases/dump-files.js';
+import { PostgresDriver } from '../databases/postgres-driver.js';
+import { RedisDriver } from '../databases/redis-driver.js';
+import { openKeyring } from '../secrets/open-secrets.js';
+import { SecretStore, secretOwner } from '../secrets/secret-store.js';
 import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
 import { Observability } from './observability.js';
 import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
@@ -50,10 +58,14 @@ export interface ServerParts {
   readonly runtime?: TaskRuntime;
   /** The nodes' side of `runtime`; default: the engine at --docker-host as one node. */
   readonly cluster?: Cluster;
+  /** Commands in the runtime's tasks; without it (a replaced runtime) exec and databases' dumps are refused. */
+  readonly exec?: TaskExec;
   readonly clock?: Clock;
   /** Told how long each reconcile pass took (the bench times passes with it). */
   readonly onPass?: (durationMs: number) => void;
   readonly logLevel?: string;
+  /** How often tasks are sampled for the metrics (default 15 s; tests make it short). */
+  readonly sampleIntervalMs?: number;
 }
 
 /**
@@ -87,13 +99,16 @@ export class BerthServer {
     const clock = parts.clock ?? systemClock;
     const store = new Store(openDatabase(join(dataDir, 'berth.db')), clock);
     const instance = instanceId(store.db);
+    // Before anything reads a secret: a missing or wrong key file stops the start here.
+    const secrets = new SecretStore(store.secrets, await openKeyring(dataDir, store.secrets, new Date(clock.now())));
+    const unsealed = store.stacks.sealPlainSecrets((stackId, name, value) => secrets.put(secretOwner.stack(stackId), name, value));
     const admin = await loadAdminToken(dataDir, config.adminToken);
     // The runtime exists before the logger; its warnings reach the log once that exists.
     let warn = (error: Error): void => process.emitWarning(error);
     const chosen = parts.runtime
-      ? { runtime: parts.runtime, cluster: parts.cluster ?? new EngineCluster(new Docker({ socketPath: config.dockerSocket })), exec: null, stats: null }
+      ? { runtime: parts.runtime, cluster: parts.cluster ?? new EngineCluster(new Docker({ socketPath: config.dockerSocket })), exec: parts.exec ?? null, stats: null }
       : await chooseRuntime(config, (error) => warn(error));
-    const { runtime, cluster, exec: taskExec, stats: taskStats } = chosen;
+    const { runtime, cluster, exec, stats: taskStats } = chosen;
     await runtime.ping();
 
     const registry = await RegistryService.create({
@@ -108,7 +123,15 @@ export class BerthServer {
     const tracker = new ChangeTracker();
     const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock, RELIST_MS, tracker);
     const nodeNames = new NodeNames(runtime, clock);
+    const databases = {
+      postgres: new PostgresDriver(exec ?? NO_EXEC),
+      redis: new RedisDriver(runtime, exec ?? NO_EXEC),
+      backups: new DumpFiles(join(dataDir, 'backups')),
+      uploads: new DumpFiles(join(dataDir, 'restores')),
+    };
 
+    // The gateway exists after the API; until then no route was counted.
+    let gatewayReady: NginxGateway | null = null;
     // The logger exists once the API does; what is logged before goes to the process's warnings.
     let log: Logger = { info: () => undefined, warn: (m) => process.emitWarning(m), error: (m) => process.emitWarning(m) };
     const lateLogger: Logger = { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
@@ -120,15 +143,17 @@ export class BerthServer {
     const observability = await Observability.start({
       store,
       certificates: () => certificates,
+      routeMetrics: async () => (gatewayReady ? gatewayReady.routeMetrics() : null),
       sampler: taskStats && {
         tasks: () => containers.matching({ [LABEL.instance]: instance }),
         stats: taskStats,
-        routes: async () => new Map(),
         labels: { project: LABEL.project, service: LABEL.service },
       },
       listen: config.metricsListen,
       logger: lateLogger,
+      ...(parts.sampleIntervalMs === undefined ? {} : { sampleIntervalMs: parts.sampleIntervalMs }),
     });
+    const sessions = new UiSessions(clock);
     // The API and the reconciler refer to each other; the closures bind once both exist.
     let reconciler: Reconciler | null = null;
     // The API lists and renews certificates; they are made once the gateway exists.
@@ -137,7 +162,9 @@ export class BerthServer {
       {
         store,
         observer: new RuntimeTaskObserver(runtime, containers, store, health, (id) => reconciler?.isStopping(id) ?? false, nodeNames),
-        auth: new Authenticator(admin.token, store.projects, new AuthFailureLimiter(clock)),
+        auth: new Authenticator(admin.token, store.projects, new AuthFailureLimiter(clock), sessions),
+        sessions,
+        uiDir: join(import.meta.dirname, '../../dist/ui'),
         publicUrl: config.publicUrl,
         desiredStateChanged: () => reconciler?.kick(),
         audit: new AuditTrail(store.db, clock, join(dataDir, 'audit.log'), (error) => api.log.error(`audit log: ${error.message}`)),
@@ -158,12 +185,24 @@ export class BerthServer {
         dockerCredentials: {
           credentialsFor: async (service) => registry.credentialsFor(service.project, service.name, service.id),
         },
+        secrets,
+        databases: new RuntimeDatabaseAccess(containers, { postgres: databases.postgres, redis: databases.redis }, secrets, databases.uploads, instance),
+        reservedMiB: async () => {
+          if (!reconciler) throw new InternalError('the reconciler is not running yet');
+          return reconciler.reservedMiB();
+        },
+        colours: {
+          switchLive: async (service, colour, options) => {
+            if (!reconciler) throw new InternalError('the reconciler is not running yet');
+            return reconciler.colours.switchLive(service, colour, options);
+          },
+        },
         hostPolicy: { hostPorts: config.hostPorts, bindMountDirs: await realDirs(config.allowBindMounts) },
         realPath,
         metrics: observability,
-        exec: taskExec && {
+        exec: exec && {
           exec: (project, serviceId, task, options) =>
-            taskExec.exec({ [LABEL.instance]: instance, [LABEL.project]: project, [LABEL.serviceId]: String(serviceId), ...(task === null ? {} : { [LABEL.task]: task }) }, options),
+            exec.exec({ [LABEL.instance]: instance, [LABEL.project]: project, [LABEL.serviceId]: String(serviceId), ...(task === null ? {} : { [LABEL.task]: task }) }, options),
         },
       },
       {
@@ -173,6 +212,7 @@ export class BerthServer {
     );
     const logger = pinoLogger(api);
     for (const fix of secured) logger.warn(`data dir: ${fix}`);
+    if (unsealed > 0) logger.info(`sealed ${unsealed} stack secret(s) that an earlier version kept in plain text`);
     warn = (error) => logger.warn(`runtime: ${error.message}`);
     log = logger;
     const gateway = new NginxGateway({
@@ -193,6 +233,7 @@ export class BerthServer {
             },
           }),
     });
+    gatewayReady = gateway;
     // Served before nginx starts, so its first handshake has the last good certificate.
     await gateway.prepare();
     const tls = await startCertificates(config, dataDir, gateway, clock, logger, (host, message) => {
@@ -216,6 +257,8 @@ export class BerthServer {
         nodeNames,
         drainer,
         faults: faultPointsFromEnv(process.env),
+        secrets,
+        databases,
         onAdmissionRefused: () => observability.admissionRefused('service'),
         onPass: (durationMs) => {
           observability.passCompleted(durationMs);
@@ -312,6 +355,16 @@ async function startCertificates(
   }
   return { certificates: manager, gateway: new CertifyingGateway(gateway, manager, config.publicDomain, logger), manager };
 }
+
+/** A runtime that cannot run commands in tasks: what needs one says so. */
+const NO_EXEC: TaskExec = {
+  exec: async () => {
+    throw new FeatureUnavailableError('This server cannot run commands in tasks');
+  },
+  run: async () => {
+    throw new FeatureUnavailableError('This server cannot run commands in tasks');
+  },
+};
 
 /** A pass this long holds every service back (a slow engine, or hundreds of tasks started at once); only the log shows it. */
 const SLOW_PASS_MS = 10_000;

@@ -89,11 +89,12 @@ export class DeploymentRepository {
     return row ? toDeployment(row) : null;
   }
 
-  list(serviceId: number, limit: number): Deployment[] {
+  /** The deployments of several services merged (a service's colours), newest first. */
+  listOfMany(serviceIds: readonly number[], limit: number): Deployment[] {
     return (
       this.db
-        .prepare('SELECT * FROM deployments WHERE service_id = ? ORDER BY id DESC LIMIT ?')
-        .all(serviceId, limit) as DeploymentRow[]
+        .prepare(`SELECT * FROM deployments WHERE service_id IN (${serviceIds.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT ?`)
+        .all(...serviceIds, limit) as DeploymentRow[]
     ).map(toDeployment);
   }
 

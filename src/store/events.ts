@@ -3,6 +3,7 @@ import type { Db } from './database.js';
 
 interface EventRow {
   id: number;
+  service_id: number;
   created_at: number;
   message: string;
   deployment_id: number | null;
@@ -11,6 +12,11 @@ interface EventRow {
 function toEvent(r: EventRow): ServiceEvent {
   return { id: r.id, createdAt: r.created_at, message: r.message, deploymentId: r.deployment_id };
 }
+
+/** An event of one of several services read together (a service and its colours). */
+export type OwnedEvent = ServiceEvent & { readonly serviceId: number };
+
+const COLUMNS = 'id, service_id, created_at, message, deployment_id';
 
 /** Events kept per service; older ones are pruned so a crash loop cannot grow the store forever. */
 const KEPT_PER_SERVICE = 500;
@@ -39,17 +45,35 @@ export class EventRepository {
   list(serviceId: number, limit: number): ServiceEvent[] {
     return (
       this.db
-        .prepare('SELECT id, created_at, message, deployment_id FROM events WHERE service_id = ? ORDER BY id DESC LIMIT ?')
+        .prepare(`SELECT ${COLUMNS} FROM events WHERE service_id = ? ORDER BY id DESC LIMIT ?`)
         .all(serviceId, limit) as EventRow[]
     ).map(toEvent);
   }
 
-  /** Events after `afterId`, oldest first: what a follower has not seen yet. */
-  since(serviceId: number, afterId: number, limit = 200): ServiceEvent[] {
+  /** The events of several services merged, newest first: a service's own and its colours'. */
+  listOfMany(serviceIds: readonly number[], limit: number): OwnedEvent[] {
     return (
       this.db
-        .prepare('SELECT id, created_at, message, deployment_id FROM events WHERE service_id = ? AND id > ? ORDER BY id LIMIT ?')
-        .all(serviceId, afterId, limit) as EventRow[]
-    ).map(toEvent);
+        .prepare(`SELECT ${COLUMNS} FROM events WHERE service_id IN (${marks(serviceIds)}) ORDER BY id DESC LIMIT ?`)
+        .all(...serviceIds, limit) as EventRow[]
+    ).map(toOwnedEvent);
   }
+
+  /** The events of several services after `afterId`, oldest first. */
+  sinceOfMany(serviceIds: readonly number[], afterId: number, limit = 200): OwnedEvent[] {
+    return (
+      this.db
+        .prepare(`SELECT ${COLUMNS} FROM events WHERE service_id IN (${marks(serviceIds)}) AND id > ? ORDER BY id LIMIT ?`)
+        .all(...serviceIds, afterId, limit) as EventRow[]
+    ).map(toOwnedEvent);
+  }
+}
+
+function toOwnedEvent(r: EventRow): OwnedEvent {
+  return { ...toEvent(r), serviceId: r.service_id };
+}
+
+/** One placeholder per id; a service has only a few colours, so the statement cache stays small. */
+function marks(ids: readonly number[]): string {
+  return ids.map(() => '?').join(', ');
 }

@@ -250,4 +250,103 @@ ${countChanges('jobs', ['jobs', 'job_attempts'])}
 ${countChanges('services', ['stacks', 'project_networks', 'project_volumes'])}
     `,
   },
+  {
+    version: 6,
+    // Colours (ADR 011): each colour of a service is a service row of its own (name
+    // '<service>.<colour>', which no service name can be, and no address of its own), so that it
+    // keeps its own revisions, deployments, tasks and events; the service's row says which
+    // colour is live.
+    sql: `
+      ALTER TABLE services ADD COLUMN colour TEXT;
+      ALTER TABLE services ADD COLUMN colour_of INTEGER REFERENCES services(id);
+      ALTER TABLE services ADD COLUMN live_colour TEXT;
+      CREATE UNIQUE INDEX services_colours ON services(colour_of, colour) WHERE colour_of IS NOT NULL;
+    `,
+  },
+  {
+    version: 7,
+    // Secrets sealed with the key file's keys (src/secrets), deleted with their owner. Managed
+    // databases, their events, backups and restores; a database's rows count as one change counter.
+    sql: `
+      CREATE TABLE secrets (
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (owner, name)
+      );
+      CREATE INDEX secrets_by_key ON secrets(key_id);
+      CREATE TRIGGER revisions_secrets_gone AFTER DELETE ON revisions
+      BEGIN DELETE FROM secrets WHERE owner = 'revision:' || OLD.service_id || ':' || OLD.number; END;
+      CREATE TRIGGER stacks_secrets_gone AFTER DELETE ON stacks
+      BEGIN DELETE FROM secrets WHERE owner = 'stack:' || OLD.id; END;
+
+      CREATE TABLE databases (
+        id INTEGER PRIMARY KEY,
+        project TEXT NOT NULL REFERENCES projects(name),
+        name TEXT NOT NULL,
+        engine TEXT NOT NULL CHECK (engine IN ('postgres', 'redis')),
+        status TEXT NOT NULL CHECK (status IN ('ACTIVE', 'REMOVED', 'DELETING')),
+        definition TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        serving TEXT,
+        serving_revision INTEGER,
+        -- the stop-first step a change of definition is at; null when none runs
+        step TEXT,
+        step_started_at INTEGER NOT NULL,
+        reason TEXT,
+        delete_data INTEGER NOT NULL DEFAULT 0,
+        backup_schedule TEXT,
+        backups_kept INTEGER NOT NULL,
+        next_backup_at INTEGER,
+        crash_count INTEGER NOT NULL DEFAULT 0,
+        last_crash_at INTEGER,
+        created_at INTEGER NOT NULL,
+        UNIQUE (project, name)
+      );
+      CREATE TRIGGER databases_secrets_gone AFTER DELETE ON databases
+      BEGIN DELETE FROM secrets WHERE owner = 'database:' || OLD.id; END;
+      CREATE TABLE database_events (
+        id INTEGER PRIMARY KEY,
+        database_id INTEGER NOT NULL REFERENCES databases(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        message TEXT NOT NULL
+      );
+      CREATE INDEX database_events_by_database ON database_events(database_id, id);
+      CREATE TABLE backups (
+        id INTEGER PRIMARY KEY,
+        database_id INTEGER NOT NULL REFERENCES databases(id) ON DELETE CASCADE,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'taking', 'verifying', 'verified', 'failed')),
+        trigger TEXT NOT NULL,
+        format TEXT NOT NULL,
+        file TEXT,
+        size INTEGER,
+        sha256 TEXT,
+        counts TEXT,
+        dump_ms INTEGER,
+        verify_ms INTEGER,
+        reason TEXT,
+        created_at INTEGER NOT NULL,
+        taken_at INTEGER,
+        finished_at INTEGER
+      );
+      CREATE INDEX backups_by_database ON backups(database_id, id);
+      CREATE TABLE database_restores (
+        id INTEGER PRIMARY KEY,
+        database_id INTEGER NOT NULL REFERENCES databases(id) ON DELETE CASCADE,
+        backup_id INTEGER,
+        file TEXT NOT NULL,
+        format TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'loading', 'swapping', 'succeeded', 'failed')),
+        reason TEXT,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+      CREATE INDEX database_restores_by_database ON database_restores(database_id, id);
+      INSERT INTO change_counters (name, n) VALUES ('databases', 0);
+${countChanges('databases', ['databases', 'backups', 'database_restores'])}
+    `,
+  },
 ];

@@ -21,13 +21,17 @@ interface ServiceRow {
   restart_at: number | null;
   kill_signal: string | null;
   kill_at: number | null;
+  colour: string | null;
+  colour_of: number | null;
+  live_colour: string | null;
 }
 
 function toService(row: ServiceRow): Service {
   return {
     id: row.id,
     project: row.project,
-    name: row.name,
+    // A colour's row is stored as '<service>.<colour>' (names are unique per project); it is the service's.
+    name: row.colour === null ? row.name : row.name.slice(0, row.name.length - row.colour.length - 1),
     healthCheck: JSON.parse(row.health_check) as HealthCheck,
     status: row.status,
     currentRevision: row.current_revision,
@@ -40,6 +44,9 @@ function toService(row: ServiceRow): Service {
     desiredState: row.desired_state,
     restartAt: row.restart_at,
     kill: row.kill_signal === null || row.kill_at === null ? null : { signal: row.kill_signal, at: row.kill_at },
+    colour: row.colour,
+    colourOf: row.colour_of,
+    liveColour: row.live_colour,
   };
 }
 
@@ -77,9 +84,9 @@ export class ServiceRepository {
     return row ? toService(row) : null;
   }
 
-  /** The names of a project's services, sorted: all a listing needs, read from the (project, name) index. */
+  /** The names of a project's services, sorted: all a listing needs, read from the (project, name) index. Colours are parts of their service. */
   namesByProject(project: string): string[] {
-    const rows = this.db.prepare('SELECT name FROM services WHERE project = ? ORDER BY name').all(project) as { name: string }[];
+    const rows = this.db.prepare('SELECT name FROM services WHERE project = ? AND colour_of IS NULL ORDER BY name').all(project) as { name: string }[];
     return rows.map((row) => row.name);
   }
 
@@ -132,6 +139,34 @@ export class ServiceRepository {
   /** A stack's services, by id. */
   ofStack(stackId: number): Service[] {
     return (this.db.prepare('SELECT * FROM services WHERE stack_id = ? ORDER BY id').all(stackId) as ServiceRow[]).map(toService);
+  }
+
+  /**
+   * A new colour of a service, with the service's health check; the first colour a service gets
+   * is its live one. Call inside the caller's transaction.
+   */
+  createColour(service: Service, colour: string): Service {
+    const info = this.db
+      .prepare(
+        "INSERT INTO services (project, name, health_check, status, created_at, colour, colour_of) VALUES (?, ?, ?, 'INACTIVE', ?, ?, ?)",
+      )
+      .run(service.project, `${service.name}.${colour}`, JSON.stringify(service.healthCheck), this.clock.now(), colour, service.id);
+    this.db.prepare('UPDATE services SET live_colour = ? WHERE id = ? AND live_colour IS NULL').run(colour, service.id);
+    return this.byId(Number(info.lastInsertRowid)) as Service;
+  }
+
+  /** A service's colours, oldest first. */
+  coloursOf(serviceId: number): Service[] {
+    return (this.db.prepare('SELECT * FROM services WHERE colour_of = ? ORDER BY id').all(serviceId) as ServiceRow[]).map(toService);
+  }
+
+  colourOf(serviceId: number, colour: string): Service | null {
+    const row = this.db.prepare('SELECT * FROM services WHERE colour_of = ? AND colour = ?').get(serviceId, colour) as ServiceRow | undefined;
+    return row ? toService(row) : null;
+  }
+
+  setLiveColour(serviceId: number, colour: string): void {
+    this.db.prepare('UPDATE services SET live_colour = ? WHERE id = ?').run(colour, serviceId);
   }
 
   setSteady(id: number, steady: boolean): void {

@@ -1,5 +1,5 @@
 import type { ComposeFile } from '../domain/compose/load.js';
-import type { StackSpec } from '../domain/compose/stack-spec.js';
+import { stackFileKey, type StackSpec } from '../domain/compose/stack-spec.js';
 import { ConflictError } from '../domain/errors.js';
 import type { Clock } from '../domain/model.js';
 import type { Db } from './database.js';
@@ -124,6 +124,30 @@ export class StackRepository {
     this.db.prepare('DELETE FROM stack_files WHERE stack_id = ?').run(stackId);
     const insert = this.db.prepare('INSERT INTO stack_files (stack_id, name, content) VALUES (?, ?, ?)');
     for (const [name, content] of Object.entries(files)) insert.run(stackId, name, content);
+  }
+
+  /**
+   * Moves secrets that a server before secrets were sealed kept here in plain text into `seal`,
+   * each row gone once sealed, its bytes overwritten in the file (secure_delete). One
+   * transaction: a crash leaves every one here or every one sealed.
+   */
+  sealPlainSecrets(seal: (stackId: number, name: string, value: string) => void): number {
+    const prefix = stackFileKey('secret', '');
+    const rows = this.db.prepare('SELECT stack_id, name, content FROM stack_files WHERE substr(name, 1, ?) = ?').all(prefix.length, prefix) as { stack_id: number; name: string; content: string }[];
+    if (rows.length === 0) return 0;
+    const secureDelete = this.db.pragma('secure_delete', { simple: true }) as number;
+    this.db.pragma('secure_delete = ON');
+    try {
+      this.db.transaction(() => {
+        for (const row of rows) {
+          seal(row.stack_id, row.name.slice(prefix.length), row.content);
+          this.db.prepare('DELETE FROM stack_files WHERE stack_id = ? AND name = ?').run(row.stack_id, row.name);
+        }
+      })();
+    } finally {
+      this.db.pragma(`secure_delete = ${secureDelete ? 'ON' : 'OFF'}`);
+    }
+    return rows.length;
   }
 
   files(stackId: number): Record<string, string> {

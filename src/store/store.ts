@@ -1,11 +1,14 @@
 import type { Clock } from '../domain/model.js';
 import type { Db } from './database.js';
+import { BackupRepository } from './backups.js';
+import { DatabaseRepository } from './databases.js';
 import { DeploymentRepository } from './deployments.js';
 import { EventRepository } from './events.js';
 import { JobRepository } from './jobs.js';
 import { ProjectResourceRepository, StackRepository } from './stacks.js';
 import { ProjectRepository } from './projects.js';
 import { RevisionRepository } from './revisions.js';
+import { SecretRepository } from './secrets.js';
 import { ServiceRepository } from './services.js';
 import { TaskLogRepository } from './task-logs.js';
 
@@ -21,6 +24,9 @@ export class Store {
   readonly stacks: StackRepository;
   readonly networks: ProjectResourceRepository;
   readonly volumes: ProjectResourceRepository;
+  readonly secrets: SecretRepository;
+  readonly databases: DatabaseRepository;
+  readonly backups: BackupRepository;
 
   constructor(
     readonly db: Db,
@@ -36,6 +42,9 @@ export class Store {
     this.stacks = new StackRepository(db, clock);
     this.networks = new ProjectResourceRepository(db, clock, 'project_networks');
     this.volumes = new ProjectResourceRepository(db, clock, 'project_volumes');
+    this.secrets = new SecretRepository(db, clock);
+    this.databases = new DatabaseRepository(db, clock);
+    this.backups = new BackupRepository(db, clock);
   }
 
   transaction<T>(work: () => T): T {
@@ -50,11 +59,13 @@ export class Store {
   counters(): ChangeCounters {
     const rows = this.db.prepare('SELECT name, n FROM change_counters').raw(true).all() as [string, number][];
     const counts = new Map(rows);
-    return { services: counts.get('services') ?? 0, jobs: counts.get('jobs') ?? 0 };
+    return { services: counts.get('services') ?? 0, jobs: counts.get('jobs') ?? 0, databases: counts.get('databases') ?? 0 };
   }
 }
 
 export interface ChangeCounters {
   readonly services: number;
   readonly jobs: number;
+  /** Databases, their backups and restores. */
+  readonly databases: number;
 }

@@ -7,13 +7,14 @@ import { buildApp } from '../../src/api/app.js';
 import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
 import { Authenticator } from '../../src/api/auth.js';
 import { loadOrCreateSigningKey } from '../../src/registry/keys.js';
+import { UiSessions } from '../../src/api/ui-sessions.js';
 import { Observability } from '../../src/server/observability.js';
 import { registryTokenRoutes } from '../../src/registry/routes.js';
 import { TokenService } from '../../src/registry/token-service.js';
 import { AuditTrail } from '../../src/store/audit.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
-import { ADMIN, StaticJobObserver, StaticObserver } from '../support/api-harness.js';
+import { ADMIN, noDatabases, RecordingSwitch, StaticJobObserver, StaticObserver } from '../support/api-harness.js';
 import { NO_CERTIFICATES } from '../../src/tls/certificates.js';
 
 interface RegisteredRoute {
@@ -72,13 +73,17 @@ beforeAll(async () => {
       hostPolicy: { hostPorts: null, bindMountDirs: [] },
       realPath: async (path: string) => path,
       exec: null,
-      metrics: await Observability.start({ store, certificates: () => NO_CERTIFICATES, sampler: null, listen: null, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } }),
+    sessions: new UiSessions(clock),
+    uiDir: null,
+      metrics: await Observability.start({ store, certificates: () => NO_CERTIFICATES, routeMetrics: async () => null, sampler: null, listen: null, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } }),
       desiredStateChanged: () => undefined,
       certificates: NO_CERTIFICATES,
+      ...noDatabases(store),
       dockerCredentials: null,
       ownRegistry: null,
       jobs: new StaticJobObserver(),
       capacityMiB: async () => 1024,
+      colours: new RecordingSwitch(),
       audit: new AuditTrail(store.db, clock, null, (error) => {
         throw error;
       }),

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GatewayConfigRejectedError, GatewayReloadError } from '../../src/gateway/errors.js';
 import type { Route, Target } from '../../src/gateway/gateway.js';
 import { defaultWorkerDir, NginxGateway, type NginxGatewayOptions } from '../../src/gateway/nginx-gateway.js';
+import { httpRequest, type HttpOptions, type HttpReply } from '../support/http.js';
 
 const run = promisify(execFile);
 
@@ -373,37 +374,10 @@ describe('NginxGateway', () => {
   });
 });
 
-interface Reply {
-  readonly status: number;
-  readonly body: string;
-}
+type Reply = HttpReply;
 
-function get(
-  path: string,
-  options: { port?: number; agent?: Agent; method?: string; body?: string; headers?: Record<string, string> } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: options.port ?? LISTEN_PORT,
-        path,
-        method: options.method ?? 'GET',
-        headers: options.headers ?? {},
-        agent: options.agent ?? false,
-        timeout: 5_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${path} timed out`)));
-    req.on('error', reject);
-    req.end(options.body);
-  });
+function get(path: string, options: HttpOptions & { port?: number } = {}): Promise<Reply> {
+  return httpRequest(options.port ?? LISTEN_PORT, path, options);
 }
 
 function upgrade(path: string): Promise<Socket> {

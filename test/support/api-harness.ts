@@ -1,4 +1,9 @@
+import type { ApiDeps, DatabaseAccess } from '../../src/api/ports.js';
+import { DatabaseBusyError } from '../../src/domain/errors.js';
+import type { SecretStore } from '../../src/secrets/secret-store.js';
+import { testSecretStore } from './test-secrets.js';
 import type { HostPolicy } from '../../src/domain/compose/to-definition.js';
+import { UiSessions } from '../../src/api/ui-sessions.js';
 import { Observability } from '../../src/server/observability.js';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
@@ -11,6 +16,8 @@ import { openDatabase } from '../../src/store/database.js';
 import { AuditTrail } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
 import type { Certificates } from '../../src/domain/certificates.js';
+import type { ColourSwitch } from '../../src/domain/colours.js';
+import type { Service } from '../../src/domain/model.js';
 import { NO_CERTIFICATES } from '../../src/tls/certificates.js';
 
 export const ADMIN = 'admin-secret-token';
@@ -47,12 +54,26 @@ export class StaticJobObserver implements JobLogObserver {
   }
 }
 
+/** Stands for the reconciler's switch: records each one and commits it, or fails as told. */
+export class RecordingSwitch implements ColourSwitch {
+  readonly switches: { service: string; colour: string; force: boolean }[] = [];
+  failWith: Error | null = null;
+  async switchLive(service: Service, colour: string, options: { force: boolean; commit: () => void }): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.switches.push({ service: service.name, colour, force: options.force });
+    options.commit();
+  }
+}
+
 export interface Harness {
   app: FastifyInstance;
   store: Store;
   observer: StaticObserver;
   jobs: StaticJobObserver;
+  colours: RecordingSwitch;
   kicks: () => number;
+  /** What the API seals secrets with. */
+  secrets: SecretStore;
   close(): Promise<void>;
 }
 
@@ -60,17 +81,20 @@ export interface Harness {
 export const TEST_REGISTRY: OwnRegistry = { names: (domain) => domain === 'registry.example:5000' || domain === 'localhost:5000' };
 
 export async function apiHarness(
-  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; hostPolicy?: HostPolicy; capacityMiB?: number; nodes?: NodesPort } = {},
+  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; hostPolicy?: HostPolicy; capacityMiB?: number; nodes?: NodesPort; databases?: Partial<DatabaseAccess> } = {},
 ): Promise<Harness> {
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
   const observer = new StaticObserver();
+  const sessions = new UiSessions(clock);
   const jobs = new StaticJobObserver();
+  const colours = new RecordingSwitch();
   let kicks = 0;
+  const databases = noDatabases(store, options.databases);
   const app = await buildApp({
     store,
     observer,
-    auth: new Authenticator(ADMIN, store.projects, new AuthFailureLimiter(clock, options.authFailures ?? 100_000)),
+    auth: new Authenticator(ADMIN, store.projects, new AuthFailureLimiter(clock, options.authFailures ?? 100_000), sessions),
     publicUrl: PUBLIC_URL,
     desiredStateChanged: () => {
       kicks++;
@@ -80,11 +104,15 @@ export async function apiHarness(
     hostPolicy: options.hostPolicy ?? { hostPorts: null, bindMountDirs: [] },
     realPath: async (path) => path,
     exec: null,
-    metrics: await Observability.start({ store, certificates: () => options.certificates ?? NO_CERTIFICATES, sampler: null, listen: null, logger: SILENT }),
+    sessions,
+    uiDir: null,
+    metrics: await Observability.start({ store, certificates: () => options.certificates ?? NO_CERTIFICATES, routeMetrics: async () => null, sampler: null, listen: null, logger: SILENT }),
     jobs,
     capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
+    colours,
     certificates: options.certificates ?? NO_CERTIFICATES,
     ...(options.nodes ? { nodes: options.nodes } : {}),
+    ...databases,
     audit: new AuditTrail(store.db, clock, null, (error) => {
       throw error;
     }),
@@ -94,7 +122,9 @@ export async function apiHarness(
     store,
     observer,
     jobs,
+    colours,
     kicks: () => kicks,
+    secrets: databases.secrets,
     close: async () => {
       await app.close();
       store.db.close();
@@ -115,5 +145,20 @@ export const VALID_DEFINITION = {
   'container-port': 80,
   environment: [{ name: 'GREETING', value: 'hello' }],
 };
+
+/**
+ * A secret store with a key made for the test, and databases whose data the test provides through
+ * `access` (by default no engine is behind them: their data endpoints answer 409).
+ */
+export function noDatabases(store: Store, access: Partial<DatabaseAccess> = {}): Pick<ApiDeps, 'secrets' | 'databases' | 'reservedMiB'> {
+  const busy = (): never => {
+    throw new DatabaseBusyError('no engine in this test');
+  };
+  return {
+    secrets: testSecretStore(store),
+    databases: { observe: async () => ({ task: null, state: 'none', address: null, ready: null }), dump: busy, hasData: busy, receive: busy, ...access },
+    reservedMiB: async () => 0,
+  };
+}
 
 const SILENT = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type {
   EventSubscription,
   LogLine,
@@ -147,6 +148,15 @@ export class FakeRuntime implements TaskRuntime {
   async removeNetworks(labels: Readonly<Record<string, string>>): Promise<string[]> {
     for (const [name, held] of this.networks) if (matches(held, labels)) this.networks.delete(name);
     return [];
+  }
+
+  /** Files written into tasks, by task id and path. */
+  readonly files = new Map<string, Buffer>();
+
+  async copyFileInto(id: string, path: string, source: { readonly stream: Readable; readonly size: number }): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of source.stream) chunks.push(chunk as Buffer);
+    this.files.set(`${id}:${path}`, Buffer.concat(chunks));
   }
 
   async ensureVolume(spec: VolumeSpec): Promise<void> {

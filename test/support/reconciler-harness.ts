@@ -12,6 +12,7 @@ import { Reconciler, type ReconcilerOptions } from '../../src/reconciler/reconci
 import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
 import { FakeRuntime } from './fake-runtime.js';
+import { testSecretStore } from './test-secrets.js';
 
 export const INSTANCE = 'unit0001';
 
@@ -110,6 +111,8 @@ export class ReconcilerHarness {
   readonly clock = new ManualClock();
   readonly runtime = new FakeRuntime();
   readonly store = new Store(openDatabase(':memory:'), this.clock);
+  /** Kept across restarts, as the key file is. */
+  readonly secrets = testSecretStore(this.store);
   gateway = new RecordingGateway();
   health = new PortHealth();
   readonly removed: Service[] = [];
@@ -145,6 +148,7 @@ export class ReconcilerHarness {
         onServiceRemoved: async (service) => {
           this.removed.push(service);
         },
+        secrets: this.secrets,
       },
       this.options,
     );

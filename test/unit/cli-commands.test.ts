@@ -1,87 +1,41 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CliContext } from '../../src/cli/context.js';
+import type { Command } from 'commander';
 import { buildProgram, runCli } from '../../src/cli/main.js';
 import type { DeploymentStep } from '../../src/domain/deployment.js';
-import { ADMIN, apiHarness, createProject, type Harness } from '../support/api-harness.js';
+import { ADMIN, type Harness } from '../support/api-harness.js';
+import {
+  berth as runBerth,
+  cliSetup,
+  cliTeardown,
+  terminal as cliTerminal,
+  walkNextDeployment as walkDeployment,
+  SUCCESS,
+  type CliSetup,
+  type FakeTerminal,
+  type Run,
+} from '../support/cli-harness.js';
 
-class Capture {
-  text = '';
-  columns = 120;
-  constructor(readonly isTTY = false) {}
-  write(chunk: string): boolean {
-    this.text += chunk;
-    return true;
-  }
-}
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-interface FakeTerminal {
-  stdin: PassThrough & { isTTY?: boolean };
-  stdout: Capture;
-  stderr: Capture;
-  interrupt(): void;
-  ctx: CliContext;
-}
-
+let setup: CliSetup;
 let h: Harness;
 let url: string;
 let token: string;
 let configHome: string;
 
 beforeEach(async () => {
-  h = await apiHarness({
-    credentials: {
-      credentialsFor: async (service) => ({ repo_uri: `127.0.0.1:5000/exp/${service.name}`, proxy_endpoint: '127.0.0.1:5000', user: 'push-user', password: "pa'ss" }),
-    },
-  });
-  token = await createProject(h.app, 'exp');
-  url = await h.app.listen({ port: 0, host: '127.0.0.1' });
-  configHome = mkdtempSync(join(tmpdir(), 'berth-cli-test-'));
+  setup = await cliSetup();
+  ({ h, url, token, configHome } = setup);
 });
-afterEach(async () => {
-  await h.close();
-  rmSync(configHome, { recursive: true, force: true });
-});
+afterEach(async () => cliTeardown(setup));
 
 function terminal(argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): FakeTerminal {
-  const tty = options.tty ?? false;
-  const stdin = Object.assign(new PassThrough(), { isTTY: tty });
-  const stdout = new Capture(tty);
-  const stderr = new Capture(tty);
-  const listeners = new Set<() => void>();
-  return {
-    stdin,
-    stdout,
-    stderr,
-    interrupt: () => listeners.forEach((l) => l()),
-    ctx: {
-      argv,
-      stdin,
-      stdout,
-      stderr,
-      env: { XDG_CONFIG_HOME: configHome, BERTH_URL: url, BERTH_TOKEN: token, ...options.env },
-      onInterrupt(listener) {
-        listeners.add(listener);
-        return () => listeners.delete(listener);
-      },
-    },
-  };
+  return cliTerminal(setup, argv, options);
 }
 
-async function berth(argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): Promise<Run> {
-  const t = terminal(argv, options);
-  const code = await runCli(t.ctx);
-  return { code, out: t.stdout.text, err: t.stderr.text };
+function berth(argv: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): Promise<Run> {
+  return runBerth(setup, argv, options);
 }
 
 function serviceId(name: string): number {
@@ -90,29 +44,10 @@ function serviceId(name: string): number {
   return service.id;
 }
 
-/** Stands in for the reconciler: waits for the service's open deployment and moves it through `steps`. */
-async function walkNextDeployment(name: string, steps: DeploymentStep[], reason = 'tasks never became healthy'): Promise<void> {
-  const id = serviceId(name);
-  let open = h.store.deployments.open(id);
-  for (let i = 0; i < 1000 && open.length === 0; i++) {
-    await sleep(10);
-    open = h.store.deployments.open(id);
-  }
-  let deployment = open[0];
-  if (!deployment) throw new Error('no deployment started');
-  for (const step of steps) {
-    await sleep(30);
-    const current = h.store.deployments.get(deployment.id);
-    if (!current) throw new Error('deployment vanished');
-    deployment = h.store.transaction(() => {
-      const next = step === 'rolling-back' ? h.store.deployments.rollBack(current, 'failed', reason) : h.store.deployments.advance(current, step);
-      h.store.events.add(id, `reached ${step}`, current.id);
-      return next;
-    });
-  }
+function walkNextDeployment(name: string, steps: DeploymentStep[], reason?: string): Promise<void> {
+  return walkDeployment(h, () => serviceId(name), steps, reason);
 }
 
-const SUCCESS: DeploymentStep[] = ['starting', 'health-wait', 'switching', 'draining', 'stopping', 'succeeded'];
 const DEPLOY = ['deploy', 'web', '--image', 'berth-demo/hello:1', '--memory-reservation', '16', '--memory-limit', '32', '--port', '80'];
 
 describe('berth login and project create', () => {
@@ -338,8 +273,10 @@ describe('every command', () => {
 
   it('has --help with an Example section', async () => {
     const t = terminal([]);
-    const commands = buildProgram(t.ctx).commands.flatMap((c) => (c.commands.length > 0 ? c.commands.map((s) => [c.name(), s.name()]) : [[c.name()]]));
-    expect(commands.map((c) => c.join(' '))).toEqual(expect.arrayContaining(['login', 'project create', 'ls', 'create', 'deploy', 'status', 'logs', 'events', 'delete', 'credentials', 'push', 'audit', 'server']));
+    // A group that also runs on its own (`server`, beside `server rotate-key`) is a command too.
+    const runnable = (c: Command): boolean => c.commands.length === 0 || c.options.length > 0;
+    const commands = buildProgram(t.ctx).commands.flatMap((c) => [...(runnable(c) ? [[c.name()]] : []), ...c.commands.map((s) => [c.name(), s.name()])]);
+    expect(commands.map((c) => c.join(' '))).toEqual(expect.arrayContaining(['login', 'project create', 'ls', 'create', 'deploy', 'status', 'logs', 'events', 'delete', 'credentials', 'push', 'audit', 'server', 'server rotate-key']));
     for (const command of commands) {
       const help = await berth([...command, '--help']);
       expect(help.code, command.join(' ')).toBe(0);

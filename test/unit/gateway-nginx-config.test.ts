@@ -9,6 +9,7 @@ function input(overrides: Partial<NginxConfigInput> = {}): NginxConfigInput {
     adminPort: 7071,
     paths: nginxPaths('/var/lib/berth/gateway'),
     moduleFile: '/opt/berth/build/nginx/ngx_http_berth_routes_module.so',
+    routeMetrics: true,
     ...overrides,
   };
 }

@@ -9,7 +9,7 @@ import { NO_CERTIFICATES } from '../../src/tls/certificates.js';
 
 function metrics(usage = new Map()) {
   const store = new Store(openDatabase(':memory:'), { now: () => Date.now() });
-  return { store, metrics: new BerthMetrics({ store, certificates: () => NO_CERTIFICATES, usage: () => usage }) };
+  return { store, metrics: new BerthMetrics({ store, certificates: () => NO_CERTIFICATES, usage: () => usage, routes: async () => null }) };
 }
 
 /** Every series of the text: its name and its label names. */

@@ -34,7 +34,7 @@ describe('what a reconcile pass reads from the store', () => {
     expect(afterUpdate).toBeGreaterThan(before.services);
     store.revisions.add(service.id, definition('web:1'));
     store.deployments.create(service.id, 1, null);
-    expect(store.counters()).toEqual({ services: afterUpdate + 2, jobs: before.jobs });
+    expect(store.counters()).toEqual({ services: afterUpdate + 2, jobs: before.jobs, databases: before.databases });
   });
 
   it('moves a service row’s version on every update of it, and only of it', () => {

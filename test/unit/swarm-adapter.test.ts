@@ -181,18 +181,30 @@ describe('task events from listings', () => {
 
 describe('commands in Swarm tasks', () => {
   const session = { close: () => {} } as unknown as ExecSession;
-  const local = (found: boolean): TaskExec => ({ exec: () => Promise.resolve(found ? session : null) });
+  const local = (found: boolean): TaskExec => ({
+    exec: () => Promise.resolve(found ? session : null),
+    run: (id) => Promise.resolve({ exitCode: 0, stdout: id, stderr: '' }),
+  });
+  const where = (node: string | null, container: string | null) => ({
+    nodeOf: () => Promise.resolve(node),
+    containerOf: () => Promise.resolve(container === null ? { node: node ?? 'none' } : { container }),
+  });
   const options = { command: ['true'], tty: false };
 
   it('runs them through the engine of berth’s own node', async () => {
-    expect(await new SwarmExec(local(true), () => Promise.resolve('worker-2')).exec({}, options)).toBe(session);
+    expect(await new SwarmExec(local(true), where('worker-2', null)).exec({}, options)).toBe(session);
   });
 
   it('refuses a task on another node by the node’s name, and tells a task that does not run', async () => {
-    await expect(new SwarmExec(local(false), () => Promise.resolve('worker-2')).exec({}, options)).rejects.toMatchObject({
+    await expect(new SwarmExec(local(false), where('worker-2', null)).exec({}, options)).rejects.toMatchObject({
       code: 'BERTH_TASK_ON_OTHER_NODE',
       message: expect.stringMatching(/^The task runs on node worker-2;/),
     });
-    expect(await new SwarmExec(local(false), () => Promise.resolve(null)).exec({}, options)).toBeNull();
+    expect(await new SwarmExec(local(false), where(null, null)).exec({}, options)).toBeNull();
+  });
+
+  it('runs a command in a task by its container on berth’s engine, or names the node it is on', async () => {
+    expect(await new SwarmExec(local(false), where('manager-1', 'c0ffee')).run('svc', { command: ['true'] })).toMatchObject({ stdout: 'c0ffee' });
+    await expect(new SwarmExec(local(false), where('worker-3', null)).run('svc', { command: ['true'] })).rejects.toMatchObject({ code: 'BERTH_TASK_ON_OTHER_NODE' });
   });
 });

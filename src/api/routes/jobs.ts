@@ -6,6 +6,7 @@ import { isJobFinished, type Job } from '../../domain/job.js';
 import { parseJobInput, type JobSource } from '../../domain/job-input.js';
 import { nextRunAfter } from '../../domain/schedule.js';
 import { printable } from '../../domain/names.js';
+import { rowFor } from '../colour-scope.js';
 import { jobDoc, jobLogsDoc, jobSummaryDoc } from '../job-documents.js';
 import { CreateJobBody, CreateJobResponse, JobDoc, JobListQuery, JobLogsDoc, JobLogsQuery, JobParams, JobSummaryDoc } from '../job-schemas.js';
 import { sendLogStream } from '../log-stream.js';
@@ -34,7 +35,9 @@ export function jobRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
     const service = store.services.find(project, name);
     if (!service) throw new InvalidJobError(`No service '${printable(name)}' in this project to run the job with`);
     if (service.status === 'DRAINING') throw new InvalidJobError(`Service '${service.name}' is being deleted`);
-    const definition = service.currentRevision === null ? null : (store.revisions.get(service.id, service.currentRevision)?.definition ?? null);
+    // A service with colours runs its jobs with its live colour's revision.
+    const row = rowFor(store, service, undefined);
+    const definition = row.currentRevision === null ? null : (store.revisions.get(row.id, row.currentRevision)?.definition ?? null);
     if (!definition) throw new InvalidJobError(`Service '${service.name}' serves no revision yet: deploy it first, or run with 'image'`);
     return { name: service.name, definition };
   }

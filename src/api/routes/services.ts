@@ -7,19 +7,28 @@ import {
   ConflictError,
   DeploymentNotFoundError,
   FeatureUnavailableError,
+  InvalidDefinitionError,
   InvalidServiceNameError,
   ServiceDeletingError,
   ServiceInStackError,
   ServiceNotFoundError,
 } from '../../domain/errors.js';
+import { ENGINES } from '../../domain/database-engines.js';
 import { parseHealthCheck } from '../../domain/health-check.js';
+import { secretOwner } from '../../secrets/secret-store.js';
 import { ownedRepository, parseImageReference } from '../../domain/image-reference.js';
-import type { Revision, Service } from '../../domain/model.js';
+import { ColourLiveError } from '../../domain/colours.js';
+import type { Deployment, Service } from '../../domain/model.js';
 import { assertServiceName } from '../../domain/names.js';
-import { deploymentDoc, logsDoc, serviceSummary, statusDoc, iso } from '../documents.js';
+import { eventDoc } from '../colour-documents.js';
+import { colourRow, deploymentTarget, requestedColour, rowFor, rowsFor } from '../colour-scope.js';
+import { deploymentDoc, logsDoc, serviceSummary, iso } from '../documents.js';
+import { serviceStatusDoc } from '../service-status.js';
 import { sendLogStream } from '../log-stream.js';
+import type { Store } from '../../store/store.js';
 import type { ApiDeps } from '../ports.js';
 import {
+  ColourQuery,
   CreateServiceBody,
   DeleteServiceResponse,
   DeploymentDoc,
@@ -34,12 +43,11 @@ import {
   ServiceDoc,
   ServiceParams,
   ServiceQuery,
+  RevisionDoc,
   ServiceSummary,
   UpdateServiceResponse,
 } from '../schemas.js';
 
-const EVENTS_IN_STATUS = 25;
-const LAST_EXIT_LINES = 10;
 const DEFAULT_TAIL = 100;
 const MAX_TAIL = 5000;
 const DEFAULT_STREAMS = 5;
@@ -57,14 +65,12 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
     return service;
   }
 
-  /** A stack's service changes with its stack: a lone change would be undone by the next `up`. */
-  function refuseStackMember(service: Service): void {
-    if (service.stackId === null) return;
-    throw new ServiceInStackError(service.name, store.stacks.byId(service.stackId)?.name ?? 'unknown');
-  }
-
-  function revisionsOf(service: Service): Map<number, Revision> {
-    return new Map(store.revisions.list(service.id).map((r) => [r.number, r]));
+  /** A deployment of the service or of one of its colours, with the colour it is of. */
+  function deploymentOf(service: Service, id: number): { deployment: Deployment; colour: string | null } {
+    const rows = rowsFor(store, service, undefined);
+    const deployment = store.deployments.get(id);
+    if (!deployment || !rows.has(deployment.serviceId)) throw new DeploymentNotFoundError(id);
+    return { deployment, colour: rows.get(deployment.serviceId) ?? null };
   }
 
   return async (app) => {
@@ -92,6 +98,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         }
         const { name, health_check } = request.body;
         assertServiceName(project, name);
+        if (store.databases.find(project, name)) throw new InvalidServiceNameError(`'${name}' is a database of this project; a service's name is its host name on the project's network`);
         const service = store.transaction(() => {
           deps.audit.record({ actor: actor(project, request.ip), action: 'service.create', target: `${project}/${name}`, detail: null });
           const created = store.services.create(project, name, parseHealthCheck(health_check));
@@ -119,10 +126,11 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
         const { view, tail, streams } = request.query;
+        const colour = requestedColour(request.query.colour);
         if (view === 'logs') {
           const tailN = boundedInt(tail, DEFAULT_TAIL, MAX_TAIL, 'tail');
           const streamsN = boundedInt(streams, DEFAULT_STREAMS, MAX_STREAMS, 'streams');
-          return logsDoc(await deps.observer.logs(service.id, tailN, streamsN));
+          return logsDoc(await deps.observer.logs(rowFor(store, service, colour).id, tailN, streamsN));
         }
         if (view === 'docker') {
           if (!deps.dockerCredentials) throw new FeatureUnavailableError('This server runs without a registry');
@@ -135,17 +143,7 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           });
           return credentials;
         }
-        return {
-          ...serviceSummary(service, publicUrl),
-          status: statusDoc({
-            service,
-            revisions: revisionsOf(service),
-            tasks: await deps.observer.tasks(service.id),
-            events: store.events.list(service.id, EVENTS_IN_STATUS),
-            deployment: store.deployments.latest(service.id),
-            lastExitLogs: (store.taskLogs.list(service.id, 1)[0]?.lines ?? []).slice(-LAST_EXIT_LINES).map((l) => l.message),
-          }),
-        };
+        return serviceStatusDoc(deps, service, colour);
       },
     );
 
@@ -154,8 +152,9 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       {
         schema: {
           tags: ['services'],
-          summary: 'Store a new revision and start its deployment',
+          summary: 'Store a new revision and start its deployment (into a colour with ?colour=NAME)',
           params: ServiceParams,
+          querystring: ColourQuery,
           body: ServiceDefinitionBody,
           response: { 200: UpdateServiceResponse, ...errors },
         },
@@ -163,38 +162,65 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       async (request) => {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
-        refuseStackMember(service);
+        refuseStackMember(store, service);
         if (service.status === 'DRAINING') throw new ServiceDeletingError(service.name);
+        const colour = requestedColour(request.query.colour);
         const definition = parseDefinition(request.body);
         if (definition.image !== null) ownedRepository(project, parseImageReference(definition.image), deps.ownRegistry);
+        checkDatabases(store, project, definition.databases ?? [], definition.environment.map((e) => e.name));
         const { revision, deployment } = store.transaction(() => {
-          const stored = store.revisions.add(service.id, definition);
-          const started = store.deployments.create(service.id, stored.number, service.currentRevision);
+          const target = deploymentTarget(store, service, colour);
+          const stored = store.revisions.add(target.id, definition);
+          for (const secret of request.body.secrets ?? []) deps.secrets.put(secretOwner.revision(target.id, stored.number), secret.name, secret.value);
+          const started = store.deployments.create(target.id, stored.number, target.currentRevision);
           const image = definition.image ?? `tag ${definition.containerTag}`;
-          store.events.add(service.id, `revision ${stored.number} created (${image}, ${definition.replicas} × ${definition.memoryLimitMiB} MiB)`, started.id);
+          store.events.add(target.id, `revision ${stored.number} created (${image}, ${definition.replicas} × ${definition.memoryLimitMiB} MiB)`, started.id);
           deps.audit.record({
             actor: actor(project, request.ip),
             action: 'service.deploy',
             target: `${project}/${service.name}`,
             // Variable names only: values may be secrets.
-            detail: `revision ${stored.number}: ${image}, ${definition.replicas} replica(s), ${definition.memoryReservationMiB}/${definition.memoryLimitMiB} MiB, port ${definition.containerPort}, env [${definition.environment.map((e) => e.name).join(', ')}]`,
+            detail: `${colour === undefined ? '' : `colour ${colour}, `}revision ${stored.number}: ${image}, ${definition.replicas} replica(s), ${definition.memoryReservationMiB}/${definition.memoryLimitMiB} MiB, port ${definition.containerPort}, env [${definition.environment.map((e) => e.name).join(', ')}]${definition.secretNames ? `, secrets [${definition.secretNames.join(', ')}]` : ''}${definition.databases ? `, databases [${definition.databases.join(', ')}]` : ''}`,
           });
           return { revision: stored, deployment: started };
         });
         deps.desiredStateChanged();
-        return { name: service.name, revision: revision.number, deployment: deployment.id };
+        return { name: service.name, revision: revision.number, deployment: deployment.id, ...(colour === undefined ? {} : { colour }) };
       },
     );
 
     app.delete(
       '/services/:name',
-      { schema: { tags: ['services'], summary: 'Stop and remove the service', params: ServiceParams, response: { 200: DeleteServiceResponse, ...errors } } },
+      {
+        schema: {
+          tags: ['services'],
+          summary: 'Stop and remove the service, or with ?colour=NAME one colour that is not live',
+          params: ServiceParams,
+          querystring: ColourQuery,
+          response: { 200: DeleteServiceResponse, ...errors },
+        },
+      },
       async (request) => {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
-        refuseStackMember(service);
+        const colour = requestedColour(request.query.colour);
+        if (colour !== undefined) {
+          const row = colourRow(store, service, colour);
+          if (service.liveColour === colour && service.status !== 'DRAINING') throw new ColourLiveError(service.name, colour);
+          if (row.status !== 'DRAINING') {
+            store.transaction(() => {
+              store.services.setStatus(row.id, 'DRAINING');
+              store.events.add(service.id, `colour ${colour} terminated: its tasks stop, its revisions and logs go`);
+              deps.audit.record({ actor: actor(project, request.ip), action: 'service.terminate', target: `${project}/${service.name}`, detail: `colour ${colour}` });
+            });
+            deps.desiredStateChanged();
+          }
+          return { name: service.name, status: 'DRAINING', colour };
+        }
+        refuseStackMember(store, service);
         if (service.status !== 'DRAINING') {
           store.transaction(() => {
+            for (const row of store.services.coloursOf(service.id)) store.services.setStatus(row.id, 'DRAINING');
             store.services.setStatus(service.id, 'DRAINING');
             store.events.add(service.id, 'service deletion requested');
             deps.audit.record({ actor: actor(project, request.ip), action: 'service.delete', target: `${project}/${service.name}`, detail: null });
@@ -215,10 +241,11 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const service = serviceOf(project, request.params.name);
         const after = request.query.after === undefined ? 0 : Number(request.query.after);
         const limit = boundedInt(request.query.limit, 200, 1000, 'limit');
-        const events = after === 0 ? store.events.list(service.id, limit).reverse() : store.events.since(service.id, after, limit);
-        return {
-          events: events.map((e) => ({ id: e.id, created_at: iso(e.createdAt), message: e.message, deployment_id: e.deploymentId })),
-        };
+        // A service's own events, and with colours every colour's (or only the one asked for), merged.
+        const rows = rowsFor(store, service, requestedColour(request.query.colour));
+        const ids = [...rows.keys()];
+        const events = after === 0 ? store.events.listOfMany(ids, limit).reverse() : store.events.sinceOfMany(ids, after, limit);
+        return { events: events.map((e) => ({ id: e.id, ...eventDoc(e, rows), deployment_id: e.deploymentId })) };
       },
     );
 
@@ -238,17 +265,55 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
         const tail = request.query.tail === undefined ? 20 : boundedInt(request.query.tail, 20, MAX_TAIL, 'tail');
-        return sendLogStream(request, reply, (follow) => deps.observer.followLogs(service.id, { tail, ...follow }), 'logs');
+        const row = rowFor(store, service, requestedColour(request.query.colour));
+        return sendLogStream(request, reply, (follow) => deps.observer.followLogs(row.id, { tail, ...follow }), 'logs');
       },
     );
 
     app.get(
       '/services/:name/deployments',
-      { schema: { tags: ['deployments'], summary: 'Deployments, newest first', params: ServiceParams, response: { 200: Type.Array(DeploymentDoc), ...errors } } },
+      {
+        schema: { tags: ['deployments'], summary: 'Deployments, newest first (every colour’s, or one with ?colour=NAME)', params: ServiceParams, querystring: ColourQuery, response: { 200: Type.Array(DeploymentDoc), ...errors } },
+      },
       async (request) => {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
-        return store.deployments.list(service.id, 50).map(deploymentDoc);
+        const rows = rowsFor(store, service, requestedColour(request.query.colour));
+        return store.deployments.listOfMany([...rows.keys()], 50).map((d) => deploymentDoc(d, rows.get(d.serviceId) ?? null));
+      },
+    );
+
+    app.get(
+      '/services/:name/revisions',
+      {
+        schema: {
+          tags: ['deployments'],
+          summary: 'Revisions, newest first: what each ran (variable names only, never values); every colour’s, or one with ?colour=NAME',
+          params: ServiceParams,
+          querystring: ColourQuery,
+          response: { 200: Type.Array(RevisionDoc), ...errors },
+        },
+      },
+      async (request) => {
+        const project = auth.requireProject(request);
+        const service = serviceOf(project, request.params.name);
+        // Each colour numbers its own revisions: with colours, a revision is known by colour and number.
+        const rows = rowsFor(store, service, requestedColour(request.query.colour));
+        const revisions = [...rows].flatMap(([id, colour]) => store.revisions.list(id).map((r) => ({ r, colour })));
+        revisions.sort((a, b) => b.r.createdAt - a.r.createdAt);
+        return revisions.map(({ r, colour }) => ({
+          number: r.number,
+          status: r.status,
+          created_at: iso(r.createdAt),
+          image: r.definition.image ?? `tag ${r.definition.containerTag}`,
+          replicas: r.definition.replicas,
+          memory_reservation: r.definition.memoryReservationMiB,
+          memory_limit: r.definition.memoryLimitMiB,
+          container_port: r.definition.containerPort,
+          command: r.definition.command === null ? null : [...r.definition.command],
+          environment_names: r.definition.environment.map((e) => e.name),
+          ...(colour === null ? {} : { colour }),
+        }));
       },
     );
 
@@ -258,9 +323,8 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       async (request) => {
         const project = auth.requireProject(request);
         const service = serviceOf(project, request.params.name);
-        const deployment = store.deployments.get(Number(request.params.id));
-        if (!deployment || deployment.serviceId !== service.id) throw new DeploymentNotFoundError(Number(request.params.id));
-        return deploymentDoc(deployment);
+        const { deployment, colour } = deploymentOf(service, Number(request.params.id));
+        return deploymentDoc(deployment, colour);
       },
     );
 
@@ -268,20 +332,39 @@ export function serviceRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
       const project = auth.requireProject(request);
       const service = serviceOf(project, request.params.name);
       const id = Number(request.params.id);
-      const deployment = store.deployments.get(id);
-      if (!deployment || deployment.serviceId !== service.id) throw new DeploymentNotFoundError(id);
+      const { deployment, colour } = deploymentOf(service, id);
       if (deployment.step !== 'rolling-back' && !canRollBack(deployment.step, strategyNamed(deployment.strategy))) {
         throw new ConflictError(`Deployment ${id} is at step '${deployment.step}' and can no longer be cancelled`);
       }
       const updated = deployment.step === 'rolling-back' ? deployment : store.deployments.rollBack(deployment, 'cancelled', 'cancelled by request');
-      deps.audit.record({ actor: actor(project, request.ip), action: 'deployment.cancel', target: `${project}/${service.name}`, detail: `deployment ${id} (revision ${deployment.revision})` });
+      deps.audit.record({ actor: actor(project, request.ip), action: 'deployment.cancel', target: `${project}/${service.name}`, detail: `deployment ${id} (${colour === null ? '' : `colour ${colour}, `}revision ${deployment.revision})` });
       deps.desiredStateChanged();
-      return deploymentDoc(updated);
+      return deploymentDoc(updated, colour);
     };
     const cancelSchema = { schema: { tags: ['deployments'], summary: 'Cancel a deployment that has not switched traffic yet', params: DeploymentParams, response: { 200: DeploymentDoc, ...errors } } };
     app.post('/services/:name/deployments/:id/cancel', cancelSchema, cancel);
     app.delete('/services/:name/deployments/:id', cancelSchema, cancel);
   };
+}
+
+/** Each `--db` names a database of the project, and no two give the same variable (nor one the environment has). */
+function checkDatabases(store: ApiDeps['store'], project: string, names: readonly string[], envNames: readonly string[]): void {
+  const taken = new Map(envNames.map((n) => [n, 'the environment']));
+  for (const name of names) {
+    const db = store.databases.find(project, name);
+    if (!db || db.status !== 'ACTIVE') throw new InvalidDefinitionError(`'databases' names '${name.slice(0, 64)}', which is not a database of this project`);
+    for (const variable of ENGINES[db.engine].serviceEnv(name, name, '')) {
+      const other = taken.get(variable.name);
+      if (other) throw new InvalidDefinitionError(`Database '${name}' would set ${variable.name}, which ${other} sets too`);
+      taken.set(variable.name, `database '${name}'`);
+    }
+  }
+}
+
+/** A stack's service changes with its stack: a lone change would be undone by the next `up`. */
+export function refuseStackMember(store: Store, service: Service): void {
+  if (service.stackId === null) return;
+  throw new ServiceInStackError(service.name, store.stacks.byId(service.stackId)?.name ?? 'unknown');
 }
 
 export function actor(project: string, ip: string): string {

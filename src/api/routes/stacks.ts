@@ -6,7 +6,7 @@ import { DEFAULT_HEALTH_CHECK } from '../../domain/health-check.js';
 import type { Service } from '../../domain/model.js';
 import type { ApiDeps } from '../ports.js';
 import { ErrorBody } from '../schemas.js';
-import { stackUp, stackServiceUrl } from '../stack-apply.js';
+import { assertNameFree, stackUp, stackServiceUrl } from '../stack-apply.js';
 import { stackDoc } from '../stack-documents.js';
 import {
   CredentialsBody,
@@ -202,8 +202,8 @@ export function stackRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           return request.body.services.map((composeName) => {
             const berthName = stackServiceName(name, composeName);
             if (!isServiceName(berthName)) throw new BadRequestError(`'${composeName.slice(0, 64)}' makes no valid service name ('${berthName.slice(0, 64)}')`);
+            assertNameFree(store, project, name, stack.id, composeName, berthName);
             const existing = store.services.find(project, berthName);
-            if (existing && existing.stackId !== stack.id) throw new BadRequestError(`'${berthName}' is a service outside stack '${name}'`);
             return { composeName, service: existing ?? store.services.create(project, berthName, DEFAULT_HEALTH_CHECK, stack.id) };
           });
         });

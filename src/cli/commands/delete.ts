@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { connect } from '../config.js';
-import { canPrompt, type CliContext } from '../context.js';
-import { CliError, UsageError } from '../errors.js';
+import type { CliContext } from '../context.js';
 import { examples, printJson } from '../output.js';
-import { confirm } from '../prompt.js';
+import { confirmOrRefuse } from '../prompt.js';
 
 export function registerDelete(program: Command, ctx: CliContext): void {
   program
@@ -15,12 +14,7 @@ export function registerDelete(program: Command, ctx: CliContext): void {
     .option('--json', 'print the API answer')
     .addHelpText('after', examples('berth delete web', 'berth delete web --yes'))
     .action(async (name: string, options: { yes?: boolean; json?: boolean }) => {
-      if (!options.yes) {
-        if (!canPrompt(ctx)) throw new UsageError(`Not deleting '${name}' without --yes: nobody at a terminal can confirm`);
-        if (!(await confirm(ctx, `Delete service '${name}' with its tasks, route and image repository?`))) {
-          throw new CliError('BERTH_ABORTED', `'${name}' was not deleted`);
-        }
-      }
+      await confirmOrRefuse(ctx, options.yes, `Delete service '${name}' with its tasks, route and image repository?`, `Not deleting '${name}' without --yes: nobody at a terminal can confirm`, `'${name}' was not deleted`);
       const answer = await (await connect(ctx)).deleteService(name);
       if (options.json) printJson(ctx.stdout, answer);
       else ctx.stdout.write(`Deleting ${answer.name}: its tasks stop and its route and repository go (status ${answer.status})\n`);

@@ -13,6 +13,7 @@ interface EventsOptions {
   limit?: number;
   follow?: boolean;
   json?: boolean;
+  colour?: string;
 }
 
 export function registerEvents(program: Command, ctx: CliContext): void {
@@ -23,14 +24,17 @@ export function registerEvents(program: Command, ctx: CliContext): void {
     .option('--limit <n>', 'latest events to print (default 50)', integerIn(1, LIMITS.events), 50)
     .option('-f, --follow', 'keep printing new events until Ctrl-C')
     .option('--json', 'print the events document (with --follow: one JSON line per event)')
+    .option('--colour <name>', "only this colour's events (a service with colours shows its own and every colour's, each marked)")
     .addHelpText('after', examples('berth events web --limit 20', 'berth events web -f'))
     .action(async (name: string, options: EventsOptions) => {
       const client = await connect(ctx);
       const style = styleFor(ctx);
       const print = (e: ServiceEvent): void => {
-        ctx.stdout.write(options.json ? `${JSON.stringify(e)}\n` : `${style.dim(shortTime(e.created_at))}  ${e.message}\n`);
+        const colour = e.colour === undefined ? '' : `${style.cyan(`[${e.colour}]`)} `;
+        ctx.stdout.write(options.json ? `${JSON.stringify(e)}\n` : `${style.dim(shortTime(e.created_at))}  ${colour}${e.message}\n`);
       };
-      const first = await client.events(name, { limit: options.limit });
+      const colour = options.colour;
+      const first = await client.events(name, { limit: options.limit, colour });
       if (!options.follow) {
         if (options.json) ctx.stdout.write(`${JSON.stringify(first, null, 2)}\n`);
         else for (const e of first.events) print(e);
@@ -43,7 +47,7 @@ export function registerEvents(program: Command, ctx: CliContext): void {
       try {
         while (!stop.signal.aborted) {
           await sleep(FOLLOW_POLL_MS, undefined, { signal: stop.signal });
-          const fresh = (await client.events(name, cursor > 0 ? { after: cursor } : {}, { signal: stop.signal })).events.filter((e) => e.id > cursor);
+          const fresh = (await client.events(name, cursor > 0 ? { after: cursor, colour } : { colour }, { signal: stop.signal })).events.filter((e) => e.id > cursor);
           for (const e of fresh) print(e);
           cursor = fresh.at(-1)?.id ?? cursor;
         }

@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { writeFileAtomic } from '../../fs/atomic-file.js';
 import type { LogLine, Logs } from '../../client/index.js';
 import { connect } from '../config.js';
 import type { CliContext } from '../context.js';
@@ -11,6 +12,8 @@ interface LogsOptions {
   streams?: number;
   follow?: boolean;
   json?: boolean;
+  colour?: string;
+  output?: string;
 }
 
 export function registerLogs(program: Command, ctx: CliContext): void {
@@ -22,16 +25,30 @@ export function registerLogs(program: Command, ctx: CliContext): void {
     .option('--streams <n>', 'newest streams to show (server default 5; ignored with --follow)', integerIn(1, LIMITS.streams))
     .option('-f, --follow', 'keep printing new lines, of new tasks too, until Ctrl-C')
     .option('--json', 'print the logs document (with --follow: one JSON line per log line)')
-    .addHelpText('after', examples('berth logs web --tail 50', 'berth logs web -f', "berth logs web --json | jq -r '.logs[0].log_events[].message'"))
+    .option('--colour <name>', 'the logs of this colour of the service (default: the live colour)')
+    .addOption(new Option('--output <file>', 'write the logs to this file instead (replaced whole, never half-written)').conflicts('follow'))
+    .addHelpText(
+      'after',
+      examples('berth logs web --tail 50', 'berth logs web -f', "berth logs web --json | jq -r '.logs[0].log_events[].message'", 'berth logs nmpi --colour green --output nmpi-green.log'),
+    )
     .action(async (name: string, options: LogsOptions) => {
       const client = await connect(ctx);
+      const colour = options.colour === undefined ? {} : { colour: options.colour };
+      if (options.output !== undefined) {
+        const logs = await client.logs(name, { tail: options.tail, streams: options.streams, ...colour });
+        const lines = chronological(logs);
+        const text = options.json ? `${JSON.stringify(logs, null, 2)}\n` : lines.map((l) => `${l.stream_name} | ${l.time} | ${l.message}\n`).join('');
+        await writeFileAtomic(options.output, text, 0o644);
+        ctx.stdout.write(`wrote ${lines.length} line(s) of ${logs.logs.length} task(s) to ${options.output}\n`);
+        return;
+      }
       const style = styleFor(ctx);
       const colourOf = streamColours(style);
       const print = (line: LogLine): void => {
         ctx.stdout.write(options.json ? `${JSON.stringify(line)}\n` : `${colourOf(line.stream_name)(line.stream_name)} | ${style.dim(line.time)} | ${line.message}\n`);
       };
       if (!options.follow) {
-        const logs = await client.logs(name, { tail: options.tail, streams: options.streams });
+        const logs = await client.logs(name, { tail: options.tail, streams: options.streams, ...colour });
         if (options.json) ctx.stdout.write(`${JSON.stringify(logs, null, 2)}\n`);
         else for (const line of chronological(logs)) print(line);
         return;
@@ -39,7 +56,7 @@ export function registerLogs(program: Command, ctx: CliContext): void {
       const stop = new AbortController();
       const unsubscribe = ctx.onInterrupt(() => stop.abort());
       try {
-        await client.followLogs(name, { tail: options.tail, signal: stop.signal, onLine: print });
+        await client.followLogs(name, { tail: options.tail, signal: stop.signal, onLine: print, ...colour });
       } finally {
         unsubscribe();
       }

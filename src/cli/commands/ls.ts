@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
-import { BerthApiError, type BerthClient, type ServiceStatusDoc, type ServiceSummaryDoc } from '../../client/index.js';
+import type { BerthClient, ServiceStatusDoc, ServiceSummaryDoc } from '../../client/index.js';
 import { connect } from '../config.js';
 import type { CliContext } from '../context.js';
-import { examples, paintState, printJson, styleFor, table } from '../output.js';
-
-/** Status requests in flight at once: quick for a few dozen services, gentle on the server. */
-const PARALLEL = 6;
+import { examples, paintState, table } from '../output.js';
+import { printServiceRows, serviceDocs } from '../service-docs.js';
 
 export interface ServiceRow {
   name: string;
@@ -26,32 +24,15 @@ export function registerLs(program: Command, ctx: CliContext): void {
     .addHelpText('after', examples('berth ls', 'berth ls --json | jq -r \'.[] | select(.running < .desired) | .name\''))
     .action(async (options: { json?: boolean }) => {
       const rows = await serviceRows(await connect(ctx));
-      if (options.json) {
-        printJson(ctx.stdout, rows);
-        return;
-      }
-      if (rows.length === 0) {
-        ctx.stdout.write("No services yet; create one with 'berth create NAME'\n");
-        return;
-      }
-      const style = styleFor(ctx);
-      const cells = rows.map((r) => [r.name, r.status, r.revision === null ? '-' : String(r.revision), r.image ?? '-', `${r.running}/${r.desired}`, r.url ?? '-']);
-      ctx.stdout.write(table(['NAME', 'STATUS', 'REVISION', 'IMAGE', 'RUNNING/DESIRED', 'URL'], cells, style, (column, text) => (column === 1 ? paintState(style, text) : text)));
+      printServiceRows(ctx, rows, options.json, (style) => {
+        const cells = rows.map((r) => [r.name, r.status, r.revision === null ? '-' : String(r.revision), r.image ?? '-', `${r.running}/${r.desired}`, r.url ?? '-']);
+        return table(['NAME', 'STATUS', 'REVISION', 'IMAGE', 'RUNNING/DESIRED', 'URL'], cells, style, (column, text) => (column === 1 ? paintState(style, text) : text));
+      });
     });
 }
 
 async function serviceRows(client: BerthClient): Promise<ServiceRow[]> {
-  const services = await client.listServices();
-  const rows = await mapLimit(services, PARALLEL, async (summary) => {
-    try {
-      return toRow(summary, await client.getService(summary.name));
-    } catch (error) {
-      // Deleted between the list and its status call: it is gone, so it is not listed.
-      if (error instanceof BerthApiError && error.status === 404) return null;
-      throw error;
-    }
-  });
-  return rows.filter((r): r is ServiceRow => r !== null);
+  return (await serviceDocs(client)).map(({ summary, doc }) => toRow(summary, doc));
 }
 
 function toRow(summary: ServiceSummaryDoc, doc: ServiceStatusDoc): ServiceRow {
@@ -66,18 +47,4 @@ function toRow(summary: ServiceSummaryDoc, doc: ServiceStatusDoc): ServiceRow {
     desired: status.count_desired,
     url: summary.links.find((l) => l.rel === 'deployment')?.href ?? null,
   };
-}
-
-/** Like Promise.all over `items`, with at most `limit` calls of `fn` pending. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -10,9 +10,10 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .description("Show a service's status: tasks, health, the current deployment and recent events")
     .argument('<name>', 'the service')
     .option('--json', 'print the status document as the API sends it')
-    .addHelpText('after', examples('berth status web', "berth status web --json | jq '.status.tasks[].last_status'"))
-    .action(async (name: string, options: { json?: boolean }) => {
-      const doc = await (await connect(ctx)).getService(name);
+    .option('--colour <name>', 'the status of this colour of the service')
+    .addHelpText('after', examples('berth status web', "berth status web --json | jq '.status.tasks[].last_status'", 'berth status nmpi --colour green'))
+    .action(async (name: string, options: { json?: boolean; colour?: string }) => {
+      const doc = await (await connect(ctx)).getService(name, options.colour === undefined ? {} : { colour: options.colour });
       if (options.json) printJson(ctx.stdout, doc);
       else ctx.stdout.write(renderStatus(doc, styleFor(ctx)));
     });

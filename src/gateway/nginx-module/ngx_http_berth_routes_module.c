@@ -35,6 +35,13 @@
  * ("a-web.apps.example.org") is routed by that label instead ("/a-web"), whatever its path:
  * the whole host belongs to the service, which sees the path unchanged. Any other Host is
  * routed by its path as above.
+ *
+ * Format 2 (ADR 011) begins with the line "#berth-routes 2" and adds colours: a route's
+ * colour is a line of its own keyed "/<segment>/<colour>". A request that names a colour,
+ * in the header X-Berth-Colour or else the cookie berth_colour (a lower-case word of 1 to 16
+ * letters), goes to that colour's line when the table has one, and to the route's own line
+ * otherwise. No request path can produce such a key by itself: a path is keyed by its first
+ * segment only. A table without the first line is format 1, with one segment per key.
  */
 
 #include <ngx_config.h>
@@ -48,6 +55,9 @@
 #define BERTH_NAME_MAX    255
 /* A DNS name, without trailing dot. */
 #define BERTH_HOST_MAX    253
+/* Colours are lower-case words of at most this many letters (domain/colours.ts). */
+#define BERTH_COLOUR_MAX  16
+#define BERTH_FORMAT_LINE "#berth-routes "
 
 
 typedef struct {
@@ -83,6 +93,9 @@ typedef struct {
     ngx_addr_t           bad_request;
     /* Lowercase, with its leading dot; empty without host routing. */
     ngx_str_t            host_suffix;
+    /* $http_x_berth_colour and $cookie_berth_colour, which name a colour. */
+    ngx_int_t            colour_header;
+    ngx_int_t            colour_cookie;
 
     /*
      * The worker's own state: every worker gets its copy of the configuration at fork.
@@ -100,7 +113,9 @@ typedef struct {
 
 typedef struct {
     berth_routes_conf_t *conf;
+    /* The route's key, followed by "/<colour>" when the request names a colour. */
     ngx_str_t            key;
+    size_t               route_len;
     /* 1-based index of the target the last try went to; 0 before the first. */
     ngx_uint_t           tried;
     /* The raw path names another first segment than the normalised one. */
@@ -140,7 +155,10 @@ static void *berth_create_conf(ngx_conf_t *cf);
 static char *berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t berth_route_key(ngx_http_request_t *r,
     berth_routes_conf_t *conf, berth_peer_data_t *bp);
+static ngx_int_t berth_colour_key(ngx_http_request_t *r,
+    berth_routes_conf_t *conf, berth_peer_data_t *bp);
 static ngx_uint_t berth_same_segment(ngx_str_t *raw, ngx_str_t *key);
+static berth_route_t *berth_route_of(berth_peer_data_t *bp);
 static ngx_int_t berth_peer_param(ngx_conf_t *cf, ngx_str_t *value,
     char *name, ngx_addr_t *peer);
 static ngx_int_t berth_init_upstream(ngx_conf_t *cf,
@@ -154,6 +172,7 @@ static void berth_refresh(berth_routes_conf_t *conf);
 static void berth_load(berth_routes_conf_t *conf, u_char *name, size_t len);
 static berth_table_t *berth_parse(ngx_pool_t *pool, u_char *text, size_t size,
     u_char *path);
+static ngx_int_t berth_parse_format(u_char **text, u_char *end, u_char *path);
 static berth_route_t *berth_lookup(berth_table_t *table, ngx_str_t *key);
 
 
@@ -336,18 +355,18 @@ berth_strip_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    route = berth_lookup(mcf->routes->table, &bp->key);
+    route = berth_route_of(bp);
     if (route == NULL || !route->strip) {
         return NGX_DECLINED;
     }
 
-    /* The key is the start of $uri; what follows it is the path the target sees. */
-    if (r->uri.len == bp->key.len) {
+    /* The route's part of the key is the start of $uri; what follows it is the path the target sees. */
+    if (r->uri.len == bp->route_len) {
         ngx_str_set(&r->uri, "/");
 
     } else {
-        r->uri.data += bp->key.len;
-        r->uri.len -= bp->key.len;
+        r->uri.data += bp->route_len;
+        r->uri.len -= bp->route_len;
     }
 
     /* The proxy sends $uri (and its arguments) instead of the raw request line's path. */
@@ -386,7 +405,7 @@ berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char                        *slash;
     ngx_int_t                      rc;
-    ngx_str_t                     *value;
+    ngx_str_t                     *value, name;
     ngx_uint_t                     i;
     berth_main_conf_t             *mcf;
     ngx_http_upstream_srv_conf_t  *uscf;
@@ -448,6 +467,15 @@ berth_routes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         || bcf->bad_request.sockaddr == NULL)
     {
         return "needs not_found=, unavailable= and bad_request=";
+    }
+
+    ngx_str_set(&name, "http_x_berth_colour");
+    bcf->colour_header = ngx_http_get_variable_index(cf, &name);
+    ngx_str_set(&name, "cookie_berth_colour");
+    bcf->colour_cookie = ngx_http_get_variable_index(cf, &name);
+
+    if (bcf->colour_header == NGX_ERROR || bcf->colour_cookie == NGX_ERROR) {
+        return NGX_CONF_ERROR;
     }
 
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
@@ -525,7 +553,7 @@ berth_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us)
         }
     }
 
-    route = bp->bad ? NULL : berth_lookup(conf->table, &bp->key);
+    route = berth_route_of(bp);
 
     r->upstream->peer.data = bp;
     r->upstream->peer.get = berth_get_peer;
@@ -571,7 +599,7 @@ berth_route_key(ngx_http_request_t *r, berth_routes_conf_t *conf,
             bp->bad = 0;
             bp->by_host = 1;
 
-            return NGX_OK;
+            return berth_colour_key(r, conf, bp);
         }
     }
 
@@ -586,7 +614,87 @@ berth_route_key(ngx_http_request_t *r, berth_routes_conf_t *conf,
     bp->bad = !berth_same_segment(&r->unparsed_uri, &bp->key);
     bp->by_host = 0;
 
+    return berth_colour_key(r, conf, bp);
+}
+
+
+/*
+ * Appends "/<colour>" to the route's key when the request names a colour: the header first,
+ * then the cookie. A value that is no colour name is ignored, as one the route does not have:
+ * the cookie is sent to every service on the host, and most have no colours.
+ */
+static ngx_int_t
+berth_colour_key(ngx_http_request_t *r, berth_routes_conf_t *conf,
+    berth_peer_data_t *bp)
+{
+    u_char                     *key;
+    ngx_uint_t                  i, n;
+    ngx_http_variable_value_t  *vv;
+    ngx_int_t                   sources[2];
+
+    bp->route_len = bp->key.len;
+    sources[0] = conf->colour_header;
+    sources[1] = conf->colour_cookie;
+
+    for (n = 0; n < 2; n++) {
+        vv = ngx_http_get_indexed_variable(r, sources[n]);
+
+        if (vv == NULL || vv->not_found || vv->len == 0
+            || vv->len > BERTH_COLOUR_MAX)
+        {
+            continue;
+        }
+
+        for (i = 0; i < vv->len; i++) {
+            if (vv->data[i] < 'a' || vv->data[i] > 'z') {
+                break;
+            }
+        }
+
+        if (i < vv->len) {
+            continue;
+        }
+
+        key = ngx_pnalloc(r->pool, bp->key.len + 1 + vv->len);
+        if (key == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(key, bp->key.data, bp->key.len);
+        key[bp->key.len] = '/';
+        ngx_memcpy(key + bp->key.len + 1, vv->data, vv->len);
+        bp->key.data = key;
+        bp->key.len += 1 + vv->len;
+
+        return NGX_OK;
+    }
+
     return NGX_OK;
+}
+
+
+/* The request's route: its colour's line when it names one the table has, else the route's own. */
+static berth_route_t *
+berth_route_of(berth_peer_data_t *bp)
+{
+    ngx_str_t       key;
+    berth_route_t  *route;
+
+    if (bp->bad) {
+        return NULL;
+    }
+
+    if (bp->key.len > bp->route_len) {
+        route = berth_lookup(bp->conf->table, &bp->key);
+        if (route != NULL) {
+            return route;
+        }
+    }
+
+    key.data = bp->key.data;
+    key.len = bp->route_len;
+
+    return berth_lookup(bp->conf->table, &key);
 }
 
 
@@ -603,7 +711,7 @@ berth_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->connection = NULL;
 
     /* Looked up on every try: the worker may have loaded another table since the last one. */
-    route = bp->bad ? NULL : berth_lookup(bp->conf->table, &bp->key);
+    route = berth_route_of(bp);
 
     if (bp->bad) {
         peer = &bp->conf->bad_request;
@@ -830,15 +938,56 @@ refuse:
 }
 
 
+/*
+ * Reads the format line, if any, and moves *text past it: 1 for a table without one, 2 for
+ * "#berth-routes 2", NGX_ERROR for any other format (a newer berth's, which this module
+ * must refuse rather than misread).
+ */
+static ngx_int_t
+berth_parse_format(u_char **text, u_char *end, u_char *path)
+{
+    u_char  *eol;
+    size_t   len;
+
+    len = sizeof(BERTH_FORMAT_LINE) - 1;
+
+    if ((size_t) (end - *text) < len
+        || ngx_strncmp(*text, BERTH_FORMAT_LINE, len) != 0)
+    {
+        return 1;
+    }
+
+    eol = ngx_strlchr(*text, end, '\n');
+
+    if (eol == NULL || eol - *text != (ssize_t) len + 1 || (*text)[len] != '2') {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "berth: route table \"%s\" is of a format this module does not"
+                      " read: \"%*s\"", path,
+                      ngx_min((size_t) ((eol ? eol : end) - *text), 40), *text);
+        return NGX_ERROR;
+    }
+
+    *text = eol + 1;
+
+    return 2;
+}
+
+
 static berth_table_t *
 berth_parse(ngx_pool_t *pool, u_char *text, size_t size, u_char *path)
 {
-    u_char          *p, *end, *line, *eol, *token;
+    u_char          *p, *end, *line, *eol, *token, *slash;
+    ngx_int_t        format;
     ngx_uint_t       lines, count, slots, i, number;
     berth_route_t   *route, *routes;
     berth_table_t   *table;
 
     end = text + size;
+
+    format = berth_parse_format(&text, end, path);
+    if (format == NGX_ERROR) {
+        return NULL;
+    }
 
     lines = 0;
     for (p = text; p < end; p++) {
@@ -883,12 +1032,18 @@ berth_parse(ngx_pool_t *pool, u_char *text, size_t size, u_char *path)
             p = eol;
         }
 
+        /* Format 2 keys a colour "/<segment>/<colour>"; a segment is never empty. */
+        slash = (p - token < 2) ? NULL : ngx_strlchr(token + 1, p, '/');
+
         if (p - token < 2 || token[0] != '/'
-            || ngx_strlchr(token + 1, p, '/') != NULL)
+            || (slash != NULL
+                && (format < 2 || slash == token + 1 || slash + 1 == p
+                    || ngx_strlchr(slash + 1, p, '/') != NULL)))
         {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "berth: route table \"%s\" line %ui: the prefix must be"
-                          " '/' and one path segment", path, number);
+                          " '/' and one path segment%s", path, number + format - 1,
+                          format < 2 ? "" : ", and then '/' and a colour");
             return NULL;
         }
 
@@ -930,7 +1085,7 @@ berth_parse(ngx_pool_t *pool, u_char *text, size_t size, u_char *path)
             {
                 ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                               "berth: route table \"%s\" line %ui: \"%*s\" is not"
-                              " an address and port", path, number, p - token, token);
+                              " an address and port", path, number + format - 1, p - token, token);
                 return NULL;
             }
 
@@ -945,7 +1100,7 @@ berth_parse(ngx_pool_t *pool, u_char *text, size_t size, u_char *path)
         if (berth_lookup(table, &route->prefix) != NULL) {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "berth: route table \"%s\" line %ui: prefix \"%V\" appears twice",
-                          path, number, &route->prefix);
+                          path, number + format - 1, &route->prefix);
             return NULL;
         }
 
@@ -983,4 +1138,36 @@ berth_lookup(berth_table_t *table, ngx_str_t *key)
     }
 
     return NULL;
+}
+
+
+/*
+ * The route of a request as the table has it now, for the metrics module: its prefix, or
+ * NGX_DECLINED for a path that is no route (so unknown paths never become series). A request
+ * that names a colour counts for its route: the series are the service's, whichever colour
+ * served, and a colour named on a route without colours changes nothing.
+ */
+ngx_int_t
+ngx_http_berth_route_of(ngx_http_request_t *r, ngx_str_t *key)
+{
+    ngx_str_t           route_key;
+    berth_route_t      *route;
+    berth_peer_data_t  *bp;
+
+    bp = ngx_http_get_module_ctx(r, ngx_http_berth_routes_module);
+    if (bp == NULL || bp->bad) {
+        return NGX_DECLINED;
+    }
+
+    route_key.data = bp->key.data;
+    route_key.len = bp->route_len;
+
+    route = berth_lookup(bp->conf->table, &route_key);
+    if (route == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *key = route->prefix;
+
+    return NGX_OK;
 }

@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
 import { RuntimeUnavailableError } from '../../domain/errors.js';
+import type { Readable } from 'node:stream';
 import type {
   EventSubscription,
   LogLine,
@@ -16,8 +17,8 @@ import type {
 import type { TaskExec } from '../task-exec.js';
 import type { TaskStats } from '../task-stats.js';
 import { engineCall } from './engine-errors.js';
-import { DockerExec } from './exec.js';
 import { subscribeToEngine } from './events.js';
+import { DockerExec } from './exec.js';
 import { DockerStats } from './stats.js';
 import { DockerImages } from './images.js';
 import { NeighbourAnnouncer } from './neighbour-announcer.js';
@@ -47,7 +48,7 @@ export interface DockerRuntimeOptions {
  * events), as testcontainers splits its clients.
  */
 export class DockerRuntime implements TaskRuntime {
-  /** Commands in running tasks (`compose exec`), on the same engine. */
+  /** Commands in running tasks (`compose exec`, dumps and restores), on the same engine. */
   readonly exec: TaskExec;
   /** What the tasks use, for metrics. */
   readonly stats: TaskStats;
@@ -122,6 +123,10 @@ export class DockerRuntime implements TaskRuntime {
 
   followTaskLogs(id: string, options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void }): Promise<void> {
     return this.tasks.followLogs(id, options);
+  }
+
+  copyFileInto(id: string, path: string, source: { readonly stream: Readable; readonly size: number }): Promise<void> {
+    return this.tasks.copyFileInto(id, path, source);
   }
 
   subscribe(labels: Readonly<Record<string, string>>, onEvent: (event: TaskEvent) => void): EventSubscription {

@@ -1,5 +1,8 @@
 import type Docker from 'dockerode';
+import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pack } from 'tar-stream';
 import { RuntimeUnavailableError } from '../../domain/errors.js';
 import type { HostPort, LogLine, NetworkAttachment, TaskDetails, TaskHealthcheck, TaskSpec, TaskState, TaskSummary } from '../task-runtime.js';
 import { engineCall, statusOf, tolerating, wrapEngineError } from './engine-errors.js';
@@ -136,6 +139,16 @@ export class DockerTasks {
       throw wrapEngineError(`follow the logs of container ${id.slice(0, 12)}`, error);
     }
     await readFollowedLines(stream, options.signal, options.onLine, `follow the logs of container ${id.slice(0, 12)}`);
+  }
+
+  /** A one-file tar archive, which the engine unpacks into the task's filesystem (its volumes included). */
+  async copyFileInto(id: string, path: string, source: { readonly stream: Readable; readonly size: number }): Promise<void> {
+    const archive = pack();
+    const entry = archive.entry({ name: posix.basename(path), size: source.size, mode: 0o644, uid: 0, gid: 0, mtime: new Date() });
+    const writing = pipeline(source.stream, entry).then(() => archive.finalize());
+    await engineCall(`copy ${path} into container ${id.slice(0, 12)}`, async () => {
+      await Promise.all([this.streams.getContainer(id).putArchive(archive as unknown as NodeJS.ReadableStream, { path: posix.dirname(path) }), writing]);
+    });
   }
 }
 

@@ -1,8 +1,12 @@
 import Docker from 'dockerode';
+import type { Readable } from 'node:stream';
 import { RuntimeUnavailableError } from '../../domain/errors.js';
+import { TaskOnOtherNodeError } from '../../domain/node-errors.js';
 import type { Cluster, ClusterNode, NodeAvailability } from '../cluster.js';
+import { engineCall } from '../docker/engine-errors.js';
 import { DockerExec } from '../docker/exec.js';
 import { DockerImages } from '../docker/images.js';
+import { DockerTasks } from '../docker/tasks.js';
 import { DockerVolumes } from '../docker/volumes.js';
 import type {
   EventSubscription,
@@ -19,7 +23,7 @@ import type {
 } from '../task-runtime.js';
 import type { TaskExec } from '../task-exec.js';
 import { subscribeByPolling } from './swarm-events.js';
-import { SwarmExec } from './swarm-exec.js';
+import { SwarmExec, type LocalTasks } from './swarm-exec.js';
 import { SwarmNetworks } from './swarm-networks.js';
 import { SwarmNodes } from './swarm-nodes.js';
 import { SwarmTasks } from './swarm-tasks.js';
@@ -50,6 +54,8 @@ export class SwarmRuntime implements TaskRuntime, Cluster {
   readonly exec: TaskExec;
   private readonly docker: Docker;
   private readonly tasks: SwarmTasks;
+  private readonly localTasks: DockerTasks;
+  private readonly local: LocalTasks;
   private readonly images: DockerImages;
   private readonly networks: SwarmNetworks;
   private readonly volumes: DockerVolumes;
@@ -67,7 +73,27 @@ export class SwarmRuntime implements TaskRuntime, Cluster {
     this.volumes = new DockerVolumes(this.docker);
     this.pollMs = options.pollMs ?? 250;
     this.busyPollMs = options.busyPollMs ?? 25;
-    this.exec = new SwarmExec(new DockerExec(this.docker, streams), (labels) => this.nodeOf(labels));
+    this.localTasks = new DockerTasks(this.docker, streams);
+    const local: LocalTasks = { nodeOf: (labels) => this.nodeOf(labels), containerOf: (id) => this.containerOf(id) };
+    this.local = local;
+    this.exec = new SwarmExec(new DockerExec(this.docker, streams), local);
+  }
+
+  /** A file into a task on berth's own node (swarm-exec.ts says why only there). */
+  async copyFileInto(id: string, path: string, source: { readonly stream: Readable; readonly size: number }): Promise<void> {
+    const found = await this.local.containerOf(id);
+    if ('node' in found) throw new TaskOnOtherNodeError(found.node);
+    await this.localTasks.copyFileInto(found.container, path, source);
+  }
+
+  /** The container of Swarm task `id` on berth's own engine, else the node it is on (or why it has none). */
+  private async containerOf(id: string): Promise<{ readonly container: string } | { readonly node: string }> {
+    const containers = await engineCall('list containers', () => this.docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.id=${id}`] } }));
+    const newest = [...containers].sort((a, b) => b.Created - a.Created)[0];
+    if (newest) return { container: newest.Id };
+    const node = (await this.tasks.list({})).find((t) => t.id === id)?.node ?? null;
+    if (node === null) return { node: 'none yet (the task waits to be placed)' };
+    return { node: (await this.swarmNodes.states()).get(node)?.name ?? node };
   }
 
   private async nodeOf(labels: Readonly<Record<string, string>>): Promise<string | null> {

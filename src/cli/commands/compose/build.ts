@@ -61,7 +61,11 @@ async function buildOrder(project: ComposeProject, services: readonly StackServi
   for (const service of services) {
     const build = service.build as NonNullable<StackServiceSpec['build']>;
     const file = resolve(project.directory, build.context, build.dockerfile ?? 'Dockerfile');
-    const text = await readFile(file, 'utf8').catch(() => '');
+    // A missing Dockerfile names no base here; the build itself then says what is missing.
+    const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw error;
+    });
     const froms = [...text.matchAll(/^\s*FROM\s+(?:--\S+\s+)*(\S+)/gim)].map((m) => m[1] as string);
     bases.set(service.composeName, froms.flatMap((image) => byImage.get(image) ?? byImage.get(image.replace(/:latest$/, '')) ?? []));
   }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import { BerthApiError } from '../../../client/index.js';
 import { InvalidComposeError, describeProblem } from '../../../domain/compose/problems.js';
 import { connect } from '../../config.js';
@@ -11,7 +10,7 @@ import { buildAndPush } from './build.js';
 import { registerExec } from './exec.js';
 import { stackLogs, waitForStack } from './follow.js';
 import { registerLifecycle } from './lifecycle.js';
-import { readComposeProject, type ComposeOptions, type ComposeProject } from './project.js';
+import type { ComposeOptions, ComposeProject } from './project.js';
 
 const DEFAULT_WAIT_SECONDS = 900;
 
@@ -50,7 +49,7 @@ export function registerCompose(program: Command, ctx: CliContext): void {
       const client = await connect(ctx);
       const result = await withProblems(() => client.stacks.up(project.stack, upBody(project, {}, {}), { dryRun: true }));
       if (options.json) printJson(ctx.stdout, result);
-      else ctx.stdout.write(stringify(result.config));
+      else ctx.stdout.write((await import('yaml')).stringify(result.config));
       for (const warning of result.warnings) ctx.stderr.write(`berth: warning: ${warning}\n`);
     });
 
@@ -93,9 +92,14 @@ export function registerCompose(program: Command, ctx: CliContext): void {
   registerExec(compose, ctx, projectOf);
 }
 
-/** The compose project, with the options given before the subcommand. */
+/**
+ * The compose project, with the options given before the subcommand. The reader (YAML, the
+ * Compose schema's checks) is loaded only by the compose commands: it doubled every other
+ * command's start.
+ */
 async function projectOf(ctx: CliContext, command: Command): Promise<ComposeProject> {
   const options = command.optsWithGlobals<ComposeOptions>();
+  const { readComposeProject } = await import('./project.js');
   return withProblems(() => readComposeProject(ctx, options));
 }
 

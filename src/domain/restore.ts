@@ -1,0 +1,22 @@
+import type { DumpFormat } from './database-engines.js';
+
+/** queued: the file is complete; loading: into a fresh database (or a scratch task); swapping: it takes the old data's place. */
+export type RestoreStatus = 'queued' | 'loading' | 'swapping' | 'succeeded' | 'failed';
+
+export interface DatabaseRestore {
+  readonly id: number;
+  readonly databaseId: number;
+  /** The backup it restores; null for an uploaded file. */
+  readonly backupId: number | null;
+  readonly file: string;
+  readonly format: DumpFormat;
+  readonly size: number;
+  readonly status: RestoreStatus;
+  readonly reason: string | null;
+  readonly createdAt: number;
+  readonly finishedAt: number | null;
+}
+
+export function isRestoreOpen(status: RestoreStatus): boolean {
+  return status === 'queued' || status === 'loading' || status === 'swapping';
+}
