@@ -74,6 +74,7 @@ export const ServiceDefinitionBody = Type.Object(
     ),
     secrets: Type.Optional(Type.Array(EnvVar, { maxItems: 256, description: 'variables whose values are stored encrypted and never shown again' })),
     databases: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 8, description: "the project's databases whose URL and variables the tasks get" })),
+    'colour-spread': Type.Optional(Type.Boolean({ description: "a colour's tasks run on other nodes than its service's other colours; on Docker Swarm" })),
   },
   { additionalProperties: false },
 );

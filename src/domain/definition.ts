@@ -23,6 +23,7 @@ export interface DefinitionInput {
   secrets?: readonly { name: string; value: string }[];
   /** The project's databases whose URL and variables the tasks get. */
   databases?: readonly string[];
+  'colour-spread'?: boolean;
 }
 
 /** What a revision runs. Immutable once stored. */
@@ -50,6 +51,8 @@ export interface ServiceDefinition {
   readonly secretNames?: readonly string[];
   /** The project's databases its tasks get the URL and variables of (`--db`). */
   readonly databases?: readonly string[];
+  /** A colour's tasks keep off the nodes its service's other colours run on (NMPI runs each colour on a node of its own). */
+  readonly colourSpread?: boolean;
 }
 
 /**
@@ -131,6 +134,7 @@ export function parseDefinition(input: DefinitionInput): ServiceDefinition {
     stack: null,
     ...placementOf(input),
     ...secretsAndDatabases(input),
+    ...(input['colour-spread'] === true ? { colourSpread: true } : {}),
   };
 }
 

@@ -18,6 +18,7 @@ import { PassReads, type StoreReads } from './pass-reads.js';
 import { ServiceHealth } from './service-health.js';
 import { forEachLimited } from './limited.js';
 import { joinPath, ServiceRoutes, type ServicesRead } from './service-routes.js';
+import { spreadColours } from './colour-spread.js';
 import { stepHandlers, type StepHandler } from './service-steps.js';
 import type { NodeMoves } from './node-moves.js';
 import type { TaskOps } from './task-ops.js';
@@ -252,7 +253,12 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
     const mine = alive.filter((t) => t.revision === d.revision);
     this.deps.faults.hit(`deployment:${d.step}`);
     if (d.step === 'health-wait') this.tellProbeFailures(service, d, mine);
-    return this.steps[d.step]({ service, deployment: d, definition, alive, mine, now: this.deps.clock.now(), pass, routesPushedAt: this.deps.routesPushedAt() });
+    return this.steps[d.step]({ service, deployment: d, definition: this.placed(service, definition), alive, mine, now: this.deps.clock.now(), pass, routesPushedAt: this.deps.routesPushedAt() });
+  }
+
+  /** A definition with the placement its tasks get now: a colour spread away from its service's other colours. */
+  private placed(service: Service, definition: ServiceDefinition): ServiceDefinition {
+    return spreadColours(service, definition, (this.snapshot ?? this.read()).services, (id) => this.passTasks.get(id) ?? NO_TASKS);
   }
 
   /**
@@ -372,7 +378,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
         return;
       }
       const image = await this.deps.images.resolve(service.project, service.name, definition);
-      await tasks.startTasks(service, current, definition, image, replicas - serving.length, null);
+      await tasks.startTasks(service, current, this.placed(service, definition), image, replicas - serving.length, null);
       return;
     }
     if (serving.length > replicas) {

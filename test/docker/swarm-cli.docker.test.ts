@@ -100,4 +100,28 @@ describe('berth node and placement from the CLI', () => {
     expect(rm.code).not.toBe(0);
     expect(rm.stderr).toBe("berth: BERTH_INVALID_NODE_REQUEST: node worker-2 is not down and can't be removed\n");
   });
+
+  it('runs two colours of a service on different nodes when asked, and berth services shows where', async () => {
+    expect((await user('create', 'nmpi')).code).toBe(0);
+    const colour = (name: string, ...extra: string[]) =>
+      user('deploy', 'nmpi', '--colour', name, ...DEPLOY, '--env', `GREETING=${name}`, '--constraint', 'node.role==worker', ...extra);
+    const blue = await colour('blue');
+    expect(blue.code, blue.stdout + blue.stderr).toBe(0);
+    const green = await colour('green', '--colour-spread');
+    expect(green.code, green.stdout + green.stderr).toBe(0);
+
+    const table = (await user('services')).stdout;
+    const blueNode = rowOf(table, 'nmpi-blue')[5];
+    const greenNode = rowOf(table, 'nmpi-green')[5];
+    expect([blueNode, greenNode].sort()).toEqual(['worker-2', 'worker-3']);
+    expect(rowOf(table, 'nmpi-blue')[2]).toBe('live');
+    expect(JSON.parse((await user('services', '--json')).stdout)).toContainEqual(expect.objectContaining({ name: 'nmpi-green', node: greenNode }));
+
+    expect((await user('switch', 'nmpi', 'green')).code).toBe(0);
+    expect(await (await fetch(`${bed.server.gatewayUrl}/swcli-nmpi/`)).text()).toMatch(/^green from /);
+    // A third colour kept off both workers has nowhere to go, and says so.
+    const red = await colour('red', '--colour-spread');
+    expect(red.code).not.toBe(0);
+    expect(red.stdout + red.stderr).toMatch(/no node can take its tasks: none matching node\.role==worker and node\.id!=\w+ and node\.id!=\w+ is up and active/);
+  });
 });

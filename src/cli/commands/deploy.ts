@@ -21,6 +21,7 @@ interface DeployOptions {
   replicas?: number;
   node?: string;
   constraint?: string[];
+  colourSpread?: boolean;
   detach?: boolean;
   timeout: number;
   json?: boolean;
@@ -55,6 +56,7 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
     .option('--replicas <n>', 'number of tasks (server default 1)', integerIn(1, LIMITS.replicas))
     .option('--node <name>', 'run every task on this node (its host name or id; on Docker Swarm)')
     .option('--constraint <expr>', "a Swarm placement constraint such as 'node.labels.gpu==yes'; repeat for more", collect)
+    .option('--colour-spread', "with --colour: run this colour on other nodes than the service's other colours (on Docker Swarm)")
     .option('-d, --detach', 'print the revision and deployment id and return without waiting')
     .option('--timeout <seconds>', 'give up waiting after this long', positiveNumber, DEFAULT_WAIT_SECONDS)
     .option('--json', 'print {"name", "revision", "deployment"} (the finished deployment unless --detach); progress goes to stderr')
@@ -124,6 +126,7 @@ export function buildDefinition(options: DeployOptions, command: readonly string
     ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
     ...(options.node === undefined ? {} : { node: options.node }),
     ...(options.constraint === undefined ? {} : { constraints: [...options.constraint] }),
+    ...(options.colourSpread ? { 'colour-spread': true } : {}),
     ...(command.length === 0 ? {} : { command: [...command] }),
     ...(options.secret ? { secrets: options.secret.map(parseEnvFlag) } : {}),
     ...(options.db ? { databases: [...options.db] } : {}),
