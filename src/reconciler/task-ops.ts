@@ -66,6 +66,8 @@ interface Launch {
   readonly volumes?: readonly { readonly spec: VolumeSpec; readonly target: string }[];
   /** False: made, not started (something goes into it first). */
   readonly start?: boolean;
+  /** berth runs commands in it and copies files into it (TaskSpec.local). */
+  readonly local?: boolean;
 }
 
 /** A database's task, serving or scratch, as its controller asks for it. */
@@ -304,6 +306,7 @@ export class TaskOps {
       ...(stack ? { extra: stack.extra } : {}),
       servedPorts: launch.servedPorts,
       constraints: launch.constraints,
+      ...(launch.local ? { local: true } : {}),
       pullAuth: launch.image.auth,
     };
     let id: string;

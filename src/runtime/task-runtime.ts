@@ -40,6 +40,11 @@ export interface TaskSpec {
    * the gateway cannot reach (Swarm, on other machines) publishes them on the task's node.
    */
   readonly servedPorts?: readonly number[];
+  /**
+   * berth runs commands in the task and copies files into it (a database's): a runtime whose
+   * engine does not reach every machine (Swarm) runs it on berth's own.
+   */
+  readonly local?: boolean;
   /** Where the task may run (domain/placement.ts's constraint expressions, as Swarm writes them); none: anywhere. */
   readonly constraints?: readonly string[];
   /** What a machine that runs the task and lacks its image pulls it with; null: anonymously. */

@@ -1,10 +1,13 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execInService } from '../../src/client/index.js';
 import { waitFor, type ApiClient } from '../support/docker-harness.js';
 import { startSwarmBed, taskNodes, type SwarmBed } from '../support/swarm-harness.js';
 
 // A compose stack on a real three-node Swarm: its services on different nodes reach each
-// other by name over the stack's overlay network; compose exec reaches the tasks on berth's node.
+// other by name over the stack's overlay network; compose exec reaches the tasks on berth's node,
+// where a database runs too.
 let bed: SwarmBed;
 let project: ApiClient;
 
@@ -78,5 +81,16 @@ describe('a stack on a Swarm', () => {
     const bad = await project.call('PUT', '/stacks/bad', { compose: DUO.replace('node.hostname==worker-2', 'node.colour==blue') });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.json)).toContain('services.api.deploy.placement.constraints[0]');
+  });
+
+  it('runs a database on berth’s own node, reached at the port Swarm published, dumped through berth’s engine', async () => {
+    execFileSync('bash', [join(import.meta.dirname, '../../scripts/build-redis-image.sh'), 'redis:7'], { stdio: 'pipe' });
+    await bed.lab.loadImages('redis:7');
+    expect((await project.call('POST', '/databases', { name: 'cache', engine: 'redis' })).status).toBe(201);
+    await waitFor('cache to be ready', async () => (await project.call('GET', '/databases/cache')).json.status === 'ready', 90_000, 250);
+    const local = await bed.lab.docker(bed.lab.manager, 'ps', '-q', '--filter', 'label=io.berth.project=swstack', '--filter', 'label=io.berth.role=serve');
+    expect(local).not.toBe('');
+    const dump = Buffer.from(await (await fetch(`${project.base}/databases/cache/dump`, { headers: { 'x-auth-token': project.token } })).arrayBuffer());
+    expect(dump.subarray(0, 5).toString()).toBe('REDIS');
   });
 });

@@ -100,10 +100,11 @@ export class SwarmTasks {
   /**
    * A volume or a host path lives on one machine, not on the Swarm: a task that mounts one
    * runs on the node berth talks to (the machine berth and its data dir are on), so that it
-   * finds its data again wherever it is replaced from.
+   * finds its data again wherever it is replaced from. So does a task berth runs commands in
+   * (`local`): the manager reaches its own engine only.
    */
   private async stateConstraints(spec: TaskSpec): Promise<string[]> {
-    if (!spec.mounts.some((m) => m.kind !== 'tmpfs')) return [];
+    if (spec.local !== true && !spec.mounts.some((m) => m.kind !== 'tmpfs')) return [];
     this.selfId ??= engineCall('describe the manager', () => this.docker.info()).then((info) => (info as { Swarm?: { NodeID?: string } }).Swarm?.NodeID ?? '');
     const id = await this.selfId.catch((error: unknown) => {
       this.selfId = null;
