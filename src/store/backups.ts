@@ -101,6 +101,21 @@ export class BackupRepository {
     return (this.db.prepare(`SELECT * FROM backups WHERE status IN ${OPEN} ORDER BY id`).all() as BackupRow[]).map(toBackup);
   }
 
+  /** Backups kept, by status (verified, failed, or one still under way). */
+  countsByStatus(): { status: BackupStatus; count: number }[] {
+    return this.db.prepare('SELECT status, COUNT(*) AS count FROM backups GROUP BY status').all() as { status: BackupStatus; count: number }[];
+  }
+
+  /** When each database that is not being deleted last had a backup verified; those never verified are left out. */
+  lastVerified(): { project: string; database: string; finishedAt: number }[] {
+    return this.db
+      .prepare(
+        `SELECT d.project AS project, d.name AS database, MAX(b.finished_at) AS finishedAt FROM backups b JOIN databases d ON d.id = b.database_id
+         WHERE b.status = 'verified' AND d.status = 'ACTIVE' GROUP BY d.id`,
+      )
+      .all() as { project: string; database: string; finishedAt: number }[];
+  }
+
   /** Every file a backup row names: what is on disk besides them is a leftover. */
   files(): Set<string> {
     return new Set((this.db.prepare('SELECT file FROM backups WHERE file IS NOT NULL').all() as { file: string }[]).map((r) => r.file));
