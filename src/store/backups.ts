@@ -53,6 +53,7 @@ interface RestoreRow {
   reason: string | null;
   created_at: number;
   finished_at: number | null;
+  leftover: string | null;
 }
 
 function toRestore(r: RestoreRow): DatabaseRestore {
@@ -67,6 +68,7 @@ function toRestore(r: RestoreRow): DatabaseRestore {
     reason: r.reason,
     createdAt: r.created_at,
     finishedAt: r.finished_at,
+    leftover: r.leftover,
   };
 }
 
@@ -171,6 +173,15 @@ export class BackupRepository {
   /** Every file an unfinished restore still needs. */
   restoreFiles(): Set<string> {
     return new Set((this.db.prepare(`SELECT file FROM database_restores WHERE status IN ${OPEN_RESTORE}`).all() as { file: string }[]).map((r) => r.file));
+  }
+
+  /** Restores that ended with the old data still to drop. */
+  restoresWithLeftovers(): DatabaseRestore[] {
+    return (this.db.prepare('SELECT * FROM database_restores WHERE leftover IS NOT NULL ORDER BY id').all() as RestoreRow[]).map(toRestore);
+  }
+
+  setRestoreLeftover(id: number, leftover: string | null): void {
+    this.db.prepare('UPDATE database_restores SET leftover = ? WHERE id = ?').run(leftover, id);
   }
 
   setRestoreStatus(id: number, status: RestoreStatus, reason: string | null = null): void {
