@@ -53,7 +53,7 @@ export interface ApiMetrics {
   text(): Promise<{ contentType: string; body: string }>;
   history(key: string, since: number): readonly HistoryPoint[];
   readonly intervalSeconds: number;
-  admissionRefused(kind: 'job' | 'stack'): void;
+  admissionRefused(kind: 'job' | 'stack' | 'database'): void;
 }
 
 export interface ApiDeps {

@@ -39,6 +39,7 @@ export interface WaitForOptions {
   readonly signal?: AbortSignal;
   /** Default 2 hours: a large database's backup or restore takes a while. */
   readonly timeoutMs?: number;
+  /** Default: 100 ms for the first minute, then 500 ms. */
   readonly pollIntervalMs?: number;
   /** Told each status once, as it changes. */
   readonly onStatus?: (status: string) => void;
@@ -48,6 +49,13 @@ export interface WaitForOptions {
 const IDLE_MS = 5 * 60_000;
 const DEFAULT_WAIT_MS = 2 * 60 * 60_000;
 const DEFAULT_POLL_MS = 500;
+/**
+ * The first minute of a wait polls every 100 ms: a restore of a few hundred MB ends within it,
+ * and a 500 ms poll added 0–500 ms to it (ADR 013). Longer waits fall back to DEFAULT_POLL_MS,
+ * so a two-hour wait sends no more than about 15,000 requests.
+ */
+const FAST_POLL_MS = 100;
+const FAST_POLL_FOR_MS = 60_000;
 
 /** Managed databases: their lifecycle, dumps and restores streamed through the API, and verified backups. */
 export class DatabaseApi {
@@ -151,7 +159,8 @@ export class DatabaseApi {
 
   private async poll<T extends { status: string }>(read: () => Promise<T>, done: (value: T) => boolean, what: string, options: WaitForOptions): Promise<T> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS;
-    const deadline = Date.now() + timeoutMs;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
     let last = '';
     for (;;) {
       const value = await read();
@@ -161,7 +170,7 @@ export class DatabaseApi {
       }
       if (done(value)) return value;
       if (Date.now() >= deadline) throw new BerthTimeoutError(`${what} is still ${last} after ${Math.round(timeoutMs / 1000)} s`);
-      await pause(options.pollIntervalMs ?? DEFAULT_POLL_MS, options.signal);
+      await pause(options.pollIntervalMs ?? (Date.now() - started < FAST_POLL_FOR_MS ? FAST_POLL_MS : DEFAULT_POLL_MS), options.signal);
     }
   }
 }

@@ -77,13 +77,13 @@ export class PostgresDriver implements DatabaseDriver, FreshDatabaseRestore {
   }
 
   /**
-   * Closes the old database to new sessions, ends the ones it has, and renames: old → `<fresh>-old`,
-   * fresh → its name; then the old one is dropped. Each step looks at which databases exist, so a
-   * run after a crash at any point finishes the same swap.
+   * Closes the old database to new sessions, ends the ones it has, and renames: old → `old`,
+   * fresh → its name. Each step looks at which databases exist, so a run after a crash at any
+   * point finishes the same swap. The old one is not dropped here: dropping 200 MiB takes a few
+   * hundred ms that the restore need not wait for (ADR 013).
    */
-  async swap(target: DatabaseTarget, fresh: string): Promise<void> {
+  async swap(target: DatabaseTarget, fresh: string, old: string): Promise<void> {
     const name = target.database;
-    const old = `${fresh}-old`;
     await this.withClient(target, 'postgres', async (client) => {
       const exists = async (db: string): Promise<boolean> => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).rowCount === 1;
       if (await exists(fresh)) {
@@ -94,7 +94,6 @@ export class PostgresDriver implements DatabaseDriver, FreshDatabaseRestore {
         }
         await client.query(`ALTER DATABASE ${ident(fresh)} RENAME TO ${ident(name)}`);
       }
-      await client.query(`DROP DATABASE IF EXISTS ${ident(old)} WITH (FORCE)`);
     });
   }
 

@@ -15,6 +15,8 @@ export interface DatabaseRestore {
   readonly reason: string | null;
   readonly createdAt: number;
   readonly finishedAt: number | null;
+  /** A database the restore replaced, still to be dropped (PostgreSQL), once it has succeeded. */
+  readonly leftover: string | null;
 }
 
 export function isRestoreOpen(status: RestoreStatus): boolean {

@@ -4,8 +4,8 @@ import type { Store } from '../store/store.js';
 import { routeMetricsText, type RouteMetricsReport } from '../gateway/route-metrics.js';
 import type { ServiceUsage } from './resource-sampler.js';
 
-/** Why something was refused for lack of memory: a deployment's placement, a job that can never fit, a stack too large. */
-export type AdmissionKind = 'service' | 'job' | 'stack';
+/** Why something was refused for lack of memory: a deployment's placement, a job that can never fit, a stack or a database too large. */
+export type AdmissionKind = 'service' | 'job' | 'stack' | 'database';
 
 /** What berth's own code tells the metrics as it happens. */
 export interface MetricsSink {
@@ -57,6 +57,27 @@ export class BerthMetrics implements MetricsSink {
       collect() {
         this.reset();
         for (const { status, count } of sources.store.jobs.countsByStatus()) this.set({ state: status }, count);
+      },
+    });
+    new Gauge({
+      name: 'berth_backups',
+      help: 'Database backups kept, by verdict: verified (restored in a scratch task and checked), failed, or pending',
+      labelNames: ['verdict'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const verdict of ['verified', 'failed', 'pending'] as const) this.set({ verdict }, 0);
+        for (const { status, count } of sources.store.backups.countsByStatus()) this.inc({ verdict: status === 'verified' || status === 'failed' ? status : 'pending' }, count);
+      },
+    });
+    new Gauge({
+      name: 'berth_database_last_verified_backup_timestamp_seconds',
+      help: 'When each database last had a backup verified (Unix time); alert on its age',
+      labelNames: ['project', 'database'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of sources.store.backups.lastVerified()) this.set({ project: r.project, database: r.database }, r.finishedAt / 1000);
       },
     });
     new Gauge({

@@ -49,8 +49,11 @@ export interface DatabaseDriver {
 export interface FreshDatabaseRestore {
   /** Makes `fresh` (empty, made again if a crash left one) and loads the dump into it. */
   loadFresh(target: DatabaseTarget, fresh: string, source: DumpSource, format: DumpFormat): Promise<void>;
-  /** Puts `fresh` in the database's place and drops the old data; repeated after a crash, it finishes what it began. */
-  swap(target: DatabaseTarget, fresh: string): Promise<void>;
+  /**
+   * Puts `fresh` in the database's place and the old data under the name `old` (dropped later
+   * with `drop`). Repeated after a crash, it finishes what it began.
+   */
+  swap(target: DatabaseTarget, fresh: string, old: string): Promise<void>;
   drop(target: DatabaseTarget, database: string): Promise<void>;
 }
 

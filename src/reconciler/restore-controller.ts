@@ -34,7 +34,9 @@ const REPLICA_TIMEOUT_MS = 30 * 60_000;
  * restore that fails leaves the old data serving. PostgreSQL loads it into a fresh database beside
  * the serving one and swaps their names; Redis loads it into a scratch task and the serving
  * server replicates from it (serving its old data until the copy is complete). Every state is in
- * the store: after a crash, loading starts again and a swap finishes.
+ * the store: after a crash, loading starts again and a swap finishes. PostgreSQL's old data is
+ * dropped after the restore has been reported succeeded; its name stays on the restore until it
+ * is gone, so a crash before the drop does not orphan it.
  */
 export class RestoreController {
   private readonly work: BackgroundWork;
@@ -63,7 +65,26 @@ export class RestoreController {
         this.deps.failures.failed(key, (error as Error).message, (error as Error).stack ?? String(error));
       }
     }
-    return open.length > 0;
+    const leftovers = this.deps.store.backups.restoresWithLeftovers();
+    for (const restore of leftovers) await this.dropLeftover(restore, tasks.get(restore.databaseId) ?? [], pass);
+    return open.length > 0 || leftovers.length > 0;
+  }
+
+  /** Drops the data a restore replaced, once its database serves and nothing else changes it. */
+  private async dropLeftover(restore: DatabaseRestore, owned: readonly DatabaseTask[], pass: PassContext): Promise<void> {
+    const db = this.deps.store.databases.byId(restore.databaseId);
+    const leftover = restore.leftover as string;
+    // A database removed with its data kept keeps the leftover too, until it serves again.
+    if (!db || db.status !== 'ACTIVE' || db.step !== null) return;
+    const serving = owned.find((t) => t.purpose === null && t.revision === db.servingRevision);
+    if (!serving || !this.deps.tasks.readiness(db, serving, pass).ready) return;
+    const target = this.deps.tasks.target(db, serving) as DatabaseTarget;
+    const key = `drop ${leftover} of ${db.project}/${db.name}`;
+    const state = this.settle(`drop:${restore.id}`, () => this.deps.postgres.drop(target, leftover));
+    if (state === 'running') return;
+    if (state instanceof Error) return this.deps.failures.failed(key, state.message, state.stack ?? String(state));
+    this.deps.failures.succeeded(key);
+    this.deps.store.backups.setRestoreLeftover(restore.id, null);
   }
 
   private async advance(db: Database, restore: DatabaseRestore, owned: readonly DatabaseTask[], pass: PassContext): Promise<void> {
@@ -93,10 +114,12 @@ export class RestoreController {
       this.deps.store.backups.setRestoreStatus(restore.id, 'swapping');
       this.deps.faults.hit('restore:loaded');
     }
-    const swap = this.settle(`swap:${restore.id}`, () => this.deps.postgres.swap(target, fresh));
+    const old = `${fresh}-old`;
+    const swap = this.settle(`swap:${restore.id}`, () => this.deps.postgres.swap(target, fresh, old));
     if (swap === 'running') return;
     if (swap instanceof Error) return this.finish(db, restore, `the swap failed: ${swap.message}`);
-    await this.finish(db, restore, null);
+    await this.finish(db, restore, null, old);
+    this.deps.faults.hit('restore:swapped');
   }
 
   private async redis(db: Database, restore: DatabaseRestore, target: DatabaseTarget, scratch: DatabaseTask | undefined, pass: PassContext): Promise<void> {
@@ -134,10 +157,12 @@ export class RestoreController {
     return (restore.backupId === null ? this.deps.uploads : this.deps.backups).source(restore.file, restore.size);
   }
 
-  private async finish(db: Database, restore: DatabaseRestore, failure: string | null): Promise<void> {
+  /** Ends the restore; `leftover` is the old data's database, dropped by a later pass. */
+  private async finish(db: Database, restore: DatabaseRestore, failure: string | null, leftover: string | null = null): Promise<void> {
     const { store } = this.deps;
     store.transaction(() => {
       store.backups.setRestoreStatus(restore.id, failure === null ? 'succeeded' : 'failed', failure);
+      if (leftover !== null) store.backups.setRestoreLeftover(restore.id, leftover);
       store.databases.addEvent(
         db.id,
         failure === null

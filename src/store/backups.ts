@@ -53,6 +53,7 @@ interface RestoreRow {
   reason: string | null;
   created_at: number;
   finished_at: number | null;
+  leftover: string | null;
 }
 
 function toRestore(r: RestoreRow): DatabaseRestore {
@@ -67,6 +68,7 @@ function toRestore(r: RestoreRow): DatabaseRestore {
     reason: r.reason,
     createdAt: r.created_at,
     finishedAt: r.finished_at,
+    leftover: r.leftover,
   };
 }
 
@@ -99,6 +101,21 @@ export class BackupRepository {
 
   open(): Backup[] {
     return (this.db.prepare(`SELECT * FROM backups WHERE status IN ${OPEN} ORDER BY id`).all() as BackupRow[]).map(toBackup);
+  }
+
+  /** Backups kept, by status (verified, failed, or one still under way). */
+  countsByStatus(): { status: BackupStatus; count: number }[] {
+    return this.db.prepare('SELECT status, COUNT(*) AS count FROM backups GROUP BY status').all() as { status: BackupStatus; count: number }[];
+  }
+
+  /** When each database that is not being deleted last had a backup verified; those never verified are left out. */
+  lastVerified(): { project: string; database: string; finishedAt: number }[] {
+    return this.db
+      .prepare(
+        `SELECT d.project AS project, d.name AS database, MAX(b.finished_at) AS finishedAt FROM backups b JOIN databases d ON d.id = b.database_id
+         WHERE b.status = 'verified' AND d.status = 'ACTIVE' GROUP BY d.id`,
+      )
+      .all() as { project: string; database: string; finishedAt: number }[];
   }
 
   /** Every file a backup row names: what is on disk besides them is a leftover. */
@@ -156,6 +173,15 @@ export class BackupRepository {
   /** Every file an unfinished restore still needs. */
   restoreFiles(): Set<string> {
     return new Set((this.db.prepare(`SELECT file FROM database_restores WHERE status IN ${OPEN_RESTORE}`).all() as { file: string }[]).map((r) => r.file));
+  }
+
+  /** Restores that ended with the old data still to drop. */
+  restoresWithLeftovers(): DatabaseRestore[] {
+    return (this.db.prepare('SELECT * FROM database_restores WHERE leftover IS NOT NULL ORDER BY id').all() as RestoreRow[]).map(toRestore);
+  }
+
+  setRestoreLeftover(id: number, leftover: string | null): void {
+    this.db.prepare('UPDATE database_restores SET leftover = ? WHERE id = ?').run(leftover, id);
   }
 
   setRestoreStatus(id: number, status: RestoreStatus, reason: string | null = null): void {

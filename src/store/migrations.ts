@@ -349,4 +349,11 @@ ${countChanges('services', ['stacks', 'project_networks', 'project_volumes'])}
 ${countChanges('databases', ['databases', 'backups', 'database_restores'])}
     `,
   },
+  {
+    version: 8,
+    // A restore's swap leaves the old data as a database of its own, dropped once the restore has
+    // been reported succeeded (ADR 013); the name stays here until it is gone, so a crash does
+    // not orphan it.
+    sql: `ALTER TABLE database_restores ADD COLUMN leftover TEXT;`,
+  },
 ];

@@ -110,6 +110,8 @@ describe('bad input', () => {
     expect(grow.statusCode).toBe(409);
     expect(grow.json().code).toBe('BERTH_DATABASE_DOES_NOT_FIT');
     expect((await call('GET', '/databases/pg')).json()).toMatchObject({ memory_reservation: 256, revision: 1 });
+    // Both refusals are counted where an operator watching admission looks.
+    expect((await call('GET', '/metrics', undefined, ADMIN)).body).toContain('berth_admission_refusals_total{kind="database"} 2');
   });
 
   it('refuses a restore of a file that is not a dump of its engine before keeping anything', async () => {

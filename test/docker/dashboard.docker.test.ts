@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_IMAGE, definition, startTestServer, waitForDeployment, type ApiClient, type TestServer } from '../support/docker-harness.js';
+import { DEMO_IMAGE, definition, docker, startTestServer, waitFor, waitForDeployment, type ApiClient, type TestServer } from '../support/docker-harness.js';
 
 // Ports 18660-18663 belong to this file.
 const REPO = join(import.meta.dirname, '../..');
@@ -18,17 +18,23 @@ const CHROMIUM = { executablePath: '/usr/bin/chromium', args: ['--headless', '--
 
 beforeAll(async () => {
   execFileSync(process.execPath, [join(REPO, 'scripts/build-ui.mjs')]);
+  execFileSync('bash', [join(REPO, 'scripts/build-redis-image.sh'), 'redis:7'], { stdio: 'pipe' });
   mkdirSync(SHOTS, { recursive: true });
   t = await startTestServer({ basePort: 18660, memoryCapacity: '2000' }, { sampleIntervalMs: 500 });
   api = await t.api.project('it-ui');
   other = await t.api.project('it-ui-other');
   await other.call('POST', '/services', { name: 'secret-svc' });
+  await other.call('POST', '/databases', { name: 'secret-db', engine: 'redis', 'memory-reservation': 64, 'memory-limit': 128 });
   browser = await chromium.launch(CHROMIUM);
 });
 
 afterAll(async () => {
   await browser?.close();
+  const instance = t?.server.instance;
   await t?.destroy();
+  // A database's volume outlives its task on purpose; the test's go with it.
+  const volumes = instance ? docker('volume', 'ls', '-q', '--filter', `label=io.berth.instance=${instance}`) : '';
+  if (volumes) docker('volume', 'rm', ...volumes.split('\n'));
 });
 
 /**
@@ -174,11 +180,26 @@ describe('the dashboard, in headless Chromium', () => {
     await page.close();
   });
 
+  it('lists the databases with whether their last backup was proven by restoring it', async () => {
+    expect((await api.call('POST', '/databases', { name: 'cache', engine: 'redis', 'memory-reservation': 64, 'memory-limit': 128 })).status).toBe(201);
+    await waitFor('cache ready', async () => (await api.call('GET', '/databases/cache')).json.status === 'ready', 60_000, 250);
+    const backup = (await api.call('POST', '/databases/cache/backups')).json;
+    await waitFor('the backup verified', async () => (await api.call('GET', `/databases/cache/backups/${backup.id}`)).json.status === 'verified', 60_000, 250);
+    const page = await browser.newPage();
+    await signIn(page, api.token);
+    const row = page.getByRole('region', { name: 'Databases' }).getByRole('row', { name: /^cache / });
+    await row.getByText('verified').waitFor({ timeout: 15_000 });
+    expect(await row.textContent()).toMatch(/cache redis.*ready.*verified.*not scheduled/);
+    await page.screenshot({ path: join(SHOTS, 'databases.png'), fullPage: true });
+    await page.close();
+  });
+
   it('never shows another project’s data, and fits a phone’s width', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await signIn(page, api.token);
     await page.getByRole('link', { name: 'web' }).waitFor();
     expect(await page.getByText('secret-svc').count()).toBe(0);
+    expect(await page.getByText('secret-db').count()).toBe(0);
     await page.goto(`${api.base}/ui/#/services/secret-svc`);
     await page.getByRole('alert').waitFor();
     expect(await page.getByRole('alert').textContent()).toMatch(/BERTH_SERVICE_NOT_FOUND/);

@@ -24,6 +24,11 @@ function sql(query: string, database = 'jobs'): string {
   return docker('exec', taskOf('serve'), 'psql', '-U', 'postgres', '-d', database, '-Atc', query);
 }
 
+/** The names of the database and of any restore's databases beside it. */
+function databases(): string {
+  return sql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname LIKE 'jobs%'", 'postgres');
+}
+
 function processesIn(container: string): string {
   return docker('top', container, '-o', 'pid,args');
 }
@@ -161,7 +166,22 @@ describe('managed databases across kill -9 of the server', () => {
     await restart(null);
     expect(await restored(second)).toMatchObject({ status: 'succeeded' });
     expect(sql('SELECT count(*) FROM big')).toBe(String(ROWS));
-    expect(sql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname LIKE 'jobs%'", 'postgres')).toBe('jobs');
+    // The old data is dropped after the restore is reported succeeded.
+    await waitFor('the old data dropped', async () => databases() === 'jobs', 60_000, 100);
+    expect(readdirSync(join(dataDir, 'restores', 'dbt-crash', 'jobs'))).toEqual([]);
+
+    // Killed once the restore is reported succeeded, before the old data is dropped: the next start drops it.
+    sql('DELETE FROM big WHERE id > 1000');
+    await server.stop('SIGTERM');
+    await restart('restore:swapped');
+    const third = await upload();
+    expect(await server.exited(120_000)).toBe('SIGKILL');
+    expect(sql('SELECT count(*) FROM big')).toBe(String(ROWS));
+    expect(databases()).toBe(`jobs,jobs-restore-${third}-old`);
+    await restart(null);
+    expect(await restored(third)).toMatchObject({ status: 'succeeded' });
+    await waitFor('the old data dropped after the restart', async () => databases() === 'jobs', 60_000, 100);
+    expect(sql('SELECT count(*) FROM big')).toBe(String(ROWS));
     expect(readdirSync(join(dataDir, 'restores', 'dbt-crash', 'jobs'))).toEqual([]);
    }, 600_000);
 

@@ -36,6 +36,7 @@ describe('berth’s metrics', () => {
     const found = series(body);
     expect(Object.fromEntries([...found].filter(([name]) => !name.startsWith('berth_reconcile_pass_duration_seconds_')).map(([name, labels]) => [name, [...labels].sort()]))).toEqual({
       berth_admission_refusals_total: ['kind'],
+      berth_backups: ['verdict'],
       berth_task_memory_bytes: ['project', 'service'],
       berth_task_cpu_seconds_total: ['project', 'service'],
     });
@@ -60,6 +61,36 @@ describe('berth’s metrics', () => {
     expect(body).toContain('berth_deployments_total{outcome="failed"} 1');
     expect(body).not.toContain('outcome="pending"');
     expect(body).toContain('berth_jobs{state="queued"} 1');
+  });
+});
+
+describe('backup metrics', () => {
+  it('count backups by verdict, and tell when each live database last had one verified', async () => {
+    let now = 1_000_000;
+    const store = new Store(openDatabase(':memory:'), { now: () => now });
+    const m = new BerthMetrics({ store, certificates: () => NO_CERTIFICATES, usage: () => new Map(), routes: async () => null });
+    expect((await m.text()).body).toContain('berth_backups{verdict="verified"} 0');
+    store.projects.create('p');
+    const definition = { image: 'postgres:15', memoryReservationMiB: 128, memoryLimitMiB: 256 };
+    const db = store.databases.create({ project: 'p', name: 'main', engine: 'postgres', definition, backupSchedule: null, backupsKept: 7 });
+    const gone = store.databases.create({ project: 'p', name: 'gone', engine: 'postgres', definition, backupSchedule: null, backupsKept: 7 });
+    const finish = (databaseId: number, status: 'verified' | 'failed', at: number) => {
+      now = at;
+      store.backups.finish(store.backups.queue(databaseId, 'manual', 'custom').id, { status, reason: status === 'failed' ? 'counts differ' : null, verifyMs: 5 });
+    };
+    finish(db.id, 'verified', 2_000_000);
+    finish(db.id, 'verified', 3_000_000);
+    finish(db.id, 'failed', 4_000_000);
+    finish(gone.id, 'verified', 5_000_000);
+    store.backups.queue(db.id, 'schedule', 'custom');
+    store.databases.setStatus(gone.id, 'DELETING', true);
+    const { body } = await m.text();
+    expect(body).toContain('berth_backups{verdict="verified"} 3');
+    expect(body).toContain('berth_backups{verdict="failed"} 1');
+    expect(body).toContain('berth_backups{verdict="pending"} 1');
+    // The failed one after it does not move the last verified time; a database on its way out has none.
+    expect(body).toContain('berth_database_last_verified_backup_timestamp_seconds{project="p",database="main"} 3000');
+    expect(body).not.toContain('database="gone"');
   });
 });
 

@@ -62,7 +62,10 @@ export function databaseRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
   const openRestore = (db: Database) => store.backups.restoresOf(db.id, 1).find((r) => isRestoreOpen(r.status)) ?? null;
   const checkFits = async (reservationMiB: number, freedMiB: number): Promise<void> => {
     const free = (await deps.capacityMiB()) - (await deps.reservedMiB()) + freedMiB;
-    if (reservationMiB > free) throw new DatabaseDoesNotFitError(`not enough memory: the database reserves ${reservationMiB} MiB, but only ${Math.max(0, free)} MiB is unreserved`);
+    if (reservationMiB > free) {
+      deps.metrics.admissionRefused('database');
+      throw new DatabaseDoesNotFitError(`not enough memory: the database reserves ${reservationMiB} MiB, but only ${Math.max(0, free)} MiB is unreserved`);
+    }
   };
 
   return async (app) => {

@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 
 /** One word with a colour for how things are: green when well, amber while changing, red when not. */
 export function State({ value }: { value: string }) {
-  const tone = /^(running|healthy|ACTIVE|RUNNING|succeeded|completed)$/.test(value)
+  const tone = /^(running|healthy|ACTIVE|RUNNING|succeeded|completed|ready|verified)$/.test(value)
     ? 'good'
     : /^(failed|unhealthy|crash-looping|exited|timed-out|cancelled|STOPPED)$/i.test(value)
       ? 'bad'

@@ -3,6 +3,7 @@ import type { BerthClient, JobSummary, ServiceStatusDoc } from '../../client/ber
 import type { StackSummary } from '../../client/stacks.js';
 import { describeError } from '../api.js';
 import { ErrorNote, Panel, ProgressBar, State } from '../components/bits.js';
+import { Databases } from '../components/databases.js';
 
 interface ServiceRow {
   readonly name: string;
@@ -11,7 +12,7 @@ interface ServiceRow {
   readonly error?: string;
 }
 
-/** Health at a glance: every service, stack and job of the project. */
+/** Health at a glance: every service, stack, database and job of the project. */
 export function Overview({ client }: { client: BerthClient }) {
   const [services, setServices] = useState<ServiceRow[] | null>(null);
   const [stacks, setStacks] = useState<StackSummary[]>([]);
@@ -76,6 +77,7 @@ export function Overview({ client }: { client: BerthClient }) {
           </ul>
         </Panel>
       )}
+      <Databases client={client} />
       <Panel title="Jobs">
         {jobs.length === 0 ? (
           <p>No jobs yet.</p>
