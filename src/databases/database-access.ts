@@ -3,12 +3,13 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DatabaseAccess, ObservedDatabase } from '../api/ports.js';
 import type { Database } from '../domain/database.js';
-import { fileExtension, type DumpFormat } from '../domain/database-engines.js';
+import { ENGINES, fileExtension, type DumpFormat } from '../domain/database-engines.js';
 import { DatabaseBusyError } from '../domain/errors.js';
 import type { ContainerView } from '../reconciler/container-view.js';
 import type { DatabaseDriver, DatabaseTarget } from '../reconciler/database-driver.js';
 import type { DumpStorage } from '../reconciler/dump-storage.js';
 import { LABEL, readLabels, type DatabaseTask } from '../reconciler/labels.js';
+import { reachPort } from '../runtime/task-runtime.js';
 import { secretOwner, type SecretStore } from '../secrets/secret-store.js';
 
 /** The API's way into a database's data: its serving task's state, dumps streamed out, uploads kept for a restore. */
@@ -59,6 +60,6 @@ export class RuntimeDatabaseAccess implements DatabaseAccess {
     const task = await this.serving(db);
     if (!task || task.container.state !== 'running' || task.container.address === null) throw new DatabaseBusyError(`Database '${db.name}' has no running task yet; see 'berth db status ${db.name}'`);
     const password = this.secrets.get(secretOwner.database(db.id), 'password') as string;
-    return { taskId: task.container.id, address: task.container.address, database: db.name, password };
+    return { taskId: task.container.id, address: task.container.address, port: reachPort(task.container, ENGINES[db.engine].port), database: db.name, password };
   }
 }
