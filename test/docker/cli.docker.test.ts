@@ -83,7 +83,9 @@ describe('the berth CLI against a real server', () => {
 
   it('reports status, ls and events, as text and as JSON', async () => {
     // A probe can miss on a loaded engine (other suites share it); what matters is that the report shows health.
-    const healthyTask = /web-\S+\s+1\s+RUNNING\s+healthy\s+berth-demo\/hello:1/;
+    // On one engine a task's node is the engine's own name (NMPI's Node column).
+    const node = docker('info', '--format', '{{.Name}}').trim();
+    const healthyTask = new RegExp(`web-\\S+\\s+1\\s+RUNNING\\s+healthy\\s+${node}\\s+berth-demo/hello:1`);
     const status = await waitFor('a healthy task in the report', async () => {
       const run = await berth(['status', 'web']);
       return healthyTask.test(run.stdout) ? run : null;
