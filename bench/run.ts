@@ -2,7 +2,7 @@
  * `npm run bench [-- NAME …]`: runs the selected benches (all by default) against a real
  * engine, nginx and registry, prints one table of figures, each compared with a baseline
  * measured in the same run, and writes the figures and raw data to bench/results/.
- * NAMES: deploy, update, gateway, scale, recovery, jobs, tls, stacks, colours, dashboard, databases. BENCH_RUNS overrides the runs per figure.
+ * NAMES: deploy, update, gateway, scale, recovery, jobs, tls, stacks, colours, dashboard, databases, swarm. BENCH_RUNS overrides the runs per figure.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { renderMarkdownTable, renderTable } from './lib/table.js';
 import { runRecovery } from './recovery.js';
 import { runScale } from './scale.js';
 import { runStacks } from './stacks.js';
+import { runSwarm } from './swarm.js';
 import { runTls } from './tls.js';
 import { runUpdateUnderLoad } from './update-under-load.js';
 
@@ -43,6 +44,8 @@ const BENCHES: Record<string, (ctx: BenchContext) => Promise<void>> = {
   dashboard: (ctx) => runDashboard(ctx, { runs }),
   // Fewer rounds: each dumps and restores 200 MB twice over.
   databases: (ctx) => runDatabases(ctx, { runs: Math.min(runs, 3), backups: 2 }),
+  // A Swarm of three engines in network namespaces; a node failure takes Swarm's 5 s heartbeats.
+  swarm: (ctx) => runSwarm(ctx, { runs: Math.max(3, Math.min(runs, 5)), seconds: Number(process.env.BENCH_WRK_SECONDS ?? 5) }),
 };
 
 async function machine(): Promise<Record<string, string | number>> {

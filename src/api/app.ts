@@ -13,6 +13,7 @@ import { liveRoutes } from './routes/live.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { uiRoutes } from './routes/ui.js';
 import { jobRoutes } from './routes/jobs.js';
+import { nodeRoutes } from './routes/nodes.js';
 import { projectRoutes } from './routes/projects.js';
 import { resourceRoutes } from './routes/resources.js';
 import { serviceRoutes } from './routes/services.js';
@@ -71,6 +72,7 @@ export async function buildApp(deps: ApiDeps, options: AppOptions = {}): Promise
   await app.register(jobRoutes(deps));
   await app.register(certificateRoutes(deps));
   await app.register(databaseRoutes(deps));
+  await app.register(nodeRoutes(deps));
   await app.register(stackRoutes(deps));
   await app.register(resourceRoutes(deps));
   await app.register(execRoutes(deps));

@@ -73,6 +73,8 @@ export function statusDoc({ service, revisions, tasks, events, deployment, lastE
           container_memory_limit: definition?.memoryLimitMiB ?? 0,
           container_port: definition?.containerPort ?? 0,
         },
+        ...(t.node ? { node: t.node } : {}),
+        ...(t.waiting ? { waiting: t.waiting } : {}),
       };
     }),
     events: events.map((e) => ({ created_at: iso(e.createdAt), message: e.message })),
@@ -85,7 +87,7 @@ export function statusDoc({ service, revisions, tasks, events, deployment, lastE
         .filter((t) => t.lastStatus === 'RUNNING' || t.health === 'draining')
         .map((t) => ({
           target: t.ip ?? t.taskName,
-          port: revisions.get(t.revision)?.definition.containerPort ?? 0,
+          port: t.port ?? revisions.get(t.revision)?.definition.containerPort ?? 0,
           health: t.health,
           ...(t.healthDescription ? { description: t.healthDescription } : {}),
           task_name: t.taskName,

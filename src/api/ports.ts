@@ -10,6 +10,7 @@ import type { ExecOptions, ExecSession } from '../runtime/task-exec.js';
 import type { HostPolicy } from '../domain/compose/to-definition.js';
 import type { OwnRegistry } from '../domain/image-reference.js';
 import type { Service } from '../domain/model.js';
+import type { NodeView } from '../domain/nodes.js';
 import type { JobLogObserver, TaskObserver } from '../domain/observed.js';
 import type { AuditTrail } from '../store/audit.js';
 import type { Store } from '../store/store.js';
@@ -96,4 +97,18 @@ export interface ApiDeps {
   readonly sessions: UiSessions;
   /** The built dashboard (dist/ui); null or missing: /ui says it is not built. */
   readonly uiDir: string | null;
+  /** The cluster's nodes; absent, node routes answer that they need a Swarm. */
+  readonly nodes?: NodesPort;
+}
+
+/** The nodes tasks run on, as the API lists and changes them (admin). */
+export interface NodesPort {
+  readonly orchestrator: 'swarm' | 'engine';
+  list(): Promise<NodeView[]>;
+  get(name: string): Promise<NodeView>;
+  joinCommand(role: 'worker' | 'manager'): Promise<string>;
+  drain(name: string): Promise<NodeView>;
+  activate(name: string): Promise<NodeView>;
+  label(name: string, changes: Readonly<Record<string, string | null>>): Promise<NodeView>;
+  remove(name: string, force: boolean): Promise<NodeView>;
 }

@@ -68,8 +68,13 @@ export const ServiceDefinitionBody = Type.Object(
         description: "capabilities a task gets back beyond berth's minimal set, from Docker's default set",
       }),
     ),
+    node: Type.Optional(Type.String({ maxLength: 128, description: 'the node (host name or id) every task runs on; on Docker Swarm' })),
+    constraints: Type.Optional(
+      Type.Array(Type.String({ maxLength: 300 }), { maxItems: 16, description: "Swarm placement constraints such as 'node.labels.gpu==yes'" }),
+    ),
     secrets: Type.Optional(Type.Array(EnvVar, { maxItems: 256, description: 'variables whose values are stored encrypted and never shown again' })),
     databases: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 8, description: "the project's databases whose URL and variables the tasks get" })),
+    'colour-spread': Type.Optional(Type.Boolean({ description: "a colour's tasks run on other nodes than its service's other colours; on Docker Swarm" })),
   },
   { additionalProperties: false },
 );
@@ -100,6 +105,10 @@ export const TaskDoc = Type.Object({
   desired_status: Type.String(),
   last_status: Type.String(),
   task_definition: TaskDefinitionDoc,
+  /** The node it runs on, by name (NMPI's Node column). */
+  node: Type.Optional(Type.String()),
+  /** Why a pending task does not run yet, in the orchestrator's words. */
+  waiting: Type.Optional(Type.String()),
 });
 
 /** `colour`: the colour an event is of, in a service with colours; absent for the service's own events. */

@@ -15,6 +15,7 @@ import { registerJobs } from './commands/jobs.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
 import { registerLs } from './commands/ls.js';
+import { registerNodes } from './commands/nodes.js';
 import { registerProject } from './commands/project.js';
 import { registerResources } from './commands/resources.js';
 import { registerPush } from './commands/push.js';
@@ -59,6 +60,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerJobs(program, ctx);
   registerAudit(program, ctx);
   registerCerts(program, ctx);
+  registerNodes(program, ctx);
   registerCompose(program, ctx);
   registerResources(program, ctx);
   registerDb(program, ctx);

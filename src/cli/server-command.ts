@@ -24,6 +24,8 @@ export function registerServerCommand(program: Command): void {
     .option('--tls-cert <file>', 'with --tls files: the certificate chain, PEM (env BERTH_TLS_CERT)')
     .option('--tls-key <file>', 'with --tls files: its private key, PEM (env BERTH_TLS_KEY)')
     .option('--public-domain <domain>', 'also serve each service at <project>-<service>.<domain>, its path unchanged (env BERTH_PUBLIC_DOMAIN)')
+    .option('--docker-host <socket>', `the Docker engine's socket, unix:///path or a path (env BERTH_DOCKER_HOST, default ${SERVER_DEFAULTS.dockerHost})`)
+    .option('--orchestrator <kind>', `swarm (tasks as Swarm services on every node), engine (containers on that engine) or auto: swarm when the engine is a Swarm manager (env BERTH_ORCHESTRATOR, default ${SERVER_DEFAULTS.orchestrator})`)
     .option('--host-ports <min-max>', 'host ports stacks may publish on, e.g. 12000-12999 (env BERTH_HOST_PORTS; default none: every port is reached through the gateway)')
     .option('--allow-bind-mount <dir>', 'a host directory stacks may bind-mount from; repeat for more (env BERTH_ALLOW_BIND_MOUNT, colon-separated; default none)', (dir: string, dirs: string[] = []) => [...dirs, dir])
     .option('--metrics-listen <addr>', "also serve GET /metrics without a token here: HOST:PORT, or a port on 127.0.0.1 (env BERTH_METRICS_LISTEN; default off: /metrics on the API with the admin token only)")

@@ -40,8 +40,21 @@ export function renderStatus(doc: ServiceStatusDoc, style: Style): string {
   if (status.tasks.length === 0) lines.push('  none');
   else {
     const healthOf = new Map(status.target_health.targets.map((t) => [t.task_name, t.health]));
-    const rows = status.tasks.map((t) => [t.task_name, String(t.task_definition.revision), t.last_status, healthOf.get(t.task_name) ?? '-', t.task_definition.container_image]);
-    lines.push(indent(table(['NAME', 'REVISION', 'STATUS', 'HEALTH', 'IMAGE'], rows, style, (column, text) => (column === 2 || column === 3 ? paintState(style, text) : text))));
+    // The node of each task (NMPI's Node column), and why a pending one waits (no node has
+    // room…), when the server knows them.
+    const nodes = status.tasks.some((t) => t.node !== undefined);
+    const waits = status.tasks.some((t) => t.waiting !== undefined);
+    const rows = status.tasks.map((t) => [
+      t.task_name,
+      String(t.task_definition.revision),
+      t.last_status,
+      healthOf.get(t.task_name) ?? '-',
+      ...(nodes ? [t.node ?? '-'] : []),
+      t.task_definition.container_image,
+      ...(waits ? [t.waiting ?? ''] : []),
+    ]);
+    const headers = ['NAME', 'REVISION', 'STATUS', 'HEALTH', ...(nodes ? ['NODE'] : []), 'IMAGE', ...(waits ? ['WAITING'] : [])];
+    lines.push(indent(table(headers, rows, style, (column, text) => (column === 2 || column === 3 ? paintState(style, text) : text))));
   }
 
   const th = status.target_health;

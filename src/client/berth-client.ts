@@ -18,6 +18,7 @@ import type {
 } from '../api/schemas.js';
 import type { CertificateDoc, CertificatesDoc } from '../api/cert-schemas.js';
 import type { CreateJobBody, CreateJobResponse, JobDoc, JobSummaryDoc } from '../api/job-schemas.js';
+import type { NodeDoc, NodesDoc } from '../api/node-schemas.js';
 import { BerthApiError, BerthResponseError, BerthTimeoutError, BerthUnreachableError, type ApiProblem } from './errors.js';
 import { readNdjson } from './ndjson.js';
 import { pause } from './pause.js';
@@ -49,6 +50,8 @@ export type LogLine = Pick<Logs['logs'][number], 'stream_name'> & Logs['logs'][n
 export type JobInput = Static<typeof CreateJobBody>;
 export type Certificates = Static<typeof CertificatesDoc>;
 export type Certificate = Static<typeof CertificateDoc>;
+export type Nodes = Static<typeof NodesDoc>;
+export type NodeDocument = Static<typeof NodeDoc>;
 
 /** Longer than the server's bound on one issuance (120 s). */
 const RENEW_TIMEOUT_MS = 180_000;
@@ -157,6 +160,41 @@ export class BerthClient {
   /** Admin token only: replaces a host's certificate now, with a new key; waits (up to 3 min) for the ACME server. */
   renewCertificate(host: string, options?: RequestOptions): Promise<Certificate> {
     return this.call('POST', `/certs/${encodeURIComponent(host)}/renew`, { ...options, timeoutMs: RENEW_TIMEOUT_MS });
+  }
+
+  /** Admin token only: the nodes tasks run on. */
+  nodes(options?: RequestOptions): Promise<Nodes> {
+    return this.call('GET', '/nodes', { ...options });
+  }
+
+  /** Admin token only: one node, by name or id. */
+  node(name: string, options?: RequestOptions): Promise<NodeDocument> {
+    return this.call('GET', nodePath(name), { ...options });
+  }
+
+  /** Admin token only: the `docker swarm join` command for a new worker or manager. */
+  joinCommand(role: 'worker' | 'manager', options?: RequestOptions): Promise<{ role: string; command: string }> {
+    return this.call('GET', '/nodes/join-command', { ...options, query: { role } });
+  }
+
+  /** Admin token only: moves the node's tasks elsewhere, start-first, then drains it; answers at once. */
+  drainNode(name: string, options?: RequestOptions): Promise<NodeDocument> {
+    return this.call('POST', `${nodePath(name)}/drain`, { ...options });
+  }
+
+  /** Admin token only. */
+  activateNode(name: string, options?: RequestOptions): Promise<NodeDocument> {
+    return this.call('POST', `${nodePath(name)}/activate`, { ...options });
+  }
+
+  /** Admin token only: sets labels; a null value removes one. */
+  labelNode(name: string, labels: Readonly<Record<string, string | null>>, options?: RequestOptions): Promise<NodeDocument> {
+    return this.call('PUT', `${nodePath(name)}/labels`, { ...options, body: { labels } });
+  }
+
+  /** Admin token only: removes a node from the Swarm (one still up needs `force`). */
+  removeNode(name: string, force = false, options?: RequestOptions): Promise<NodeDocument> {
+    return this.call('DELETE', nodePath(name), { ...options, query: force ? { force: 'true' } : {} });
   }
 
   listServices(options?: RequestOptions): Promise<ServiceSummaryDoc[]> {
@@ -494,4 +532,8 @@ function asLogLine(value: unknown): LogLine {
 function clip(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
   return oneLine.length > 160 ? `${oneLine.slice(0, 160)}…` : oneLine;
+}
+
+function nodePath(name: string): string {
+  return `/nodes/${encodeURIComponent(name)}`;
 }

@@ -6,6 +6,8 @@ export {
   type Certificate,
   type Certificates,
   type Colour,
+  type NodeDocument,
+  type Nodes,
   type Deployment,
   type DeploymentProgress,
   type Events,

@@ -4,7 +4,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DatabaseAccess, ObservedDatabase } from '../api/ports.js';
 import type { Database } from '../domain/database.js';
-import { fileExtension, type DumpFormat } from '../domain/database-engines.js';
+import { ENGINES, fileExtension, type DumpFormat } from '../domain/database-engines.js';
 import { DatabaseBusyError, DumpRefusedError } from '../domain/errors.js';
 import type { DatabaseRestore } from '../domain/restore.js';
 import type { ContainerView } from '../reconciler/container-view.js';
@@ -15,6 +15,7 @@ import { freshDatabase } from '../reconciler/restore-controller.js';
 import type { RestoreStreams } from '../reconciler/restore-streams.js';
 import type { Store } from '../store/store.js';
 import { LABEL, readLabels, type DatabaseTask } from '../reconciler/labels.js';
+import { reachPort } from '../runtime/task-runtime.js';
 import { secretOwner, type SecretStore } from '../secrets/secret-store.js';
 
 /** The API's way into a database's data: its serving task's state, dumps streamed out, uploads kept (and loaded as they arrive) for a restore. */
@@ -109,7 +110,7 @@ export class RuntimeDatabaseAccess implements DatabaseAccess {
     const task = await this.serving(db);
     if (!task || task.container.state !== 'running' || task.container.address === null) throw new DatabaseBusyError(`Database '${db.name}' has no running task yet; see 'berth db status ${db.name}'`);
     const password = this.secrets.get(secretOwner.database(db.id), 'password') as string;
-    return { taskId: task.container.id, address: task.container.address, database: db.name, password };
+    return { taskId: task.container.id, address: task.container.address, port: reachPort(task.container, ENGINES[db.engine].port), database: db.name, password };
   }
 }
 

@@ -115,7 +115,7 @@ export class PostgresDriver implements DatabaseDriver, FreshDatabaseRestore {
   }
 
   private async withClient<T>(target: DatabaseTarget, database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ host: target.address, port: 5432, user: USER, password: target.password, database, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    const client = new pg.Client({ host: target.address, port: target.port, user: USER, password: target.password, database, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     // A connection that breaks reports through the query it breaks; the event must have a listener or it ends the process.
     client.on('error', () => {});
     await client.connect();

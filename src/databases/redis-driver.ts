@@ -9,7 +9,7 @@ import type { TaskExec } from '../runtime/task-exec.js';
 import type { TaskRuntime } from '../runtime/task-runtime.js';
 
 function connectTo(target: DatabaseTarget) {
-  return createClient({ socket: { host: target.address, port: 6379, connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: false }, password: target.password });
+  return createClient({ socket: { host: target.address, port: target.port, connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: false }, password: target.password });
 }
 
 type Client = ReturnType<typeof connectTo>;

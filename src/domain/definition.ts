@@ -2,6 +2,7 @@ import type { StackSettings } from './compose/stack-settings.js';
 import { InvalidDefinitionError } from './errors.js';
 import { parseImageReference } from './image-reference.js';
 import { printable } from './names.js';
+import { parsePlacement, type Placement } from './placement-constraints.js';
 
 /** A service definition as the servicectl API receives it (structure already checked by the schema). */
 export interface DefinitionInput {
@@ -16,10 +17,13 @@ export interface DefinitionInput {
   'cpu-limit'?: number;
   'pids-limit'?: number;
   'cap-add'?: readonly string[];
+  node?: string;
+  constraints?: readonly string[];
   /** Variables whose values are stored sealed (src/secrets), never in the revision. */
   secrets?: readonly { name: string; value: string }[];
   /** The project's databases whose URL and variables the tasks get. */
   databases?: readonly string[];
+  'colour-spread'?: boolean;
 }
 
 /** What a revision runs. Immutable once stored. */
@@ -41,10 +45,14 @@ export interface ServiceDefinition {
   readonly capAdd: readonly string[];
   /** A stack service's settings from its compose file; null for a service made with POST /services. */
   readonly stack: StackSettings | null;
+  /** Where its tasks may run (`node`, `constraints`); absent or null: on any node. */
+  readonly placement?: Placement | null;
   /** Names of the revision's secrets; their values are sealed in the store under the revision. */
   readonly secretNames?: readonly string[];
   /** The project's databases its tasks get the URL and variables of (`--db`). */
   readonly databases?: readonly string[];
+  /** A colour's tasks keep off the nodes its service's other colours run on (NMPI runs each colour on a node of its own). */
+  readonly colourSpread?: boolean;
 }
 
 /**
@@ -124,8 +132,16 @@ export function parseDefinition(input: DefinitionInput): ServiceDefinition {
     pidsLimit: pidsLimit(input['pids-limit']),
     capAdd: capabilities(input['cap-add']),
     stack: null,
+    ...placementOf(input),
     ...secretsAndDatabases(input),
+    ...(input['colour-spread'] === true ? { colourSpread: true } : {}),
   };
+}
+
+/** Only a definition that restricts its placement carries one: others read as before. */
+function placementOf(input: DefinitionInput): { placement?: Placement } {
+  const placement = parsePlacement(input.node, input.constraints);
+  return placement === null ? {} : { placement };
 }
 
 /**

@@ -273,6 +273,12 @@ export class DatabaseBusyError extends BerthError {
   readonly status = 409;
 }
 
+/** A restore this orchestrator cannot do yet: a Redis restore on Swarm (ADR 014). */
+export class RestoreUnsupportedError extends BerthError {
+  readonly code = 'BERTH_RESTORE_UNSUPPORTED';
+  readonly status = 501;
+}
+
 /** The memory a database reserves does not fit beside what runs. */
 export class DatabaseDoesNotFitError extends BerthError {
   readonly code = 'BERTH_DATABASE_DOES_NOT_FIT';

@@ -15,6 +15,12 @@ export interface ObservedTask {
   readonly ip: string | null;
   readonly health: TargetHealthState;
   readonly healthDescription: string | null;
+  /** The name of the node it runs on; null while not placed. */
+  readonly node?: string | null;
+  /** The port `ip` serves it on, when not its container port (published on its node). */
+  readonly port?: number | null;
+  /** Why a pending task does not run yet. */
+  readonly waiting?: string | null;
 }
 
 export interface LogLine {

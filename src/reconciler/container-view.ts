@@ -151,7 +151,7 @@ export class ContainerView {
     const disputed: string[] = [];
     for (const [id, known] of this.containers) {
       const listedAs = seen.get(id);
-      if (!listedAs || listedAs.state !== known.state || listedAs.address !== known.address || listedAs.health !== known.health) disputed.push(id);
+      if (!listedAs || differs(listedAs, known)) disputed.push(id);
     }
     for (const [id, container] of seen) {
       if (this.learnt.has(id)) continue;
@@ -169,7 +169,12 @@ export class ContainerView {
   }
 }
 
+/** What a listing and the view may disagree on; where a task runs and why it waits count on Swarm. */
+function differs(a: TaskSummary, b: TaskSummary): boolean {
+  return a.state !== b.state || a.address !== b.address || a.health !== b.health || a.node !== b.node || a.evicted !== b.evicted;
+}
+
 function summaryOf(details: TaskSummary): TaskSummary {
-  const { id, name, image, labels, state, createdAt, address, health } = details;
-  return { id, name, image, labels, state, createdAt, address, health };
+  const { id, name, image, labels, state, createdAt, address, health, node, ports, waiting, evicted } = details;
+  return { id, name, image, labels, state, createdAt, address, health, node, ports, waiting, evicted };
 }

@@ -1,4 +1,5 @@
 import type { HealthCheck } from '../domain/health-check.js';
+import type { NodeRoom } from '../domain/placement.js';
 import type { ColourTargets, Route } from '../gateway/gateway.js';
 import type { MonitoredTask } from './health-monitor.js';
 import type { OwnedTask, WorkloadKind } from './labels.js';
@@ -7,8 +8,11 @@ import type { OwnedTask, WorkloadKind } from './labels.js';
 export interface PassContext {
   /** MiB reserved on the runtime by every kind's tasks, counting placements made earlier in this pass. */
   reservedMiB(): Promise<number>;
-  reserve(mib: number): void;
+  /** Counts a task placed in this pass, on the node expected to take it (a name from `rooms`). */
+  reserve(mib: number, node?: string): void;
   capacityMiB(): Promise<number>;
+  /** Each node's memory and what is reserved on it, counting placements made earlier in this pass. */
+  rooms(): Promise<readonly NodeRoom[]>;
   /** Asks for another pass at the given time (backoff, deadlines). */
   wakeAt(time: number): void;
 }

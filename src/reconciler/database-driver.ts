@@ -6,6 +6,8 @@ import type { DatabaseEngine, DumpFormat } from '../domain/database-engines.js';
 export interface DatabaseTarget {
   readonly taskId: string;
   readonly address: string;
+  /** Where the engine listens at `address`: its own port, or the one its node published it on. */
+  readonly port: number;
   /** The database's name (PostgreSQL's database, not the server). */
   readonly database: string;
   readonly password: string;

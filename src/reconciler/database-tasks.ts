@@ -4,6 +4,7 @@ import { ENGINES } from '../domain/database-engines.js';
 import { DEFAULT_CPU_LIMIT, DEFAULT_PIDS_LIMIT } from '../domain/definition.js';
 import { InternalError } from '../domain/errors.js';
 import type { Clock } from '../domain/model.js';
+import { reachPort } from '../runtime/task-runtime.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { secretOwner } from '../secrets/secret-store.js';
 import type { Readiness, DatabaseDriver, DatabaseTarget } from './database-driver.js';
@@ -47,7 +48,8 @@ export class DatabaseTasks {
     return this.tasks.startDatabaseTask({
       project: db.project,
       task,
-      image: definition.image,
+      // A database's image is named by berth's own engines table: nothing to pull with, nothing of a project's.
+      image: { reference: definition.image, engineName: definition.image, auth: null, alwaysPull: false },
       labels: databaseTaskLabels({ instance: this.instance, project: db.project, task, reservationMiB: definition.memoryReservationMiB, databaseId: db.id, revision, purpose }),
       env,
       command,
@@ -55,6 +57,10 @@ export class DatabaseTasks {
       aliases: purpose === null ? [db.name] : [],
       volumes: purpose === null ? [{ spec: this.volume(db), target: profile.dataPath }] : [],
       start,
+      // Published on its node where berth's drivers cannot reach the task's own address (Swarm).
+      servedPorts: [profile.port],
+      constraints: [],
+      local: true,
     });
   }
 
@@ -72,7 +78,8 @@ export class DatabaseTasks {
   /** How a driver reaches the task; null while it has no address (not running). */
   target(db: Database, task: DatabaseTask): DatabaseTarget | null {
     if (task.container.state !== 'running' || task.container.address === null) return null;
-    return { taskId: task.container.id, address: task.container.address, database: db.name, password: this.password(db) };
+    const port = reachPort(task.container, ENGINES[db.engine].port);
+    return { taskId: task.container.id, address: task.container.address, port, database: db.name, password: this.password(db) };
   }
 
   /**

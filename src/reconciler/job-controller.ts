@@ -1,4 +1,4 @@
-import { admit } from '../domain/admission.js';
+import { admit, admitOnNodes, type NodeAdmission } from '../domain/admission.js';
 import { afterAttempt, type AttemptEnd, type Job, type JobAttempt } from '../domain/job.js';
 import type { Clock } from '../domain/model.js';
 import { nextRunAfter } from '../domain/schedule.js';
@@ -7,8 +7,10 @@ import type { Store } from '../store/store.js';
 import type { PassContext, WorkloadController } from './controller.js';
 import type { FailureLog } from './failure-log.js';
 import type { ImagePreparation } from './image-preparation.js';
+import type { ImageToRun } from './image-source.js';
 import type { JobProgressWatcher } from './job-progress.js';
 import { jobTaskName, type JobContainer } from './labels.js';
+import type { NodeNames } from './node-names.js';
 import type { TaskOps } from './task-ops.js';
 
 export interface JobControllerDeps {
@@ -18,6 +20,8 @@ export interface JobControllerDeps {
   readonly progress: JobProgressWatcher;
   readonly clock: Clock;
   readonly failures: FailureLog;
+  /** With the nodes' names, a job tells the node each attempt runs on (a runtime of many nodes). */
+  readonly nodeNames?: NodeNames;
 }
 
 export interface JobControllerOptions {
@@ -122,6 +126,7 @@ export class JobController implements WorkloadController<JobContainer> {
     if (task.container.state === 'removing') return null;
     if (isAlive(task.container)) {
       if (task.container.state === 'created') await tasks.start(task.container.id);
+      await this.tellNode(job, attempt, task);
       const deadline = job.spec.timeoutSeconds === null ? null : attempt.startedAt + job.spec.timeoutSeconds * 1000;
       if (job.cancelRequested || (deadline !== null && clock.now() >= deadline)) {
         await tasks.stop(task);
@@ -144,6 +149,16 @@ export class JobController implements WorkloadController<JobContainer> {
     return null;
   }
 
+  /** Once per attempt: the node its task was placed on, on a runtime that places tasks on nodes. */
+  private async tellNode(job: Job, attempt: JobAttempt, task: JobContainer): Promise<void> {
+    if (!this.deps.nodeNames || !task.container.node) return;
+    const name = await this.deps.nodeNames.of(task.container);
+    const message = `attempt ${attempt.number} runs on node ${name ?? task.container.node}`;
+    const { store } = this.deps;
+    if (store.jobs.events(job.id, 20).some((e) => e.message === message)) return;
+    store.jobs.addEvent(job.id, message);
+  }
+
   private async end(job: Job, attempt: JobAttempt, end: AttemptEnd, remains: Parameters<Store['jobs']['finishAttempt']>[3] | null): Promise<void> {
     const { store, clock } = this.deps;
     const after = afterAttempt(job, attempt.number, end, job.spec.memoryLimitMiB, clock.now());
@@ -164,19 +179,13 @@ export class JobController implements WorkloadController<JobContainer> {
       else if (job.notBefore !== null && job.notBefore > now) pass.wakeAt(job.notBefore);
       else due.push(job);
     }
-    const capacity = await pass.capacityMiB();
-    const free = capacity - (await pass.reservedMiB());
-    const admission = admit(
-      due.map((job) => ({ id: job.id, project: job.project, reservationMiB: job.spec.memoryReservationMiB })),
-      free,
-      capacity,
-    );
+    const admission = await this.admission(due, pass);
     const byId = new Map(due.map((job) => [job.id, job]));
     for (const [id, reason] of admission.waiting) store.jobs.setReason(byId.get(id) as Job, reason);
     let waitingOnPulls = false;
     for (const id of admission.start) {
       const job = byId.get(id) as Job;
-      pass.reserve(job.spec.memoryReservationMiB);
+      pass.reserve(job.spec.memoryReservationMiB, admission.nodes.get(id));
       const image = await this.deps.preparation.prepare(`image:job:${job.id}`, job.project, job.spec.service ?? '', job.spec);
       if (image.status === 'pulling') {
         store.jobs.setReason(job, 'pulling its image');
@@ -188,9 +197,24 @@ export class JobController implements WorkloadController<JobContainer> {
         continue;
       }
       const attempt = store.jobs.beginAttempt(job, jobTaskName(job.id, job.attempts + 1));
-      await this.launch(store.jobs.get(job.id) as Job, attempt, image.image.reference);
+      await this.launch(store.jobs.get(job.id) as Job, attempt, image.image);
     }
     return waitingOnPulls || due.length > admission.start.length;
+  }
+
+  /**
+   * Which due jobs fit now: on one node within the memory berth may reserve there; on several,
+   * each on one node with room for it (the task never spans machines).
+   */
+  private async admission(due: readonly Job[], pass: PassContext): Promise<Pick<NodeAdmission, 'start' | 'waiting'> & { nodes: ReadonlyMap<number, string> }> {
+    const queue = due.map((job) => ({ id: job.id, project: job.project, reservationMiB: job.spec.memoryReservationMiB }));
+    const rooms = await pass.rooms();
+    if (rooms.length <= 1) {
+      const capacity = await pass.capacityMiB();
+      return { ...admit(queue, capacity - (await pass.reservedMiB()), capacity), nodes: new Map() };
+    }
+    const open = rooms.filter((r) => r.schedulable).map((r) => ({ name: r.name, freeMiB: r.capacityMiB - r.reservedMiB, capacityMiB: r.capacityMiB }));
+    return admitOnNodes(queue, open);
   }
 
   /** Makes the attempt's task again after a server stopped between recording it and making it. */
@@ -202,10 +226,10 @@ export class JobController implements WorkloadController<JobContainer> {
       return;
     }
     pass.reserve(job.spec.memoryReservationMiB);
-    await this.launch(job, attempt, image.image.reference);
+    await this.launch(job, attempt, image.image);
   }
 
-  private async launch(job: Job, attempt: JobAttempt, image: string): Promise<void> {
+  private async launch(job: Job, attempt: JobAttempt, image: ImageToRun): Promise<void> {
     const { store } = this.deps;
     try {
       await this.deps.tasks.startJobTask(job, attempt.number, image);

@@ -1,5 +1,6 @@
 import type { ColourSwitch } from '../domain/colours.js';
 import type { Clock, Service } from '../domain/model.js';
+import type { NodeRoom } from '../domain/placement.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { isAlive, type EventSubscription, type TaskRuntime } from '../runtime/task-runtime.js';
 import type { Store } from '../store/store.js';
@@ -22,6 +23,9 @@ import type { DumpStorage } from './dump-storage.js';
 import { JobController } from './job-controller.js';
 import { JobProgressWatcher } from './job-progress.js';
 import { LABEL, readLabels, type DatabaseTask, type JobContainer, type LabelledContainer } from './labels.js';
+import { NodeMoves } from './node-moves.js';
+import type { NodeDrainer } from './node-drainer.js';
+import type { NodeNames } from './node-names.js';
 import { RestoreController } from './restore-controller.js';
 import { RoutePublisher } from './route-publisher.js';
 import { ServiceController } from './service-controller.js';
@@ -86,6 +90,10 @@ export interface ReconcilerDeps {
   readonly faults?: FaultPoints;
   /** Told how long each pass took. */
   readonly onPass?: (durationMs: number) => void;
+  /** The runtime's nodes' names: with them, a service that lost tasks with a node is told where they went. */
+  readonly nodeNames?: NodeNames;
+  /** Finishes the drains of nodes berth was asked to drain. */
+  readonly drainer?: NodeDrainer;
   /** Told when a deployment fails for want of memory. */
   readonly onAdmissionRefused?: () => void;
   /** Sealed secrets: services' `secrets`, stacks' secret files, databases' passwords. */
@@ -181,12 +189,16 @@ export class Reconciler {
         onServiceRemoved: deps.onServiceRemoved ?? (async () => {}),
         faults,
         routesPushedAt: () => this.routes.routesPushedAt(),
+        ...(deps.nodeNames ? { moves: new NodeMoves(store, deps.nodeNames) } : {}),
         admissionRefused: deps.onAdmissionRefused ?? (() => undefined),
       },
       options,
     );
     this.progress = new JobProgressWatcher(runtime, (jobId, progress) => store.jobs.setProgress(jobId, progress), clock, deps.logger);
-    this.jobs = new JobController({ store, tasks: this.tasks, preparation, progress: this.progress, clock, failures: this.failures }, options);
+    this.jobs = new JobController(
+      { store, tasks: this.tasks, preparation, progress: this.progress, clock, failures: this.failures, ...(deps.nodeNames ? { nodeNames: deps.nodeNames } : {}) },
+      options,
+    );
     this.stacks = new StackController(store, deps.secrets, runtime, this.tasks, this.failures, options);
     this.databases = deps.databases ? this.databaseControllers(deps.databases, preparation, faults) : null;
     deps.health.onChange(() => {
@@ -289,6 +301,7 @@ export class Reconciler {
     const stacksBusy = await this.stacks.reconcile();
     const servicesBusy = await this.services.reconcile(observed.services, pass);
     const jobsBusy = await this.jobs.reconcile(observed.jobs, pass);
+    const draining = (await this.deps.drainer?.pass()) ?? false;
     const databasesBusy = await this.reconcileDatabases(observed.databases, pass);
     // Look again only when the pass changed tasks, so the monitor learns of new tasks at once.
     const changed = this.deps.tracker.version('tasks') !== tasksBefore;
@@ -296,7 +309,7 @@ export class Reconciler {
     const adopting = this.deps.clock.now() < this.adoptedUntil ? this.adopted : null;
     await this.routes.publish([{ source: this.services, tasks: now.services }], adopting);
     this.services.retainTasks(now.taskNames);
-    return changed || stacksBusy || servicesBusy || jobsBusy || databasesBusy;
+    return changed || stacksBusy || servicesBusy || jobsBusy || databasesBusy || draining;
   }
 
   private async reconcileDatabases(tasks: ReadonlyMap<number, readonly DatabaseTask[]>, pass: PassContext): Promise<boolean> {
@@ -309,12 +322,16 @@ export class Reconciler {
 
   private passContext(): PassContext {
     let reserved: number | null = null;
+    let rooms: Promise<NodeRoom[]> | null = null;
+    const added = new Map<string, number>();
     return {
       reservedMiB: async () => (reserved ??= await this.reservedMiB()),
-      reserve: (mib) => {
+      reserve: (mib, node) => {
         reserved = (reserved ?? 0) + mib;
+        if (node !== undefined) added.set(node, (added.get(node) ?? 0) + mib);
       },
       capacityMiB: () => this.capacityMiB(),
+      rooms: async () => (await (rooms ??= this.rooms())).map((r) => ({ ...r, reservedMiB: r.reservedMiB + (added.get(r.name) ?? 0) })),
       wakeAt: (time) => {
         this.nextWake = Math.min(this.nextWake, time);
       },
@@ -323,8 +340,10 @@ export class Reconciler {
 
   /** The view's tasks grouped by kind and workload; the same grouping as before while no task changed. */
   private async observe(): Promise<Observed> {
-    const containers = await this.deps.containers.all();
+    // The count is read before the tasks: a change landing while they are read makes the next
+    // pass group them again, where reading it after would label old tasks with the new count.
     const at = this.deps.tracker.version('tasks');
+    const containers = await this.deps.containers.all();
     if (this.observed?.at === at) return this.observed.groups;
     const services = new Map<number, LabelledContainer[]>();
     const jobs = new Map<number, JobContainer[]>();
@@ -365,6 +384,40 @@ export class Reconciler {
   async reservedMiB(): Promise<number> {
     const tasks = await this.deps.runtime.listTasks({ [LABEL.managed]: 'true' });
     return tasks.filter(isAlive).reduce((sum, c) => sum + (Number(c.labels[LABEL.reservation]) || 0), 0);
+  }
+
+  /**
+   * Each node's memory, and what every instance's live tasks reserve on it. On one engine the
+   * node's memory is --memory-capacity when given; a task not placed yet counts nowhere.
+   */
+  private async rooms(): Promise<NodeRoom[]> {
+    const [nodes, tasks] = await Promise.all([this.deps.runtime.nodes(), this.deps.runtime.listTasks({ [LABEL.managed]: 'true' })]);
+    const only = nodes.length === 1 ? nodes[0] : undefined;
+    const rooms = new Map(
+      nodes.map((n) => [
+        n.id,
+        {
+          name: n.name,
+          capacityMiB: only && this.options.capacityMiB !== null ? this.options.capacityMiB : Math.floor(n.memoryBytes / 1024 / 1024),
+          reservedMiB: 0,
+          schedulable: n.schedulable ?? true,
+          attributes: n.attributes ?? {},
+        },
+      ]),
+    );
+    const unplaced: number[] = [];
+    for (const task of tasks.filter(isAlive)) {
+      const mib = Number(task.labels[LABEL.reservation]) || 0;
+      const room = rooms.get((task.node === undefined ? only?.id : task.node) ?? '');
+      if (room) room.reservedMiB += mib;
+      else unplaced.push(mib);
+    }
+    // A task not placed yet will take room somewhere: count it where the orchestrator would put it.
+    for (const mib of unplaced) {
+      const roomiest = [...rooms.values()].filter((r) => r.schedulable).sort((a, b) => b.capacityMiB - b.reservedMiB - (a.capacityMiB - a.reservedMiB))[0];
+      if (roomiest) roomiest.reservedMiB += mib;
+    }
+    return [...rooms.values()];
   }
 
   private async nodesCapacityMiB(): Promise<number> {

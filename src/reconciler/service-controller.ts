@@ -8,6 +8,7 @@ import { contextRoot } from '../domain/names.js';
 import { isAlive, type TaskRuntime } from '../runtime/task-runtime.js';
 import type { Store } from '../store/store.js';
 import type { OwnedRoute, PassContext, ProbedTask, RouteSource, WorkloadController } from './controller.js';
+import { Evictions } from './evictions.js';
 import type { FailureLog } from './failure-log.js';
 import type { HealthMonitor } from './health-monitor.js';
 import type { ImagePreparation } from './image-preparation.js';
@@ -17,7 +18,9 @@ import { PassReads, type StoreReads } from './pass-reads.js';
 import { ServiceHealth } from './service-health.js';
 import { forEachLimited } from './limited.js';
 import { joinPath, ServiceRoutes, type ServicesRead } from './service-routes.js';
+import { spreadColours } from './colour-spread.js';
 import { stepHandlers, type StepHandler } from './service-steps.js';
+import type { NodeMoves } from './node-moves.js';
 import type { TaskOps } from './task-ops.js';
 
 export interface ServiceControllerOptions {
@@ -43,6 +46,8 @@ export interface ServiceControllerDeps {
   readonly faults: { hit(point: string): void };
   /** When the gateway last received a table computed after the given time. */
   readonly routesPushedAt: () => number;
+  /** Told of tasks their node took down, to say where they went once replaced. */
+  readonly moves?: NodeMoves;
   /** A deployment failed for want of memory. */
   readonly admissionRefused: () => void;
 }
@@ -68,6 +73,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
   private otherDefinitions = new Map<string, ServiceDefinition>();
   /** What this pass read of the store: read once a pass, not once a service (a pass visits hundreds). */
   private snapshot: StoreReads | null = null;
+  private readonly evictions: Evictions;
   /** This pass's tasks of every service: a service's dependencies are other services' tasks. */
   private passTasks: ReadonlyMap<number, readonly LabelledContainer[]> = new Map();
   private readonly health: ServiceHealth;
@@ -76,7 +82,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
     services: () => this.read().services,
     openDeployments: (id) => this.openDeployments(id),
     definition: (id, revision) => this.definition(id, revision),
-    isStopping: (id) => this.deps.tasks.isStopping(id),
+    isStopping: (id) => this.deps.tasks.isStopping(id) || this.evictions.isRetiring(id),
   };
 
   constructor(
@@ -84,6 +90,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
     private readonly options: ServiceControllerOptions,
   ) {
     this.reads = new PassReads(deps.store);
+    this.evictions = new Evictions(deps.tasks, options.drainMs, deps.routesPushedAt);
     this.health = new ServiceHealth(deps.health, deps.store);
     this.serviceRoutes = new ServiceRoutes(deps.store, this.health);
     this.steps = stepHandlers({
@@ -129,6 +136,9 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
         return null;
       }
     });
+    await this.deps.moves?.tell(reads.services, tasks, (service) =>
+      service.currentRevision === null ? null : (this.definition(service.id, service.currentRevision)?.replicas ?? null),
+    );
     return this.isBusy(tasks);
   }
 
@@ -144,6 +154,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
   retainTasks(names: ReadonlySet<string>): void {
     for (const name of this.everHealthy) if (!names.has(name)) this.everHealthy.delete(name);
     for (const name of this.probeFailuresTold) if (!names.has(name)) this.probeFailuresTold.delete(name);
+    this.evictions.retain(names);
   }
 
   private isBusy(tasks: ReadonlyMap<number, readonly LabelledContainer[]>): boolean {
@@ -196,6 +207,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
     if (containers.length !== definition?.replicas) return false;
     for (const task of containers) {
       if (task.revision !== current || task.container.state !== 'running' || this.deps.tasks.isStopping(task.container.id)) return false;
+      if (task.container.evicted) return false;
       if ((service.restartAt ?? 0) > task.container.createdAt.getTime()) return false;
       if (this.health.of(definition, task).state !== 'healthy') return false;
     }
@@ -241,7 +253,12 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
     const mine = alive.filter((t) => t.revision === d.revision);
     this.deps.faults.hit(`deployment:${d.step}`);
     if (d.step === 'health-wait') this.tellProbeFailures(service, d, mine);
-    return this.steps[d.step]({ service, deployment: d, definition, alive, mine, now: this.deps.clock.now(), pass, routesPushedAt: this.deps.routesPushedAt() });
+    return this.steps[d.step]({ service, deployment: d, definition: this.placed(service, definition), alive, mine, now: this.deps.clock.now(), pass, routesPushedAt: this.deps.routesPushedAt() });
+  }
+
+  /** A definition with the placement its tasks get now: a colour spread away from its service's other colours. */
+  private placed(service: Service, definition: ServiceDefinition): ServiceDefinition {
+    return spreadColours(service, definition, (this.snapshot ?? this.read()).services, (id) => this.passTasks.get(id) ?? NO_TASKS);
   }
 
   /**
@@ -279,9 +296,14 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
       if (task.container.state === 'removing') continue;
       const counts = service.status !== 'DRAINING' && service.desiredState === 'running' && wanted.has(task.revision);
       const restart = this.definition(service.id, task.revision)?.stack?.restart ?? null;
-      const { outcome, message } = await this.deps.tasks.reap(service, task, restart, counts, deployment?.id ?? null);
+      const { outcome, message, lost } = await this.deps.tasks.reap(service, task, restart, counts, deployment?.id ?? null);
       const serving = task.revision === service.currentRevision;
       if (message === null || (!serving && task.revision !== deployment?.revision)) continue;
+      // Lost with its node: no fault of the task's, so no backoff; its replacement starts at once.
+      if (outcome === 'lost') {
+        if (serving) this.deps.moves?.lost(service.id, lost ?? 'its node is gone', this.deps.clock.now());
+        continue;
+      }
       // A crash of the serving revision counts toward its backoff; a new revision's crash fails its deployment.
       if (outcome === 'crash') {
         if (serving) this.deps.store.services.recordCrash(service.id, this.deps.clock.now(), message);
@@ -344,7 +366,10 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
     // `compose restart`: the tasks made before it are replaced, one stop at a time as any stop.
     const restarted = alive.filter((t) => t.revision === current && (service.restartAt ?? 0) > t.container.createdAt.getTime());
     if (restarted.length > 0) await this.stopAll(service, restarted, null);
-    const serving = alive.filter((t) => t.revision === current && !tasks.isStopping(t.container.id));
+    const inCurrent = alive.filter((t) => t.revision === current && !tasks.isStopping(t.container.id));
+    // Tasks on a node being drained serve until their replacements, which do not count them, are healthy.
+    const leaving = inCurrent.filter((t) => t.container.evicted);
+    const serving = inCurrent.filter((t) => !t.container.evicted);
 
     if (serving.length < replicas) {
       const due = (service.lastCrashAt ?? 0) + restartDelayMs(service.crashCount);
@@ -353,7 +378,7 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
         return;
       }
       const image = await this.deps.images.resolve(service.project, service.name, definition);
-      await tasks.startTasks(service, current, definition, image.reference, replicas - serving.length, null);
+      await tasks.startTasks(service, current, this.placed(service, definition), image, replicas - serving.length, null);
       return;
     }
     if (serving.length > replicas) {
@@ -366,6 +391,11 @@ export class ServiceController implements WorkloadController<LabelledContainer>,
       return;
     }
     const healthy = serving.every((t) => t.container.state === 'running' && this.health.of(definition, t).state === 'healthy');
+    const moved = healthy ? this.evictions.due(leaving, now, pass) : [];
+    if (moved.length > 0) {
+      store.events.add(service.id, `moved ${moved.length} task${moved.length === 1 ? '' : 's'} off a node being drained (${moved.map((t) => t.task).join(', ')})`);
+      await this.stopAll(service, moved, null);
+    }
     if (!d && healthy && !service.steady) {
       store.transaction(() => {
         store.services.setSteady(service.id, true);

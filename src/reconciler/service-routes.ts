@@ -3,6 +3,7 @@ import type { ServiceDefinition } from '../domain/definition.js';
 import type { Deployment, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
 import type { Target } from '../gateway/gateway.js';
+import { reachPort } from '../runtime/task-runtime.js';
 import type { Store } from '../store/store.js';
 import type { OwnedRoute, ProbedTask } from './controller.js';
 import type { LabelledContainer } from './labels.js';
@@ -84,7 +85,8 @@ export class ServiceRoutes {
       const definition = read.definition(service.id, c.revision);
       if (!definition || definition.stack?.routed === false) continue;
       served ??= definition;
-      const port = definition.containerPort;
+      // Where the task serves it: its own address and port, or a port published on its node.
+      const port = reachPort(c.container, definition.containerPort);
       const isCurrent = c.revision === service.currentRevision;
       if ((isCurrent || c.revision === deployment?.revision) && this.health.probed(definition, c)) {
         const check = definition.stack ? stackProbe(definition.stack) : service.healthCheck;

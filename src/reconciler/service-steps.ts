@@ -1,7 +1,8 @@
 import type { ServiceDefinition } from '../domain/definition.js';
 import { nextStep, strategyNamed, type DeploymentStep, type RollbackCause } from '../domain/deployment.js';
 import type { Clock, Deployment, Service } from '../domain/model.js';
-import { checkPlacement } from '../domain/placement.js';
+import { checkPlacement, placeOnNodes, type NodesResult } from '../domain/placement.js';
+import { placementConstraints } from '../domain/placement-constraints.js';
 import type { Store } from '../store/store.js';
 import type { PassContext } from './controller.js';
 import type { TaskHealth } from './health-monitor.js';
@@ -82,12 +83,7 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
         pass.wakeAt(Math.min(deadline, now + 1_000));
         return NONE;
       }
-      const placement = checkPlacement({
-        replicas: definition.replicas,
-        reservationMiB: definition.memoryReservationMiB,
-        reservedMiB: await pass.reservedMiB(),
-        capacityMiB: await pass.capacityMiB(),
-      });
+      const placement = await place(definition, pass);
       if (!placement.fits) {
         deps.admissionRefused();
         return rollBack(d, 'failed', placement.reason);
@@ -95,7 +91,7 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
       const image = await deps.preparation.prepare(`image:deployment:${d.id}`, service.project, service.name, definition);
       if (image.status === 'pulling') return NONE;
       if (image.status === 'failed') return rollBack(d, 'failed', image.reason);
-      pass.reserve(definition.replicas * definition.memoryReservationMiB);
+      for (const node of placement.nodes) pass.reserve(definition.memoryReservationMiB, node);
       store.transaction(() => {
         advance(d);
         store.events.add(service.id, `deployment of revision ${d.revision} started`, d.id);
@@ -116,7 +112,7 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
       if (missing > 0) {
         // Its pending step got the image onto the runtime.
         const image = await deps.images.resolve(service.project, service.name, definition);
-        await deps.tasks.startTasks(service, d.revision, definition, image.reference, missing, d.id);
+        await deps.tasks.startTasks(service, d.revision, definition, image, missing, d.id);
       }
       advance(d);
       return NONE;
@@ -138,7 +134,7 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
       if (now >= deadline) {
         const details = states
           .filter((s) => s.health.state !== 'healthy')
-          .map((s) => `${s.task.task}: ${s.health.description ?? (s.task.container.state === 'running' ? 'no healthy answer yet' : 'not running')}`)
+          .map((s) => `${s.task.task}: ${s.health.description ?? notServing(s.task)}`)
           .join('; ');
         return rollBack(d, 'failed', `new tasks did not become healthy within ${Math.round(deps.healthTimeoutMs / 1000)} s (${details})`);
       }
@@ -202,6 +198,20 @@ export function stepHandlers(deps: StepDeps): Readonly<Record<DeploymentStep, St
   };
 }
 
+/**
+ * Where a revision's tasks would go: each on a node with room and matching its placement;
+ * on several nodes, the reservations of all of them together also within --memory-capacity.
+ */
+async function place(definition: ServiceDefinition, pass: PassContext): Promise<NodesResult> {
+  const rooms = await pass.rooms();
+  const request = { replicas: definition.replicas, reservationMiB: definition.memoryReservationMiB };
+  if (rooms.length > 1) {
+    const total = checkPlacement({ ...request, reservedMiB: await pass.reservedMiB(), capacityMiB: await pass.capacityMiB() });
+    if (!total.fits) return total;
+  }
+  return placeOnNodes({ ...request, constraints: placementConstraints(definition.placement), nodes: rooms });
+}
+
 function rollbackMessage(d: Deployment, cause: RollbackCause): string {
   switch (cause) {
     case 'failed':
@@ -211,4 +221,10 @@ function rollbackMessage(d: Deployment, cause: RollbackCause): string {
     case 'superseded':
       return `deployment of revision ${d.revision} ${d.reason ?? 'superseded by a newer revision'}`;
   }
+}
+
+/** Why a new task gives no healthy answer without a probe's word: not up yet, or waiting for a node. */
+function notServing(task: LabelledContainer): string {
+  if (task.container.state === 'running') return 'no healthy answer yet';
+  return task.container.waiting ? `not running: ${task.container.waiting}` : 'not running';
 }

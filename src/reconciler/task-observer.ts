@@ -6,6 +6,7 @@ import type { ContainerView } from './container-view.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { ServiceHealth } from './service-health.js';
 import { LABEL, readLabels, type LabelledContainer } from './labels.js';
+import type { NodeNames } from './node-names.js';
 
 const FOLLOW_DISCOVERY_MS = 1_000;
 const FOLLOW_NEW_TASK_TAIL = 1_000;
@@ -20,6 +21,7 @@ export class RuntimeTaskObserver implements TaskObserver {
     private readonly store: Store,
     monitor: HealthMonitor,
     private readonly isStopping: (containerId: string) => boolean,
+    private readonly nodes: NodeNames | null = null,
   ) {
     this.health = new ServiceHealth(monitor, store);
   }
@@ -29,6 +31,8 @@ export class RuntimeTaskObserver implements TaskObserver {
     if (!service) return [];
     const deploying = this.store.deployments.open(serviceId)[0]?.revision ?? null;
     const containers = await this.containers(serviceId);
+    const nodes = await Promise.all(containers.map((c) => this.nodes?.of(c.container) ?? null));
+    const nodeOf = new Map(containers.map((c, i) => [c.container.id, nodes[i] ?? null]));
     return containers
       .sort((a, b) => b.container.createdAt.getTime() - a.container.createdAt.getTime())
       .map((c) => {
@@ -47,6 +51,9 @@ export class RuntimeTaskObserver implements TaskObserver {
           health: targetHealth,
           // Also while a new task is initial: what its failing probes get is what a user waits on.
           healthDescription: targetHealth === 'unhealthy' || targetHealth === 'initial' ? (health.description ?? null) : null,
+          node: nodeOf.get(c.container.id) ?? null,
+          port: c.container.ports && Object.keys(c.container.ports).length > 0 ? (c.container.ports[definitionPort(this.store, c)] ?? null) : null,
+          waiting: c.container.state === 'created' ? (c.container.waiting ?? null) : null,
         } satisfies ObservedTask;
       });
   }
@@ -94,4 +101,9 @@ export class RuntimeTaskObserver implements TaskObserver {
     const listed = await this.view.matching({ [LABEL.serviceId]: String(serviceId) });
     return listed.map(readLabels).filter((c): c is LabelledContainer => c?.kind === 'service');
   }
+}
+
+/** The container port a task's revision serves on. */
+function definitionPort(store: Store, task: LabelledContainer): number {
+  return store.revisions.get(task.serviceId, task.revision)?.definition.containerPort ?? 0;
 }

@@ -7,11 +7,13 @@ import type { Job } from '../domain/job.js';
 import { startedTasks, taskExited } from '../domain/messages.js';
 import type { Clock, Service } from '../domain/model.js';
 import { contextRoot } from '../domain/names.js';
+import { placementConstraints } from '../domain/placement-constraints.js';
 import type { LogLine, Mount, TaskDetails, TaskRuntime, TaskSpec, VolumeSpec } from '../runtime/task-runtime.js';
 import type { Store } from '../store/store.js';
 import type { ChangeTracker } from './change-tracker.js';
 import type { ContainerView } from './container-view.js';
 import type { FaultPoints } from './fault-points.js';
+import type { ImageToRun } from './image-source.js';
 import { containerName, LABEL, jobTaskLabels, jobTaskName, newTaskName, projectNetwork, taskLabels, type LabelledContainer, type OwnedTask } from './labels.js';
 import { stackFilesDir, stackTaskParts } from './stack-task.js';
 import type { TaskEnvironment } from './task-environment.js';
@@ -27,10 +29,15 @@ export interface TaskOpsOptions {
   readonly stackFilesRoot: string;
 }
 
-/** How a reaped task ended, as its service sees it; `expected` when berth stopped it (or it did not count). */
+/**
+ * How a reaped task ended, as its service sees it; `expected` when berth stopped it (or it did
+ * not count); `lost` when its node went down or the runtime gave it up (no fault of its own).
+ */
 export interface Reaped {
-  readonly outcome: 'crash' | 'completed' | 'exited' | 'expected';
+  readonly outcome: 'crash' | 'completed' | 'exited' | 'expected' | 'lost';
   readonly message: string | null;
+  /** For a lost task: why, in plain words ("node worker-2 is down"). */
+  readonly lost?: string;
 }
 
 /** What a task that ended left: how it ended, and its last lines. */
@@ -43,19 +50,24 @@ export interface TaskRemains {
 interface Launch {
   readonly project: string;
   readonly task: string;
-  readonly image: string;
+  readonly image: ImageToRun;
   readonly labels: Record<string, string>;
   readonly env: readonly string[];
   readonly command: readonly string[] | null;
   readonly limits: Pick<ServiceDefinition, 'memoryLimitMiB' | 'memoryReservationMiB' | 'cpuLimit' | 'pidsLimit' | 'capAdd'>;
   /** For a stack service's task: what its compose file adds. */
   readonly stack?: { readonly serviceName: string; readonly settings: StackSettings };
+  /** The ports the gateway and the prober reach. */
+  readonly servedPorts: readonly number[];
+  readonly constraints: readonly string[];
   /** Names it answers to on its project's network (a database's name). */
   readonly aliases?: readonly string[];
   /** Volumes it mounts, made first when missing. */
   readonly volumes?: readonly { readonly spec: VolumeSpec; readonly target: string }[];
   /** False: made, not started (something goes into it first). */
   readonly start?: boolean;
+  /** berth runs commands in it and copies files into it (TaskSpec.local). */
+  readonly local?: boolean;
 }
 
 /** A database's task, serving or scratch, as its controller asks for it. */
@@ -93,7 +105,7 @@ export class TaskOps {
     service: Service,
     revision: number,
     definition: ServiceDefinition,
-    image: string,
+    image: ImageToRun,
     count: number,
     deploymentId: number | null,
   ): Promise<void> {
@@ -123,6 +135,8 @@ export class TaskOps {
         command: definition.command,
         limits: definition,
         ...(definition.stack ? { stack: { serviceName: service.name, settings: definition.stack } } : {}),
+        servedPorts: definition.stack?.routed === false ? [] : [definition.containerPort],
+        constraints: placementConstraints(definition.placement),
       });
       names.push(task);
     }
@@ -130,7 +144,7 @@ export class TaskOps {
   }
 
   /** Creates and starts the task of a job's attempt. */
-  async startJobTask(job: Job, attempt: number, image: string): Promise<void> {
+  async startJobTask(job: Job, attempt: number, image: ImageToRun): Promise<void> {
     const { spec } = job;
     const task = jobTaskName(job.id, attempt);
     const env = [...spec.environment.map((e) => `${e.name}=${e.value}`), ...this.environment.forJob(job)];
@@ -145,6 +159,8 @@ export class TaskOps {
       command: spec.command,
       limits: spec,
       ...(spec.stack && spec.service !== null ? { stack: { serviceName: spec.service, settings: spec.stack } } : {}),
+      servedPorts: [],
+      constraints: [],
     });
   }
 
@@ -161,6 +177,11 @@ export class TaskOps {
   /** Sends a signal to a running task (compose kill); its exit, if it ends it, is the service's to judge. */
   async signal(task: OwnedTask, signal: string): Promise<void> {
     await this.runtime.signalTask(task.container.id, signal);
+  }
+
+  /** A task left the routes without a stop (its node is being drained): the route table is made again. */
+  withdrawn(): void {
+    this.tracker.bump('stops');
   }
 
   /** Starts a created task. */
@@ -205,7 +226,9 @@ export class TaskOps {
     let reaped: Reaped = { outcome: 'expected', message: null };
     if (!this.store.taskLogs.has(service.id, task.task)) {
       const { details, lines } = await this.remains(id);
-      if (details && counts && !this.stopping.has(id)) {
+      if (details?.lost && counts && !this.stopping.has(id)) {
+        reaped = { outcome: 'lost', message: `${details.lost}: task ${task.task} is lost and replaced`, lost: details.lost };
+      } else if (details && counts && !this.stopping.has(id)) {
         const outcome = exitOutcome(restart, details.oomKilled ? (details.exitCode ?? 137) : details.exitCode);
         const exited = taskExited(task.task, details.exitCode, details.oomKilled, details.memoryLimitBytes);
         const message = outcome === 'completed' ? `task ${task.task} completed (exit code 0)` : outcome === 'exited' ? `${exited}; not restarted (restart: no)` : exited;
@@ -268,7 +291,7 @@ export class TaskOps {
     const drops = new Set(launch.stack?.settings.capDrop ?? []);
     const spec: TaskSpec = {
       name: containerName(this.options.instance, launch.project, launch.task),
-      image: launch.image,
+      image: launch.image.reference,
       labels: { ...(launch.stack?.settings.labels ?? {}), ...launch.labels, ...(launch.stack ? { [LABEL.stack]: launch.stack.settings.stack } : {}) },
       env: launch.env,
       command: launch.command,
@@ -281,6 +304,10 @@ export class TaskOps {
       cpuLimit: launch.limits.cpuLimit,
       mounts: stack?.mounts ?? volumeMounts,
       ...(stack ? { extra: stack.extra } : {}),
+      servedPorts: launch.servedPorts,
+      constraints: launch.constraints,
+      ...(launch.local ? { local: true } : {}),
+      pullAuth: launch.image.auth,
     };
     let id: string;
     try {

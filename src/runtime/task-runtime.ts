@@ -35,6 +35,20 @@ export interface TaskSpec {
   readonly mounts: readonly Mount[];
   /** What a compose file may set besides; absent for a plain service's task. */
   readonly extra?: TaskExtras;
+  /**
+   * The task's ports the gateway and the prober reach. A runtime whose tasks' own addresses
+   * the gateway cannot reach (Swarm, on other machines) publishes them on the task's node.
+   */
+  readonly servedPorts?: readonly number[];
+  /**
+   * berth runs commands in the task and copies files into it (a database's): a runtime whose
+   * engine does not reach every machine (Swarm) runs it on berth's own.
+   */
+  readonly local?: boolean;
+  /** Where the task may run (domain/placement.ts's constraint expressions, as Swarm writes them); none: anywhere. */
+  readonly constraints?: readonly string[];
+  /** What a machine that runs the task and lacks its image pulls it with; null: anonymously. */
+  readonly pullAuth?: RegistryAuth | null;
 }
 
 export interface NetworkAttachment {
@@ -93,6 +107,14 @@ export interface TaskSummary {
   readonly address: string | null;
   /** The runtime's own health check's verdict; null when the task has none. */
   readonly health: 'starting' | 'healthy' | 'unhealthy' | null;
+  /** The id of the node it runs on; null while it is not placed. Absent: the runtime's one node. */
+  readonly node?: string | null;
+  /** Where `address` serves each of its served ports, when not at the port itself (published on its node). */
+  readonly ports?: Readonly<Record<number, number>>;
+  /** Why a created task does not run yet, in the runtime's words (no node has room, its image is pulled…). */
+  readonly waiting?: string | null;
+  /** Its node is being drained: the task is to be replaced elsewhere, then stopped. */
+  readonly evicted?: boolean;
 }
 
 export interface TaskDetails extends TaskSummary {
@@ -106,6 +128,8 @@ export interface TaskDetails extends TaskSummary {
   readonly privileged: boolean;
   readonly securityOptions: readonly string[];
   readonly mounts: readonly string[];
+  /** Why it ended when its process did not say (its node went down, the runtime refused it); null otherwise. */
+  readonly lost?: string | null;
 }
 
 /** What happened to a task: made, started, its process ended, killed for memory, removed, its health check changed. */
@@ -147,6 +171,10 @@ export interface NodeInfo {
   readonly id: string;
   readonly name: string;
   readonly memoryBytes: number;
+  /** Whether new tasks may be placed on it (ready and active); absent: yes. */
+  readonly schedulable?: boolean;
+  /** What placement constraints match (node.id, node.hostname, node.role, node.labels.*, engine.labels.*…). */
+  readonly attributes?: Readonly<Record<string, string>>;
 }
 
 export interface TaskRuntime {
@@ -199,4 +227,9 @@ export interface TaskRuntime {
 
 export function isAlive(task: Pick<TaskSummary, 'state'>): boolean {
   return task.state === 'running' || task.state === 'created';
+}
+
+/** The port `task.address` serves a container port on. */
+export function reachPort(task: Pick<TaskSummary, 'ports'>, containerPort: number): number {
+  return task.ports?.[containerPort] ?? containerPort;
 }

@@ -23,6 +23,10 @@ export interface ServerConfig {
   readonly tls: TlsConfig;
   /** Host routing: `<project>-<service>.<publicDomain>` serves the service with its path unchanged. */
   readonly publicDomain: string | null;
+  /** The Docker engine's unix socket. */
+  readonly dockerSocket: string;
+  /** swarm: a Swarm manager runs tasks on every node; engine: containers on one engine; auto: swarm on a manager. */
+  readonly orchestrator: 'auto' | 'swarm' | 'engine';
   /** Host ports stacks may publish on, inclusive; null: none, every port is reached through the gateway. */
   readonly hostPorts: { readonly min: number; readonly max: number } | null;
   /** Absolute host directories stacks may bind-mount from. */
@@ -55,6 +59,8 @@ export const SERVER_DEFAULTS = {
   networkPool: '10.208.0.0/12',
   tls: 'off',
   gatewayTlsListen: '0.0.0.0:8443',
+  dockerHost: 'unix:///var/run/docker.sock',
+  orchestrator: 'auto',
 } as const;
 
 /** The public URL when none is given: the gateway's address, with a wildcard host made reachable. */
@@ -104,6 +110,8 @@ export interface RawServerOptions {
   tlsCert?: string;
   tlsKey?: string;
   publicDomain?: string;
+  dockerHost?: string;
+  orchestrator?: string;
   hostPorts?: string;
   allowBindMount?: readonly string[];
   metricsListen?: string;
@@ -139,6 +147,8 @@ export function resolveServerConfig(flags: RawServerOptions, env: NodeJS.Process
     publicDomain: domain ?? null,
     hostPorts: hostPortRange(pick('hostPorts', 'BERTH_HOST_PORTS')),
     allowBindMounts: bindMountDirs(flags.allowBindMount ?? env.BERTH_ALLOW_BIND_MOUNT?.split(':').filter(Boolean) ?? []),
+    dockerSocket: dockerSocket(pick('dockerHost', 'BERTH_DOCKER_HOST', SERVER_DEFAULTS.dockerHost) as string),
+    orchestrator: orchestrator(pick('orchestrator', 'BERTH_ORCHESTRATOR', SERVER_DEFAULTS.orchestrator) as string),
     metricsListen: metricsListen(pick('metricsListen', 'BERTH_METRICS_LISTEN', 'off') as string),
   };
 }
@@ -163,6 +173,18 @@ function bindMountDirs(dirs: readonly string[]): string[] {
     if (dir === '/') throw new ConfigError('--allow-bind-mount / would let every stack mount the whole host; name a directory');
   }
   return dirs.map((d) => d.replace(/\/+$/, ''));
+}
+
+/** `unix:///path` or a plain absolute path; the engine's TCP endpoints need TLS that berth does not set up. */
+function dockerSocket(text: string): string {
+  const path = text.startsWith('unix://') ? text.slice('unix://'.length) : text;
+  if (!path.startsWith('/')) throw new ConfigError(`--docker-host must be a unix socket, unix:///var/run/docker.sock or an absolute path, not '${text}'`);
+  return path;
+}
+
+function orchestrator(text: string): ServerConfig['orchestrator'] {
+  if (text !== 'auto' && text !== 'swarm' && text !== 'engine') throw new ConfigError(`--orchestrator must be auto, swarm or engine, not '${text}'`);
+  return text;
 }
 
 type PickOption = (flag: Exclude<keyof RawServerOptions, 'allowBindMount'>, envName: string, fallback?: string) => string | undefined;

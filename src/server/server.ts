@@ -20,12 +20,17 @@ import { faultPointsFromEnv } from '../reconciler/fault-points.js';
 import { LABEL } from '../reconciler/labels.js';
 import { DEFAULT_RECONCILER_OPTIONS, Reconciler, type Logger } from '../reconciler/reconciler.js';
 import { RuntimeTaskObserver } from '../reconciler/task-observer.js';
+import { NodeNames } from '../reconciler/node-names.js';
+import { NodeDirectory } from '../reconciler/node-directory.js';
+import { NodeDrainer } from '../reconciler/node-drainer.js';
 import { RegistryImageSource } from '../registry/registry-image-source.js';
 import { RegistryService } from '../registry/registry-service.js';
 import { registryTokenRoutes } from '../registry/routes.js';
 import type { TaskExec } from '../runtime/task-exec.js';
 import type { TaskRuntime } from '../runtime/task-runtime.js';
-import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
+import Docker from 'dockerode';
+import type { Cluster } from '../runtime/cluster.js';
+import { EngineCluster } from '../runtime/docker/engine-cluster.js';
 import { openDatabase } from '../store/database.js';
 import { AuditTrail } from '../store/audit.js';
 import { instanceId } from '../store/meta.js';
@@ -47,10 +52,13 @@ import { SecretStore, secretOwner } from '../secrets/secret-store.js';
 import { httpsPort, type ServerConfig, type TlsConfig } from './config.js';
 import { Observability } from './observability.js';
 import { claimDataDir, loadAdminToken, secureDataDir, type AdminToken } from './data-dir.js';
+import { chooseRuntime } from './runtime-choice.js';
 
 /** What tests may replace (the engine and the clock) or watch. Everything else is real. */
 export interface ServerParts {
   readonly runtime?: TaskRuntime;
+  /** The nodes' side of `runtime`; default: the engine at --docker-host as one node. */
+  readonly cluster?: Cluster;
   /** Commands in the runtime's tasks; without it (a replaced runtime) exec and databases' dumps are refused. */
   readonly exec?: TaskExec;
   readonly clock?: Clock;
@@ -98,9 +106,10 @@ export class BerthServer {
     const admin = await loadAdminToken(dataDir, config.adminToken);
     // The runtime exists before the logger; its warnings reach the log once that exists.
     let warn = (error: Error): void => process.emitWarning(error);
-    const engine = parts.runtime ? null : new DockerRuntime({ onWarning: (error) => warn(error), networkPool: config.networkPool });
-    const runtime = parts.runtime ?? (engine as DockerRuntime);
-    const exec = engine?.exec ?? parts.exec ?? null;
+    const chosen = parts.runtime
+      ? { runtime: parts.runtime, cluster: parts.cluster ?? new EngineCluster(new Docker({ socketPath: config.dockerSocket })), exec: parts.exec ?? null, stats: null }
+      : await chooseRuntime(config, (error) => warn(error));
+    const { runtime, cluster, exec, stats: taskStats } = chosen;
     await runtime.ping();
 
     const registry = await RegistryService.create({
@@ -114,6 +123,7 @@ export class BerthServer {
 
     const tracker = new ChangeTracker();
     const containers = new ContainerView(runtime, { [LABEL.instance]: instance }, clock, RELIST_MS, tracker);
+    const nodeNames = new NodeNames(runtime, clock);
     const databases = {
       postgres: new PostgresDriver(exec ?? NO_EXEC),
       redis: new RedisDriver(runtime, exec ?? NO_EXEC),
@@ -128,13 +138,18 @@ export class BerthServer {
     // The logger exists once the API does; what is logged before goes to the process's warnings.
     let log: Logger = { info: () => undefined, warn: (m) => process.emitWarning(m), error: (m) => process.emitWarning(m) };
     const lateLogger: Logger = { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
+    const drainer = new NodeDrainer(cluster, runtime, clock, lateLogger);
+    const nodes = new NodeDirectory(cluster, runtime, () => {
+      drainer.soon();
+      reconciler?.kick();
+    });
     const observability = await Observability.start({
       store,
       certificates: () => certificates,
       routeMetrics: async () => (gatewayReady ? gatewayReady.routeMetrics() : null),
-      sampler: engine && {
+      sampler: taskStats && {
         tasks: () => containers.matching({ [LABEL.instance]: instance }),
-        stats: engine.stats,
+        stats: taskStats,
         labels: { project: LABEL.project, service: LABEL.service },
       },
       listen: config.metricsListen,
@@ -149,7 +164,7 @@ export class BerthServer {
     const api = await buildApp(
       {
         store,
-        observer: new RuntimeTaskObserver(runtime, containers, store, health, (id) => reconciler?.isStopping(id) ?? false),
+        observer: new RuntimeTaskObserver(runtime, containers, store, health, (id) => reconciler?.isStopping(id) ?? false, nodeNames),
         auth: new Authenticator(admin.token, store.projects, new AuthFailureLimiter(clock), sessions),
         sessions,
         uiDir: join(import.meta.dirname, '../../dist/ui'),
@@ -169,6 +184,7 @@ export class BerthServer {
           if (!reconciler) throw new InternalError('the reconciler is not running yet');
           return reconciler.capacityMiB();
         },
+        nodes,
         dockerCredentials: {
           credentialsFor: async (service) => registry.credentialsFor(service.project, service.name, service.id),
         },
@@ -246,6 +262,8 @@ export class BerthServer {
         clock,
         logger,
         onServiceRemoved: (service) => registry.deleteRepository(service.project, service.name, service.id),
+        nodeNames,
+        drainer,
         faults: faultPointsFromEnv(process.env),
         secrets,
         databases,

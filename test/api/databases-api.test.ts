@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { NodesPort } from '../../src/api/ports.js';
 import { secretOwner } from '../../src/secrets/secret-store.js';
 import { ADMIN, apiHarness, createProject, type Harness } from '../support/api-harness.js';
 
@@ -122,6 +123,24 @@ describe('bad input', () => {
       expect(res.json().code).toBe('BERTH_DUMP_REFUSED');
     }
     expect(h.store.backups.restoresOf(h.store.databases.find('dbt-a', 'pg')?.id ?? 0, 10)).toEqual([]);
+  });
+});
+
+describe('databases on Swarm', () => {
+  it('refuses a Redis restore, which Swarm cannot do yet, saying so, and keeps nothing', async () => {
+    const swarm = await apiHarness({ nodes: { orchestrator: 'swarm' } as NodesPort });
+    try {
+      const own = await createProject(swarm.app, 'dbt-s');
+      const post = (url: string, payload?: Buffer) =>
+        swarm.app.inject({ method: 'POST', url, headers: { 'x-auth-token': own, ...(payload ? { 'content-type': 'application/octet-stream' } : {}) }, ...(payload ? { payload } : {}) });
+      expect((await swarm.app.inject({ method: 'POST', url: '/databases', headers: { 'x-auth-token': own }, payload: { name: 'cache', engine: 'redis' } })).statusCode).toBe(201);
+      const res = await post('/databases/cache/restore', Buffer.from('REDIS0011\u00fa\tredis-ver'));
+      expect([res.statusCode, res.json().code]).toEqual([501, 'BERTH_RESTORE_UNSUPPORTED']);
+      expect(res.json().Error).toMatch(/not supported on Swarm yet/);
+      expect(swarm.store.backups.restoresOf(swarm.store.databases.find('dbt-s', 'cache')?.id ?? 0, 10)).toEqual([]);
+    } finally {
+      await swarm.close();
+    }
   });
 });
 

@@ -64,7 +64,7 @@ describe("NMPI's deploy.py workflow through the CLI", () => {
     const services = await berth('services');
     const rows = services.stdout.trimEnd().split('\n');
     expect(rows[0]).toMatch(/^NAME\s+IMAGE\s+STATUS\s+URL\s+ID\s+NODE\s+PORTS$/);
-    expect(rows[1]).toMatch(/^nmpi-blue\s+\S+\/col-cli\/nmpi:blue\s+live\s+http:\/\/127\.0\.0\.1:19161\/col-cli-nmpi\s+nmpi-blue-[0-9a-f]{4}\s+local\s+80\/tcp$/);
+    expect(rows[1]).toMatch(/^nmpi-blue\s+\S+\/col-cli\/nmpi:blue\s+live\s+http:\/\/127\.0\.0\.1:19161\/col-cli-nmpi\s+nmpi-blue-[0-9a-f]{4}\s+\S+\s+80\/tcp$/);
     expect(rows[2]).toMatch(/^nmpi-green\s+\S+\/col-cli\/nmpi:green\s+running\s+/);
 
     const to = await berth('switch', 'nmpi', 'green');

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { AuthFailureLimiter } from '../../src/api/auth-limiter.js';
 import { Authenticator } from '../../src/api/auth.js';
-import type { DockerCredentialsProvider } from '../../src/api/ports.js';
+import type { DockerCredentialsProvider, NodesPort } from '../../src/api/ports.js';
 import type { OwnRegistry } from '../../src/domain/image-reference.js';
 import type { JobLogObserver, JobLogStream, ObservedTask, TaskLogStream, TaskObserver } from '../../src/domain/observed.js';
 import { openDatabase } from '../../src/store/database.js';
@@ -81,7 +81,7 @@ export interface Harness {
 export const TEST_REGISTRY: OwnRegistry = { names: (domain) => domain === 'registry.example:5000' || domain === 'localhost:5000' };
 
 export async function apiHarness(
-  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; hostPolicy?: HostPolicy; capacityMiB?: number; databases?: Partial<DatabaseAccess> } = {},
+  options: { credentials?: DockerCredentialsProvider; authFailures?: number; certificates?: Certificates; hostPolicy?: HostPolicy; capacityMiB?: number; nodes?: NodesPort; databases?: Partial<DatabaseAccess> } = {},
 ): Promise<Harness> {
   const clock = { now: () => Date.now() };
   const store = new Store(openDatabase(':memory:'), clock);
@@ -111,6 +111,7 @@ export async function apiHarness(
     capacityMiB: async () => options.capacityMiB ?? CAPACITY_MIB,
     colours,
     certificates: options.certificates ?? NO_CERTIFICATES,
+    ...(options.nodes ? { nodes: options.nodes } : {}),
     ...databases,
     audit: new AuditTrail(store.db, clock, null, (error) => {
       throw error;

@@ -41,6 +41,8 @@ export interface ServerFlags {
   healthTimeout?: string;
   drain?: string;
   stopGrace?: string;
+  /** Where the API and the registry listen (default 127.0.0.1); Swarm nodes reach them on their bridge's address. */
+  controlHost?: string;
   /** Any other server flags (TLS, say). */
   extra?: RawServerOptions;
 }
@@ -52,10 +54,10 @@ export async function startTestServer(flags: ServerFlags, parts: ServerParts = {
     resolveServerConfig(
       {
         dataDir: dir,
-        apiListen: `127.0.0.1:${flags.basePort}`,
+        apiListen: `${flags.controlHost ?? '127.0.0.1'}:${flags.basePort}`,
         gatewayListen: `127.0.0.1:${flags.basePort + 1}`,
         gatewayAdminPort: String(flags.basePort + 2),
-        registryListen: `127.0.0.1:${flags.basePort + 3}`,
+        registryListen: `${flags.controlHost ?? '127.0.0.1'}:${flags.basePort + 3}`,
         ...(flags.memoryCapacity ? { memoryCapacity: flags.memoryCapacity } : {}),
         healthTimeout: flags.healthTimeout ?? '8',
         drain: flags.drain ?? '0.5',
@@ -67,7 +69,7 @@ export async function startTestServer(flags: ServerFlags, parts: ServerParts = {
   const handle: TestServer = {
     server: await BerthServer.start(config(), { logLevel: 'warn', ...parts }),
     dataDir: dir,
-    api: new ApiClient(`http://127.0.0.1:${flags.basePort}`, ADMIN_TOKEN),
+    api: new ApiClient(`http://${flags.controlHost ?? '127.0.0.1'}:${flags.basePort}`, ADMIN_TOKEN),
     gatewayUrl: `http://127.0.0.1:${flags.basePort + 1}`,
     async restart() {
       await handle.server.stop();

@@ -24,6 +24,10 @@ export interface FakeContainer {
   exitCode: number | null;
   oomKilled: boolean;
   logs: LogLine[];
+  /** Its node is being drained (Swarm). */
+  evicted?: boolean;
+  /** Its node went down (Swarm): why it ended. */
+  lost?: string;
 }
 
 /** What a task does once started, as a test scripts it: lines to print, and how it ends (or not). */
@@ -75,6 +79,7 @@ export class FakeRuntime implements TaskRuntime {
       privileged: false,
       securityOptions: ['no-new-privileges'],
       mounts: [],
+      lost: c.lost ?? null,
     };
   }
 
@@ -240,8 +245,35 @@ export class FakeRuntime implements TaskRuntime {
     return [...this.containers.values()].filter((c) => c.state === 'running' && matches(c.spec.labels, labels));
   }
 
+  /** Its node is being drained: berth is to move it (what Swarm's adapter reports). */
+  evict(id: string): void {
+    this.must(id).evicted = true;
+    this.emit('health', id);
+  }
+
+  /** Its node goes down: it ends without an exit code of its own (what Swarm's adapter reports). */
+  lose(id: string, reason: string): void {
+    const c = this.must(id);
+    c.state = 'exited';
+    c.address = null;
+    c.lost = reason;
+    c.finishedAt = new Date(this.now());
+    this.endFollowers(id);
+    this.emit('exited', id);
+  }
+
   private summary(c: FakeContainer): TaskSummary {
-    return { id: c.id, name: c.spec.name, image: c.spec.image, labels: c.spec.labels, state: c.state, createdAt: c.createdAt, address: c.address, health: null };
+    return {
+      id: c.id,
+      name: c.spec.name,
+      image: c.spec.image,
+      labels: c.spec.labels,
+      state: c.state,
+      createdAt: c.createdAt,
+      address: c.address,
+      health: null,
+      ...(c.evicted ? { evicted: true } : {}),
+    };
   }
 
   private must(id: string): FakeContainer {

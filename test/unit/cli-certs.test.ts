@@ -1,12 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import type { Certificates, CertificateStatus } from '../../src/domain/certificates.js';
 import { AcmeChallengeFailedError } from '../../src/domain/errors.js';
 import { ADMIN, apiHarness, createProject, type Harness } from '../support/api-harness.js';
+import { runBerth } from '../support/cli-runner.js';
 
 const DAY = 24 * 3600_000;
 const valid: CertificateStatus = {
@@ -57,18 +56,8 @@ afterEach(async () => {
   rmSync(configHome, { recursive: true, force: true });
 });
 
-async function berth(argv: string[], token = ADMIN): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli({
-    argv,
-    stdin: Object.assign(new PassThrough(), { isTTY: false }),
-    stdout: { write: (text: string) => (out += text) },
-    stderr: { write: (text: string) => (err += text) },
-    env: { XDG_CONFIG_HOME: configHome, BERTH_URL: url, BERTH_TOKEN: token },
-    onInterrupt: () => () => undefined,
-  });
-  return { code, out, err };
+function berth(argv: string[], token = ADMIN): Promise<{ code: number; out: string; err: string }> {
+  return runBerth(argv, { url, token, configHome });
 }
 
 describe('berth certs', () => {

@@ -91,6 +91,23 @@ describe('renderStatus', () => {
     expect(events[0]).toMatch(/event 3$/);
     expect(events[9]).toMatch(/event 12$/);
   });
+
+  it('shows each task’s node, and why a pending one waits, when the server tells them (Swarm)', () => {
+    const onNodes: ServiceStatusDoc = {
+      ...doc,
+      status: {
+        ...doc.status,
+        tasks: [
+          { ...(doc.status.tasks[0] as ServiceStatusDoc['status']['tasks'][number]), node: 'worker-2' },
+          { ...(doc.status.tasks[0] as ServiceStatusDoc['status']['tasks'][number]), task_name: 'web-4-b', last_status: 'PENDING', waiting: 'no suitable node (insufficient resources on 3 nodes)' },
+        ],
+      },
+    };
+    const text = renderStatus(onNodes, plain);
+    expect(text).toMatch(/ {2}NAME\s+REVISION\s+STATUS\s+HEALTH\s+NODE\s+IMAGE\s+WAITING\n/);
+    expect(text).toMatch(/ {2}web-3-a\s+3\s+RUNNING\s+unhealthy\s+worker-2\s+demo:1\n/);
+    expect(text).toMatch(/ {2}web-4-b\s+3\s+PENDING\s+\S+\s+-\s+demo:1\s+no suitable node \(insufficient resources on 3 nodes\)\n/);
+  });
 });
 
 describe('progress', () => {

@@ -168,6 +168,13 @@ configs:
   });
 });
 
+describe('placement', () => {
+  it("reads deploy.placement.constraints as Swarm writes them, for the service's tasks", () => {
+    const spec = stack('services:\n  web:\n    image: w\n    deploy:\n      placement:\n        constraints: ["node.labels.gpu == yes", node.role!=manager]\n');
+    expect(spec.services[0]?.constraints).toEqual(['node.labels.gpu==yes', 'node.role!=manager']);
+  });
+});
+
 describe('refusing what berth cannot run, every problem at once with its path', () => {
   it('refuses unsafe keys, saying why', () => {
     const found = problems('services:\n  web:\n    image: w\n    privileged: true\n    network_mode: host\n    pid: host\n    devices: ["/dev/kmsg"]\n    cap_add: [NET_ADMIN]\n');
@@ -225,7 +232,12 @@ services:
   });
 
   it('refuses logging drivers and keys it would otherwise drop', () => {
-    const found = problems('services:\n  web:\n    image: w\n    tty: true\n    logging: {driver: syslog}\n    deploy: {placement: {constraints: []}}\n');
-    expect(found.map((p) => p.path).sort()).toEqual(['services.web.deploy.placement', 'services.web.logging.driver', 'services.web.tty']);
+    const found = problems('services:\n  web:\n    image: w\n    tty: true\n    logging: {driver: syslog}\n    deploy: {placement: {preferences: [{spread: node.labels.zone}], constraints: [node.colour=blue]}}\n');
+    expect(found.map((p) => p.path).sort()).toEqual([
+      'services.web.deploy.placement.constraints[0]',
+      'services.web.deploy.placement.preferences',
+      'services.web.logging.driver',
+      'services.web.tty',
+    ]);
   });
 });

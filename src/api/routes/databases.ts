@@ -15,6 +15,7 @@ import {
   DumpRefusedError,
   InvalidDatabaseError,
   RestoreNotFoundError,
+  RestoreUnsupportedError,
 } from '../../domain/errors.js';
 import { printable } from '../../domain/names.js';
 import { isRestoreOpen } from '../../domain/restore.js';
@@ -212,6 +213,10 @@ export function databaseRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
     );
 
     const busyCheck = (db: Database): void => {
+      // A Redis restore loads the RDB into a task made but not started; a Swarm task starts when it is made.
+      if (db.engine === 'redis' && deps.nodes?.orchestrator === 'swarm') {
+        throw new RestoreUnsupportedError(`A Redis restore is not supported on Swarm yet; 'berth db dump ${db.name}' works, and a restore runs on a plain engine`);
+      }
       if (openRestore(db)) throw new DatabaseBusyError(`Database '${db.name}' is already being restored`);
       if (db.step !== null) throw new DatabaseBusyError(`Database '${db.name}' is being replaced (step ${db.step}); restore once it is ready`);
     };

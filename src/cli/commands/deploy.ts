@@ -19,6 +19,9 @@ interface DeployOptions {
   secret?: string[];
   db?: string[];
   replicas?: number;
+  node?: string;
+  constraint?: string[];
+  colourSpread?: boolean;
   detach?: boolean;
   timeout: number;
   json?: boolean;
@@ -51,6 +54,9 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
     .option('--secret <NAME=VALUE>', 'a variable stored encrypted and never shown again; repeat for more', collect)
     .option('--db <name>', "a database of the project: the tasks get DATABASE_URL (or REDIS_URL) and the engine's variables (PGHOST…); repeat for more", collect)
     .option('--replicas <n>', 'number of tasks (server default 1)', integerIn(1, LIMITS.replicas))
+    .option('--node <name>', 'run every task on this node (its host name or id; on Docker Swarm)')
+    .option('--constraint <expr>', "a Swarm placement constraint such as 'node.labels.gpu==yes'; repeat for more", collect)
+    .option('--colour-spread', "with --colour: run this colour on other nodes than the service's other colours (on Docker Swarm)")
     .option('-d, --detach', 'print the revision and deployment id and return without waiting')
     .option('--timeout <seconds>', 'give up waiting after this long', positiveNumber, DEFAULT_WAIT_SECONDS)
     .option('--json', 'print {"name", "revision", "deployment"} (the finished deployment unless --detach); progress goes to stderr')
@@ -61,6 +67,7 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
         'berth deploy web --tag latest --memory-reservation 100 --memory-limit 150 --port 80 --env-file web.env',
         'berth deploy web --image nginx:1.27 --memory-reservation 32 --memory-limit 64 --port 80 --replicas 2 --env MODE=prod',
         "berth deploy worker --image busybox:1.36 --memory-reservation 8 --memory-limit 16 --port 8080 -- httpd -f -p 8080",
+        "berth deploy model --tag v3 --memory-reservation 4000 --memory-limit 6000 --port 80 --constraint 'node.labels.gpu==yes'",
         'berth deploy nmpi --colour green --tag green --memory-reservation 100 --memory-limit 200 --port 443',
       ) + "\nExits 0 when the deployment succeeded, 1 when it failed, was cancelled or rolled back, or Ctrl-C stopped the wait.\n",
     )
@@ -117,6 +124,9 @@ export function buildDefinition(options: DeployOptions, command: readonly string
     'container-port': options.port,
     environment: mergeEnv(fileEnv, (options.env ?? []).map(parseEnvFlag)),
     ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
+    ...(options.node === undefined ? {} : { node: options.node }),
+    ...(options.constraint === undefined ? {} : { constraints: [...options.constraint] }),
+    ...(options.colourSpread ? { 'colour-spread': true } : {}),
     ...(command.length === 0 ? {} : { command: [...command] }),
     ...(options.secret ? { secrets: options.secret.map(parseEnvFlag) } : {}),
     ...(options.db ? { databases: [...options.db] } : {}),

@@ -20,7 +20,7 @@ export interface ServicesRow {
   url: string | null;
   /** The running tasks of the revision served. */
   ids: string[];
-  /** Where the tasks run: this machine's engine. */
+  /** Where the running tasks run: their nodes, comma-separated ('local' when the server tells none). */
   node: string;
   /** The container ports the gateway sends to. */
   ports: string[];
@@ -53,6 +53,7 @@ export function servicesRows(service: string, doc: ServiceStatusDoc): ServicesRo
 
 function row(name: string, service: string, colour: string | null, live: boolean | null, status: StatusFields, url: string | null): ServicesRow {
   const serving = status.tasks.filter((t) => t.task_definition.revision === status.current_revision && t.desired_status === 'RUNNING');
+  const running = serving.filter((t) => t.last_status === 'RUNNING');
   return {
     name,
     service,
@@ -61,8 +62,8 @@ function row(name: string, service: string, colour: string | null, live: boolean
     image: (serving[0] ?? status.tasks[0])?.task_definition.container_image ?? null,
     status: stateOf(status),
     url,
-    ids: serving.filter((t) => t.last_status === 'RUNNING').map((t) => t.task_name),
-    node: 'local',
+    ids: running.map((t) => t.task_name),
+    node: [...new Set(running.map((t) => t.node).filter((n) => n !== undefined))].join(',') || 'local',
     ports: [...new Set(serving.map((t) => `${t.task_definition.container_port}/tcp`))],
   };
 }

@@ -1,4 +1,5 @@
 import { ADDABLE_CAPABILITIES, BASE_CAPABILITIES } from '../definition.js';
+import { formatConstraint, parseConstraint } from '../placement-constraints.js';
 import { asNamed, isMapping } from './merge.js';
 import type { BuildSpec, DependencyCondition, FileMountSpec, HealthcheckSpec, MountSpec, PortSpec, RestartPolicy, StackServiceSpec } from './stack-spec.js';
 import type { Values } from './values.js';
@@ -56,7 +57,9 @@ export function readService(stack: string, composeName: string, raw: Raw, v: Val
   if (image === null && build === null) v.problem(at, "needs 'image' or 'build'");
   const deploy = isMapping(raw.deploy) ? raw.deploy : {};
   for (const key of Object.keys(deploy)) {
-    if (!['replicas', 'resources', 'restart_policy', 'labels'].includes(key)) v.problem(`${at}.deploy.${key}`, 'is not supported by berth (replicas, resources and restart_policy are)');
+    if (!['replicas', 'resources', 'restart_policy', 'labels', 'placement'].includes(key)) {
+      v.problem(`${at}.deploy.${key}`, 'is not supported by berth (replicas, resources, restart_policy and placement are)');
+    }
   }
   const resources = isMapping(deploy.resources) ? deploy.resources : {};
   const limits = isMapping(resources.limits) ? resources.limits : {};
@@ -104,11 +107,31 @@ export function readService(stack: string, composeName: string, raw: Raw, v: Val
     logMaxBytes: readLogging(raw.logging, `${at}.logging`, v),
     extraHosts: v.list(raw.extra_hosts).length > 0 ? v.list(raw.extra_hosts) : v.keyValues(raw.extra_hosts).map(([h, ip]) => `${h}:${ip}`),
     profiles: v.list(raw.profiles),
+    constraints: readPlacement(deploy.placement, `${at}.deploy.placement`, v),
     ...readBerthExtension(raw['x-berth'], `${at}.x-berth`, v),
   };
   if (cpus !== undefined && (!Number.isFinite(spec.cpuLimit) || (spec.cpuLimit as number) <= 0)) v.problem(`${at}.cpus`, 'must be a positive number of CPUs');
   for (const file of v.list(raw.env_file)) if (!attachments.has(file)) v.problem(`${at}.env_file`, `${file} was not sent with the compose file`);
   return spec;
+}
+
+/** `deploy.placement.constraints`, Swarm's expressions, each checked; preferences and max replicas are refused. */
+function readPlacement(value: unknown, at: string, v: Values): string[] {
+  if (value === undefined) return [];
+  if (!isMapping(value)) {
+    v.problem(at, 'must be a mapping (constraints)');
+    return [];
+  }
+  for (const key of Object.keys(value)) if (key !== 'constraints') v.problem(`${at}.${key}`, 'is not supported by berth (constraints is)');
+  const constraints: string[] = [];
+  v.list(value.constraints).forEach((text, i) => {
+    try {
+      constraints.push(formatConstraint(parseConstraint(text)));
+    } catch (error) {
+      v.problem(`${at}.constraints[${i}]`, (error as Error).message);
+    }
+  });
+  return constraints;
 }
 
 function berthServiceName(stack: string, composeName: string, at: string, v: Values): string {

@@ -85,6 +85,8 @@ export interface StackServiceSpec {
   readonly stripPrefix: boolean;
   /** x-berth: {health_path: /x}: where berth's prober asks, under the service's path (default: its root). */
   readonly healthPath: string | null;
+  /** `deploy.placement.constraints`: where its tasks may run on a Swarm. */
+  readonly constraints?: readonly string[];
 }
 
 export interface BuildSpec {

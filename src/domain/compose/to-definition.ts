@@ -108,6 +108,7 @@ export function stackServiceDefinition(
     pidsLimit: service.pidsLimit ?? DEFAULT_PIDS_LIMIT,
     capAdd: service.capAdd,
     stack: settings,
+    ...(service.constraints && service.constraints.length > 0 ? { placement: { node: null, constraints: [...service.constraints] } } : {}),
   };
   return { definition, warnings, refusals };
 }

@@ -163,7 +163,9 @@ export class DockerRuntime implements TaskRuntime {
 
   /** One engine, one node: the engine's machine, with its memory. */
   async nodes(): Promise<NodeInfo[]> {
-    const info = (await engineCall('describe itself', () => this.docker.info())) as { ID: string; Name: string; MemTotal: number };
-    return [{ id: info.ID, name: info.Name, memoryBytes: info.MemTotal }];
+    const info = (await engineCall('describe itself', () => this.docker.info())) as { ID: string; Name: string; MemTotal: number; OSType?: string; Architecture?: string };
+    // What a --node or a constraint may name on one engine, in Swarm's words.
+    const attributes = { 'node.id': info.ID, 'node.hostname': info.Name, 'node.role': 'manager', 'node.platform.os': info.OSType ?? '', 'node.platform.arch': info.Architecture ?? '' };
+    return [{ id: info.ID, name: info.Name, memoryBytes: info.MemTotal, attributes }];
   }
 }

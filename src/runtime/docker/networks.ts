@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { RuntimeUnavailableError } from '../../domain/errors.js';
 import type { NetworkSpec } from '../task-runtime.js';
+import { SingleFlight } from './single-flight.js';
 import { formatCidr, freeSubnets, parseCidr, type Range } from './subnets.js';
 
 interface EngineError {
@@ -19,7 +20,7 @@ const CREATE_ATTEMPTS = 8;
  */
 export class DockerNetworks {
   /** Makings under way, by name: the engine creates two networks of one name when asked at once. */
-  private readonly making = new Map<string, Promise<void>>();
+  private readonly making = new SingleFlight();
 
   constructor(
     private readonly docker: Docker,
@@ -28,11 +29,7 @@ export class DockerNetworks {
 
   /** One making per name at a time; callers who ask meanwhile wait for it. */
   ensure(spec: NetworkSpec): Promise<void> {
-    const pending = this.making.get(spec.name);
-    if (pending) return pending;
-    const making = this.make(spec).finally(() => this.making.delete(spec.name));
-    this.making.set(spec.name, making);
-    return making;
+    return this.making.run(spec.name, () => this.make(spec));
   }
 
   private async make(spec: NetworkSpec): Promise<void> {

@@ -6,7 +6,7 @@ import { pack } from 'tar-stream';
 import { RuntimeUnavailableError } from '../../domain/errors.js';
 import type { HostPort, LogLine, NetworkAttachment, TaskDetails, TaskHealthcheck, TaskSpec, TaskState, TaskSummary } from '../task-runtime.js';
 import { engineCall, statusOf, tolerating, wrapEngineError } from './engine-errors.js';
-import { linesOf, parseLogOutput, splitFrames } from './log-frames.js';
+import { logOptions, readFollowedLines, readLogOutput } from './log-frames.js';
 
 /** The engine's container states in berth's words. */
 export function taskStateOf(engineState: string): TaskState {
@@ -118,21 +118,8 @@ export class DockerTasks {
     await removal;
   }
 
-  async logs(id: string, options: { tail: number; since?: Date }): Promise<LogLine[]> {
-    try {
-      const output = (await this.docker.getContainer(id).logs({
-        stdout: true,
-        stderr: true,
-        timestamps: true,
-        tail: options.tail,
-        follow: false,
-        ...(options.since ? { since: Math.floor(options.since.getTime() / 1000) } : {}),
-      })) as unknown as Buffer;
-      return parseLogOutput(output);
-    } catch (error) {
-      if (statusOf(error) === 404) return [];
-      throw wrapEngineError(`read the logs of container ${id.slice(0, 12)}`, error);
-    }
+  logs(id: string, options: { tail: number; since?: Date }): Promise<LogLine[]> {
+    return readLogOutput(() => this.docker.getContainer(id).logs(logOptions(options)), `read the logs of container ${id.slice(0, 12)}`);
   }
 
   async followLogs(id: string, options: { tail: number; signal: AbortSignal; onLine: (line: LogLine) => void }): Promise<void> {
@@ -151,26 +138,7 @@ export class DockerTasks {
       if (statusOf(error) === 404 || options.signal.aborted) return;
       throw wrapEngineError(`follow the logs of container ${id.slice(0, 12)}`, error);
     }
-    let pending: Buffer = Buffer.alloc(0);
-    let partial = '';
-    const onAbort = (): void => {
-      stream.destroy();
-    };
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      for await (const chunk of stream) {
-        const { payloads, rest } = splitFrames(Buffer.concat([pending, chunk as Buffer]));
-        pending = rest;
-        const text = partial + Buffer.concat(payloads).toString('utf8');
-        const cut = text.lastIndexOf('\n');
-        partial = text.slice(cut + 1);
-        for (const line of linesOf(text.slice(0, cut + 1))) options.onLine(line);
-      }
-    } catch (error) {
-      if (!options.signal.aborted) throw wrapEngineError(`follow the logs of container ${id.slice(0, 12)}`, error);
-    } finally {
-      options.signal.removeEventListener('abort', onAbort);
-    }
+    await readFollowedLines(stream, options.signal, options.onLine, `follow the logs of container ${id.slice(0, 12)}`);
   }
 
   /** A one-file tar archive, which the engine unpacks into the task's filesystem (its volumes included). */
@@ -244,7 +212,7 @@ function groupPorts(ports: readonly HostPort[]): Record<string, { HostIp?: strin
 
 const NS = 1e9;
 
-function engineHealthcheck(check: TaskHealthcheck): { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number } {
+export function engineHealthcheck(check: TaskHealthcheck): { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number } {
   return {
     Test: [...check.test],
     Interval: Math.round(check.intervalSeconds * NS),
