@@ -3,6 +3,7 @@ import type { Certificates } from '../domain/certificates.js';
 import type { ColourSwitch } from '../domain/colours.js';
 import type { Database } from '../domain/database.js';
 import type { DumpFormat } from '../domain/database-engines.js';
+import type { DatabaseRestore } from '../domain/restore.js';
 import type { HistoryPoint } from '../metrics/history.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { ExecOptions, ExecSession } from '../runtime/task-exec.js';
@@ -38,8 +39,13 @@ export interface DatabaseAccess {
   /** Streams a consistent dump into `out`, ending it when complete. */
   dump(db: Database, format: DumpFormat, out: Writable, signal: AbortSignal): Promise<void>;
   hasData(db: Database): Promise<boolean>;
-  /** Keeps an upload (its head already checked) as a file a restore reads. */
-  receive(db: Database, body: Readable, format: DumpFormat): Promise<{ file: string; size: number }>;
+  /**
+   * Keeps an upload (its head already checked) as a file a restore reads; `begin` records the
+   * restore: with the file's size once it is whole, or with null before the first byte when it
+   * loads while it arrives (PostgreSQL with a running task). Answers the restore once the upload
+   * is whole on disk (`expected`: the size announced, if any); an upload that breaks throws.
+   */
+  receive(db: Database, body: Readable, format: DumpFormat, expected: number | null, begin: (file: string, size: number | null) => DatabaseRestore): Promise<DatabaseRestore>;
 }
 
 /** Commands in a service's running task (`compose exec`). */

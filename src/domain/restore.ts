@@ -1,6 +1,9 @@
 import type { DumpFormat } from './database-engines.js';
 
-/** queued: the file is complete; loading: into a fresh database (or a scratch task); swapping: it takes the old data's place. */
+/**
+ * queued: the file is complete; loading: into a fresh database (or a scratch task), for an upload
+ * to PostgreSQL while it still arrives (`receiving`); swapping: it takes the old data's place.
+ */
 export type RestoreStatus = 'queued' | 'loading' | 'swapping' | 'succeeded' | 'failed';
 
 export interface DatabaseRestore {
@@ -10,7 +13,10 @@ export interface DatabaseRestore {
   readonly backupId: number | null;
   readonly file: string;
   readonly format: DumpFormat;
+  /** 0 until an upload loaded while it arrives is complete. */
   readonly size: number;
+  /** The upload is still arriving (loaded as it comes): never swapped in before it is whole. */
+  readonly receiving: boolean;
   readonly status: RestoreStatus;
   readonly reason: string | null;
   readonly createdAt: number;

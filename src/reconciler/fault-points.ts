@@ -14,7 +14,9 @@ export const NO_FAULTS: FaultPoints = { hit: () => {} };
  * `task:created` between creating a container and starting it, `switch:routed` between a colour
  * switch's route table write and its store update, `certificate:issued` and
  * `certificate:stored` (src/tls/acme-certificates.ts); for databases `backup:taken`,
- * `backup:restored`, `restore:loaded`, `restore:swapped` (reported succeeded, the old data not
+ * `backup:restored`, `restore:receiving` (a MiB of an upload loaded while it arrives),
+ * `restore:received` (the upload whole on disk, its load maybe not finished), `restore:loaded`,
+ * `restore:swapped` (reported succeeded, the old data not
  * yet dropped), and `rotate:key-added`, `rotate:resealed` of
  * `berth server rotate-key`.
  */

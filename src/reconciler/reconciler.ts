@@ -18,6 +18,7 @@ import { BackupController } from './backup-controller.js';
 import { DatabaseController } from './database-controller.js';
 import type { DatabaseDriver, FreshDatabaseRestore, ReplicaRestore } from './database-driver.js';
 import { DatabaseTasks } from './database-tasks.js';
+import type { RestoreStreams } from './restore-streams.js';
 import type { DumpStorage } from './dump-storage.js';
 import { JobController } from './job-controller.js';
 import { JobProgressWatcher } from './job-progress.js';
@@ -106,6 +107,8 @@ export interface DatabaseParts {
   readonly redis: DatabaseDriver & ReplicaRestore;
   readonly backups: DumpStorage;
   readonly uploads: DumpStorage;
+  /** Uploads the API loads while they arrive (PostgreSQL). */
+  readonly streams: RestoreStreams;
 }
 
 /** The longest a starting server routes to the tasks it adopted before their first probe. */
@@ -216,7 +219,7 @@ export class Reconciler {
     return {
       tasks: new DatabaseController({ store, runtime, tasks, preparation, backups: parts.backups, clock, failures: this.failures }, { readyTimeoutMs }),
       backups: new BackupController({ store, tasks, storage: parts.backups, clock, failures: this.failures, faults, kick }, { readyTimeoutMs }),
-      restores: new RestoreController({ store, tasks, uploads: parts.uploads, backups: parts.backups, postgres: parts.postgres, redis: parts.redis, clock, failures: this.failures, faults, kick }),
+      restores: new RestoreController({ store, tasks, uploads: parts.uploads, backups: parts.backups, postgres: parts.postgres, redis: parts.redis, streams: parts.streams, clock, failures: this.failures, faults, kick }),
     };
   }
 

@@ -10,6 +10,7 @@ import type { DumpStorage } from './dump-storage.js';
 import type { FailureLog } from './failure-log.js';
 import type { FaultPoints } from './fault-points.js';
 import type { DatabaseTask } from './labels.js';
+import type { RestoreStreams, StreamedLoad } from './restore-streams.js';
 import { ensureScratch } from './scratch-tasks.js';
 
 export interface RestoreControllerDeps {
@@ -20,6 +21,8 @@ export interface RestoreControllerDeps {
   readonly backups: DumpStorage;
   readonly postgres: FreshDatabaseRestore;
   readonly redis: ReplicaRestore;
+  /** Uploads this process loads while they arrive. */
+  readonly streams: RestoreStreams;
   readonly clock: Clock;
   readonly failures: FailureLog;
   readonly faults: FaultPoints;
@@ -98,19 +101,23 @@ export class RestoreController {
   }
 
   private async postgres(db: Database, restore: DatabaseRestore, target: DatabaseTarget): Promise<void> {
-    const fresh = `${db.name}-restore-${restore.id}`;
-    const source = this.source(restore);
+    const fresh = freshDatabase(db.name, restore.id);
     const current = this.deps.store.backups.restore(restore.id) as DatabaseRestore;
+    const streamed = this.deps.streams.get(restore.id);
+    if (current.receiving) {
+      // Never swapped before the upload is whole: a truncated SQL dump can load without error.
+      if (streamed && streamed.uploadFailure === null) return;
+      // The load sees the end of what arrived and ends; dropping its database before would let it make it again.
+      if (streamed?.load === 'running') return;
+      const reason = streamed?.uploadFailure ?? 'the server stopped before the upload was complete';
+      this.deps.streams.forget(restore.id);
+      return this.failLoad(db, restore, target, fresh, new Error(`the upload did not arrive whole: ${reason}`));
+    }
     if (current.status === 'loading') {
-      const state = this.settle(`load:${restore.id}`, () => this.deps.postgres.loadFresh(target, fresh, source, restore.format));
+      const state: StreamedLoad = streamed ? streamed.load : this.settle(`load:${restore.id}`, () => this.deps.postgres.loadFresh(target, fresh, this.source(restore), restore.format));
       if (state === 'running') return;
-      if (state instanceof Error) {
-        const dropped = await this.deps.postgres.drop(target, fresh).then(
-          () => '',
-          (error: Error) => `; removing the fresh database failed too: ${error.message}`,
-        );
-        return this.finish(db, restore, `${state.message}${dropped}`);
-      }
+      this.deps.streams.forget(restore.id);
+      if (state instanceof Error) return this.failLoad(db, restore, target, fresh, state);
       this.deps.store.backups.setRestoreStatus(restore.id, 'swapping');
       this.deps.faults.hit('restore:loaded');
     }
@@ -120,6 +127,14 @@ export class RestoreController {
     if (swap instanceof Error) return this.finish(db, restore, `the swap failed: ${swap.message}`);
     await this.finish(db, restore, null, old);
     this.deps.faults.hit('restore:swapped');
+  }
+
+  private async failLoad(db: Database, restore: DatabaseRestore, target: DatabaseTarget, fresh: string, error: Error): Promise<void> {
+    const dropped = await this.deps.postgres.drop(target, fresh).then(
+      () => '',
+      (dropError: Error) => `; removing the fresh database failed too: ${dropError.message}`,
+    );
+    return this.finish(db, restore, `${error.message}${dropped}`);
   }
 
   private async redis(db: Database, restore: DatabaseRestore, target: DatabaseTarget, scratch: DatabaseTask | undefined, pass: PassContext): Promise<void> {
@@ -172,4 +187,9 @@ export class RestoreController {
     });
     if (restore.backupId === null) await this.deps.uploads.remove(restore.file);
   }
+}
+
+/** The database a PostgreSQL restore loads into, beside the serving one. */
+export function freshDatabase(database: string, restoreId: number): string {
+  return `${database}-restore-${restoreId}`;
 }

@@ -43,6 +43,7 @@ import { NO_CERTIFICATES } from '../tls/certificates.js';
 import { CertifyingGateway } from '../tls/certifying-gateway.js';
 import { UserCertificate } from '../tls/user-certificate.js';
 import { RuntimeDatabaseAccess } from '../databases/database-access.js';
+import { RestoreStreams } from '../reconciler/restore-streams.js';
 import { DumpFiles } from '../databases/dump-files.js';
 import { PostgresDriver } from '../databases/postgres-driver.js';
 import { RedisDriver } from '../databases/redis-driver.js';
@@ -128,6 +129,8 @@ export class BerthServer {
       redis: new RedisDriver(runtime, exec ?? NO_EXEC),
       backups: new DumpFiles(join(dataDir, 'backups')),
       uploads: new DumpFiles(join(dataDir, 'restores')),
+      // The reconciler exists later; uploads loaded while they arrive wake it when their load ends.
+      streams: new RestoreStreams(() => reconciler?.kick()),
     };
 
     // The gateway exists after the API; until then no route was counted.
@@ -186,7 +189,12 @@ export class BerthServer {
           credentialsFor: async (service) => registry.credentialsFor(service.project, service.name, service.id),
         },
         secrets,
-        databases: new RuntimeDatabaseAccess(containers, { postgres: databases.postgres, redis: databases.redis }, secrets, databases.uploads, instance),
+        databases: new RuntimeDatabaseAccess(containers, { postgres: databases.postgres, redis: databases.redis }, secrets, databases.uploads, instance, {
+          store,
+          fresh: databases.postgres,
+          streams: databases.streams,
+          faults: faultPointsFromEnv(process.env),
+        }),
         reservedMiB: async () => {
           if (!reconciler) throw new InternalError('the reconciler is not running yet');
           return reconciler.reservedMiB();

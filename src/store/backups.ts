@@ -54,6 +54,7 @@ interface RestoreRow {
   created_at: number;
   finished_at: number | null;
   leftover: string | null;
+  receiving: number;
 }
 
 function toRestore(r: RestoreRow): DatabaseRestore {
@@ -69,6 +70,7 @@ function toRestore(r: RestoreRow): DatabaseRestore {
     createdAt: r.created_at,
     finishedAt: r.finished_at,
     leftover: r.leftover,
+    receiving: r.receiving === 1,
   };
 }
 
@@ -149,11 +151,18 @@ export class BackupRepository {
     this.db.prepare('DELETE FROM backups WHERE id = ?').run(id);
   }
 
-  createRestore(input: { databaseId: number; backupId: number | null; file: string; format: DumpFormat; size: number }): DatabaseRestore {
+  /** Queued with its file complete, or (`size` null) loading an upload that still arrives. */
+  createRestore(input: { databaseId: number; backupId: number | null; file: string; format: DumpFormat; size: number | null }): DatabaseRestore {
+    const receiving = input.size === null;
     const info = this.db
-      .prepare("INSERT INTO database_restores (database_id, backup_id, file, format, size, status, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)")
-      .run(input.databaseId, input.backupId, input.file, input.format, input.size, this.clock.now());
+      .prepare('INSERT INTO database_restores (database_id, backup_id, file, format, size, status, receiving, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(input.databaseId, input.backupId, input.file, input.format, input.size ?? 0, receiving ? 'loading' : 'queued', receiving ? 1 : 0, this.clock.now());
     return this.restore(Number(info.lastInsertRowid)) as DatabaseRestore;
+  }
+
+  /** The upload of a restore loading while it arrived is whole on disk, `size` bytes. */
+  setRestoreReceived(id: number, size: number): void {
+    this.db.prepare('UPDATE database_restores SET receiving = 0, size = ? WHERE id = ?').run(size, id);
   }
 
   restore(id: number): DatabaseRestore | null {

@@ -356,4 +356,10 @@ ${countChanges('databases', ['databases', 'backups', 'database_restores'])}
     // not orphan it.
     sql: `ALTER TABLE database_restores ADD COLUMN leftover TEXT;`,
   },
+  {
+    version: 9,
+    // An upload to PostgreSQL loads while it arrives (ADR 013); until it is whole on disk the
+    // restore is never swapped in, and one a crash cut short fails at the next start.
+    sql: `ALTER TABLE database_restores ADD COLUMN receiving INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];

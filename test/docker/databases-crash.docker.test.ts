@@ -134,12 +134,21 @@ describe('managed databases across kill -9 of the server', () => {
     expect(filesUnder(backupsDir)).toEqual([`dbt-crash/jobs/jobs-${queued.json.id}.dump`]);
    }, 400_000);
 
-  it('finishes a restore killed while loading and before its swap, the old data serving until then', async () => {
+  it('fails a restore killed mid-upload, reloads one killed after its upload, finishes one killed before its swap, the old data serving until then', async () => {
     const dump = Buffer.from(await (await fetch(`${api.base}/databases/jobs/dump`, { headers: { 'x-auth-token': api.token } })).arrayBuffer());
+    // The fault point `restore:receiving` is hit once a MiB has arrived.
+    expect(dump.length).toBeGreaterThan(1.5 * 1024 * 1024);
     const upload = async () => {
       const res = await fetch(`${api.base}/databases/jobs/restore`, { method: 'POST', headers: { 'x-auth-token': api.token, 'content-type': 'application/octet-stream' }, body: new Uint8Array(dump) });
       expect(res.status).toBe(202);
       return ((await res.json()) as { id: number }).id;
+    };
+    /** An upload the server dies under: its restore is found through the database. */
+    const uploadKilled = async () => {
+      await expect(upload()).rejects.toThrow();
+      expect(await server.exited(120_000)).toBe('SIGKILL');
+      await restart(null);
+      return (await api.call('GET', '/databases/jobs')).json.restore.id as number;
     };
     const restored = async (id: number) =>
       waitFor(`restore ${id}`, async () => {
@@ -147,12 +156,20 @@ describe('managed databases across kill -9 of the server', () => {
         return doc.status === 'succeeded' || doc.status === 'failed' ? doc : null;
       }, 180_000, 250);
 
+    // Killed with a MiB of the upload loaded into the fresh database: failed, the fresh one dropped.
     sql('DELETE FROM big WHERE id > 1000');
-    const first = await upload();
-    await waitFor('pg_restore loading the fresh database', async () => processesIn(taskOf('serve')).includes('pg_restore'), 60_000, 20);
-    await server.stop('SIGKILL');
+    await server.stop('SIGTERM');
+    await restart('restore:receiving');
+    const cut = await uploadKilled();
+    expect(await restored(cut)).toMatchObject({ status: 'failed', reason: expect.stringMatching(/the upload did not arrive whole: the server stopped/) });
     expect(sql('SELECT count(*) FROM big')).toBe('1000');
-    await restart(null);
+    expect(databases()).toBe('jobs');
+    expect(readdirSync(join(dataDir, 'restores', 'dbt-crash', 'jobs'))).toEqual([]);
+
+    // Killed once the upload is whole on disk, its load not finished: loaded again from the file.
+    await server.stop('SIGTERM');
+    await restart('restore:received');
+    const first = await uploadKilled();
     expect(await restored(first)).toMatchObject({ status: 'succeeded' });
     expect(sql('SELECT count(*) FROM big')).toBe(String(ROWS));
 

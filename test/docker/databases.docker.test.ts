@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, DEMO_IMAGE, docker, startTestServer, waitFor, waitForDeployment, type ApiClient, type TestServer } from '../support/docker-harness.js';
@@ -135,6 +136,29 @@ secrets:
     const restore = await upload(a, 'pg', dump);
     expect(restore.status).toBe(202);
     expect((await restoreDone(a, 'pg', restore.json.id)).status).toBe('succeeded');
+    expect(sql(taskOf('pg'), 'SELECT count(*) FROM items')).toBe('500');
+
+    // A plain SQL dump cut off mid-upload can load without an error: it is loaded while it
+    // arrives, but never swapped in, and its fresh database goes.
+    const plain = Buffer.from(await (await fetch(`${a.base}/databases/pg/dump?format=sql`, { headers: { 'x-auth-token': a.token } })).arrayBuffer());
+    sql(taskOf('pg'), 'DELETE FROM items WHERE id > 100');
+    const before = (await a.call('GET', '/databases/pg')).json.restore.id as number;
+    const request = httpRequest(`${a.base}/databases/pg/restore`, { method: 'POST', headers: { 'x-auth-token': a.token, 'content-type': 'application/octet-stream', 'content-length': String(plain.length) } });
+    request.on('error', () => {});
+    request.write(plain.subarray(0, Math.floor(plain.length * 0.8)));
+    const cut = await waitFor('the restore loading while the upload arrives', async () => {
+      const doc = (await a.call('GET', '/databases/pg')).json.restore;
+      return doc.id !== before && doc.status === 'loading' ? (doc.id as number) : null;
+    }, 30_000, 20);
+    request.destroy();
+    expect(await restoreDone(a, 'pg', cut)).toMatchObject({ status: 'failed', reason: expect.stringMatching(/the upload did not arrive whole/) });
+    expect(sql(taskOf('pg'), 'SELECT count(*) FROM items')).toBe('100');
+    // (The first restore's old data is dropped just after it succeeded.)
+    await waitFor('no restore database left', async () => docker('exec', taskOf('pg'), 'psql', '-U', 'postgres', '-d', 'postgres', '-Atc', "SELECT count(*) FROM pg_database WHERE datname LIKE 'pg-restore-%'") === '0', 30_000, 100);
+    // The whole of it restores.
+    const whole = await upload(a, 'pg', plain);
+    expect(whole.status).toBe(202);
+    expect((await restoreDone(a, 'pg', whole.json.id)).status).toBe('succeeded');
     expect(sql(taskOf('pg'), 'SELECT count(*) FROM items')).toBe('500');
   });
 

@@ -30,11 +30,11 @@ const access: Partial<DatabaseAccess> = {
     }
     out.end();
   },
-  async receive(_db, body: Readable) {
+  async receive(_db, body: Readable, _format, _expected, begin) {
     const chunks: Buffer[] = [];
     for await (const chunk of body) chunks.push(chunk as Buffer);
     uploads.push(Buffer.concat(chunks));
-    return { file: `upload-${uploads.length}.dump`, size: Buffer.concat(chunks).length };
+    return begin(`upload-${uploads.length}.dump`, Buffer.concat(chunks).length);
   },
 };
 

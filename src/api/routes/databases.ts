@@ -197,13 +197,16 @@ export function databaseRoutes(deps: ApiDeps): FastifyPluginAsyncTypebox {
           rest.resume();
           throw error;
         }
-        const { file, size } = await deps.databases.receive(db, Readable.from(chain(head, rest)), format);
-        const restore = store.transaction(() => {
-          const made = store.backups.createRestore({ databaseId: db.id, backupId: null, file, format, size });
-          store.databases.addEvent(db.id, `restore ${made.id} of an uploaded ${format} dump (${size} bytes) queued`);
-          deps.audit.record({ actor: actor(project, request.ip), action: 'database.restore', target: `${project}/${db.name}`, detail: `upload, ${format}, ${size} bytes` });
-          return made;
-        });
+        const announced = Number(request.headers['content-length']);
+        const restore = await deps.databases.receive(db, Readable.from(chain(head, rest)), format, Number.isSafeInteger(announced) ? announced : null, (file, size) =>
+          store.transaction(() => {
+            const made = store.backups.createRestore({ databaseId: db.id, backupId: null, file, format, size });
+            const detail = size === null ? 'loading while it arrives' : `${size} bytes`;
+            store.databases.addEvent(db.id, `restore ${made.id} of an uploaded ${format} dump (${detail}) ${size === null ? 'started' : 'queued'}`);
+            deps.audit.record({ actor: actor(project, request.ip), action: 'database.restore', target: `${project}/${db.name}`, detail: `upload, ${format}, ${detail}` });
+            return made;
+          }),
+        );
         deps.desiredStateChanged();
         return reply.status(202).send(restoreDoc(restore));
       },
