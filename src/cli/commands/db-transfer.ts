@@ -63,12 +63,12 @@ export function registerDbTransfers(db: Command, ctx: CliContext): void {
     .action(async (name: string, file: string | undefined, options: { backup?: number; yes?: boolean; detach?: boolean; timeout: number; json?: boolean }) => {
       if ((file === undefined) === (options.backup === undefined)) throw new UsageError('Give a dump FILE or --backup ID (one of them)');
       const client = await connect(ctx);
-      if (await client.databases.hasData(name)) {
+      // With --yes nothing is asked, so whether it holds data is not asked of the server either.
+      if (!options.yes && (await client.databases.hasData(name))) {
         const source = file === undefined ? `backup ${options.backup}` : file === '-' ? 'the dump on stdin' : file;
         // The dump on stdin leaves no keyboard to answer with.
-        const yes = options.yes ?? false;
-        if (file === '-' && !yes) throw new UsageError(`'${name}' holds data: restoring over it from stdin needs --yes`);
-        await confirmOrRefuse(ctx, yes, `'${name}' holds data. Replace all of it with ${source}?`, `'${name}' holds data: not restoring over it without --yes, as nobody at a terminal can confirm`, `'${name}' was not restored`);
+        if (file === '-') throw new UsageError(`'${name}' holds data: restoring over it from stdin needs --yes`);
+        await confirmOrRefuse(ctx, false, `'${name}' holds data. Replace all of it with ${source}?`, `'${name}' holds data: not restoring over it without --yes, as nobody at a terminal can confirm`, `'${name}' was not restored`);
       }
       const started = file === undefined ? await client.databases.restoreBackup(name, options.backup as number) : await upload(ctx, client, name, file);
       const out = options.json ? ctx.stderr : ctx.stdout;
