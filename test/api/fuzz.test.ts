@@ -70,11 +70,17 @@ describe('hostile input', () => {
           deployments: h.store.db.prepare('SELECT COUNT(*) AS n FROM deployments').get(),
           jobs: h.store.db.prepare('SELECT COUNT(*) AS n, SUM(cancel_requested) AS c FROM jobs').get(),
           projects: h.store.projects.list(),
+          milestone2: ['stacks', 'databases', 'backups', 'database_restores', 'secrets', 'project_networks', 'project_volumes'].map((table) => h.store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get()),
         });
       const paths = [
         '/services', '/services/web', '/services/web?view=logs', '/services/web?view=docker', '/services/web/events',
         '/services/web/deployments', '/services/web/deployments/1', '/services/web/deployments/1/cancel', '/projects', '/audit',
         '/services/web/logs/stream?tail=1', '/jobs', '/jobs/1', '/jobs/1/logs', '/jobs/1/logs/stream', '/jobs/1/cancel',
+        // Milestone 2's endpoints.
+        '/services/web/switch', '/services/web/redeploy', '/services/web/revisions', '/services/web/metrics', '/services/web?colour=green',
+        '/stacks', '/stacks/s', '/networks', '/networks/n', '/volumes', '/volumes/v',
+        '/databases', '/databases/pg', '/databases/pg/backups', '/databases/pg/backups/1', '/databases/pg/restores/1', '/databases/pg/url',
+        '/nodes', '/nodes/n/drain', '/certs', '/metrics',
       ];
       let requests = 0;
       for (let i = 0; i < 3000; i++) {
@@ -87,6 +93,10 @@ describe('hostile input', () => {
           ? mutate(random, { name: 'p' })
           : url.startsWith('/jobs')
             ? mutate(random, { image: 'busybox:1', command: ['true'], timeout: 5, retries: 1, schedule: '* * * * *' })
+          : url.startsWith('/databases')
+            ? mutate(random, { name: 'pg', engine: 'postgres', 'memory-reservation': 128, 'memory-limit': 256, backup_schedule: '0 * * * *', keep: 3 })
+          : url.includes('/switch')
+            ? mutate(random, { colour: 'green', force: true })
           : mutate(random, random() < 0.5 ? { ...VALID_DEFINITION } : { name: 'new', health_check: { rel_path: '/h', status_codes: '200', interval: 5 } });
         const auth = pick(random, [token, token, token, ADMIN, 'garbage', '']);
         const res = await h.app.inject({
