@@ -47,8 +47,8 @@ export class RuntimeDatabaseAccess implements DatabaseAccess {
 
   async receive(db: Database, body: Readable, format: DumpFormat, expected: number | null, begin: (file: string, size: number | null) => DatabaseRestore): Promise<DatabaseRestore> {
     const file = `${db.project}/${db.name}/upload-${randomBytes(6).toString('hex')}.${fileExtension(format)}`;
+    const target = db.engine === 'postgres' ? await this.target(db).catch(noTaskYet) : null;
     const writer = await this.uploads.create(file);
-    const target = db.engine === 'postgres' ? await this.target(db).catch(() => null) : null;
     // Redis, or no task to load into yet: the file is kept whole, then the restore is queued.
     if (target === null) {
       try {
@@ -139,4 +139,10 @@ async function tee(body: Readable, file: Writable, load: Writable, loadEnded: Pr
     size += chunk.length;
   }
   return size;
+}
+
+/** A database with no running task to load into is restored from the whole file later; any other failure is the upload's. */
+function noTaskYet(error: unknown): null {
+  if (error instanceof DatabaseBusyError) return null;
+  throw error;
 }

@@ -151,7 +151,7 @@ export interface RegistryAuth {
 export interface EventSubscription {
   /** Resolves once the runtime delivers events to this subscription; never rejects (see `ended`). */
   readonly delivering: Promise<void>;
-  /** Resolves when the stream ends (runtime restart, network error, or close()). */
+  /** Settles when the stream ends: resolves on close() or a runtime restart, rejects with the error that broke it. */
   readonly ended: Promise<void>;
   close(): void;
 }

@@ -115,3 +115,22 @@ export function describeError(error: unknown): string {
 export function stackApi(client: BerthClient): StackApi {
   return client.stacks;
 }
+
+/** An item of a list with its own document, or why that could not be read (deleted meanwhile, the server gone). */
+export interface Detailed<T, D> {
+  readonly item: T;
+  readonly detail: D | null;
+  readonly error?: string;
+}
+
+/** Each item's own document, read at once; one that cannot be read says why instead of failing the list. */
+export function readDetails<T, D>(items: readonly T[], read: (item: T) => Promise<D>): Promise<Detailed<T, D>[]> {
+  return Promise.all(
+    items.map((item) =>
+      read(item).then(
+        (detail): Detailed<T, D> => ({ item, detail }),
+        (e: unknown): Detailed<T, D> => ({ item, detail: null, error: describeError(e) }),
+      ),
+    ),
+  );
+}

@@ -170,6 +170,11 @@ describe('task events from listings', () => {
       await subscription.ended;
     });
 
+    it('ends with the error of a listing that failed, so the reconciler can say why', async () => {
+      const subscription = subscribeByPolling(() => Promise.reject(new Error('manager unreachable')), () => {}, { periodMs: 250 });
+      await expect(subscription.ended).rejects.toThrow('manager unreachable');
+    });
+
     it('lists at its usual pace when no task waits', async () => {
       const { subscription, listingsIn } = await polling(() => [{ ...base, state: 'running' }]);
       expect(await listingsIn(1_000)).toBe(4);

@@ -19,7 +19,7 @@ export interface PollingOptions {
  * other machines: berth's task events on Swarm come from listing its tasks every `periodMs`
  * (every `busyPeriodMs` for the first `busyForMs` a task waits to run) and telling what
  * changed. The first listing is the baseline; the subscription delivers from then on. A
- * failed listing ends the subscription (the reconciler subscribes again).
+ * failed listing ends the subscription with its error (the reconciler subscribes again).
  */
 export function subscribeByPolling(
   list: () => Promise<TaskSummary[]>,
@@ -40,9 +40,11 @@ export function subscribeByPolling(
       let now: Map<string, TaskSummary>;
       try {
         now = new Map((await list()).map((t) => [t.id, t]));
-      } catch {
-        // The reconciler notices the end, lists again itself, and subscribes anew.
-        return;
+      } catch (error) {
+        // As the engine's event stream does: the subscription ends with why, which the
+        // reconciler logs before it lists again itself and subscribes anew.
+        if (closed) return;
+        throw error;
       }
       if (closed) return;
       if (before === null) delivered();

@@ -1,14 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { BerthClient } from '../../client/berth-client.js';
 import type { DatabaseStatus, DatabaseSummary } from '../../client/databases.js';
-import { describeError } from '../api.js';
+import { describeError, readDetails, type Detailed } from '../api.js';
 import { ErrorNote, Panel, State, Time } from './bits.js';
 
-interface DatabaseRow {
-  readonly summary: DatabaseSummary;
-  readonly status: DatabaseStatus | null;
-  readonly error?: string;
-}
+type DatabaseRow = Detailed<DatabaseSummary, DatabaseStatus>;
 
 /**
  * The project's managed databases at a glance: whether each runs, and whether its last backup
@@ -22,15 +18,8 @@ export function Databases({ client }: { client: BerthClient }) {
     (async () => {
       const list = await client.databases.list();
       if (!live) return;
-      setRows(list.map((summary) => ({ summary, status: null })));
-      const read = await Promise.all(
-        list.map((summary): Promise<DatabaseRow> =>
-          client.databases.get(summary.name).then(
-            (status) => ({ summary, status }),
-            (e: unknown) => ({ summary, status: null, error: describeError(e) }),
-          ),
-        ),
-      );
+      setRows(list.map((summary) => ({ item: summary, detail: null })));
+      const read = await readDetails(list, (summary) => client.databases.get(summary.name));
       if (live) setRows(read);
     })().catch((e: unknown) => live && setError(describeError(e)));
     return () => {
@@ -52,7 +41,7 @@ export function Databases({ client }: { client: BerthClient }) {
         </thead>
         <tbody>
           {rows.map((row) => (
-            <DatabaseLine key={row.summary.name} row={row} />
+            <DatabaseLine key={row.item.name} row={row} />
           ))}
         </tbody>
       </table>
@@ -61,7 +50,7 @@ export function Databases({ client }: { client: BerthClient }) {
 }
 
 function DatabaseLine({ row }: { row: DatabaseRow }) {
-  const { summary, status } = row;
+  const { item: summary, detail: status } = row;
   const last = status?.last_backup ?? null;
   return (
     <tr>

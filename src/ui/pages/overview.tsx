@@ -1,16 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { BerthClient, JobSummary, ServiceStatusDoc } from '../../client/berth-client.js';
 import type { StackSummary } from '../../client/stacks.js';
-import { describeError } from '../api.js';
+import { describeError, readDetails, type Detailed } from '../api.js';
 import { ErrorNote, Panel, ProgressBar, State } from '../components/bits.js';
 import { Databases } from '../components/databases.js';
 
-interface ServiceRow {
-  readonly name: string;
-  readonly status: ServiceStatusDoc | null;
-  /** Why its status could not be read (a service deleted meanwhile, the server gone). */
-  readonly error?: string;
-}
+type ServiceRow = Detailed<{ readonly name: string }, ServiceStatusDoc>;
 
 /** Health at a glance: every service, stack, database and job of the project. */
 export function Overview({ client }: { client: BerthClient }) {
@@ -25,15 +20,8 @@ export function Overview({ client }: { client: BerthClient }) {
       if (!live) return;
       setStacks(stackList);
       setJobs(jobList);
-      setServices(names.map((s) => ({ name: s.name, status: null })));
-      const rows = await Promise.all(
-        names.map((s): Promise<ServiceRow> =>
-          client.getService(s.name).then(
-            (status) => ({ name: s.name, status }),
-            (e: unknown) => ({ name: s.name, status: null, error: describeError(e) }),
-          ),
-        ),
-      );
+      setServices(names.map((s) => ({ item: s, detail: null })));
+      const rows = await readDetails(names, (s) => client.getService(s.name));
       if (live) setServices(rows);
     })().catch((e: unknown) => live && setError(describeError(e)));
     return () => {
@@ -60,7 +48,7 @@ export function Overview({ client }: { client: BerthClient }) {
             </thead>
             <tbody>
               {services.map((s) => (
-                <ServiceLine key={s.name} row={s} />
+                <ServiceLine key={s.item.name} row={s} />
               ))}
             </tbody>
           </table>
@@ -97,13 +85,14 @@ export function Overview({ client }: { client: BerthClient }) {
 }
 
 function ServiceLine({ row }: { row: ServiceRow }) {
-  const status = row.status?.status;
+  const name = row.item.name;
+  const status = row.detail?.status;
   const targets = status?.target_health.targets ?? [];
   const healthy = targets.filter((t) => t.health === 'healthy').length;
   if (row.error !== undefined) {
     return (
       <tr>
-        <th scope="row">{row.name}</th>
+        <th scope="row">{name}</th>
         <td colSpan={3} class="error">
           {row.error}
         </td>
@@ -114,7 +103,7 @@ function ServiceLine({ row }: { row: ServiceRow }) {
   return (
     <tr>
       <th scope="row">
-        <a href={`#/services/${encodeURIComponent(row.name)}`}>{row.name}</a>
+        <a href={`#/services/${encodeURIComponent(name)}`}>{name}</a>
       </th>
       <td>
         <State value={state} />
